@@ -1,0 +1,415 @@
+//! The wire contract between the Infinite Stories client core and the server.
+//!
+//! Everything that crosses HTTP is defined here exactly once, so the client and the
+//! reference server cannot drift apart. The validation rules for user-written fields
+//! live here too: the client checks a draft before it is saved, and the server checks
+//! the same rules again before it writes anything.
+//!
+//! See `SPEC.md` section 6 for the protocol this encodes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub mod hero;
+
+pub use hero::{HeroInput, HeroPatch, HeroRecord, HeroTrait};
+
+/// Largest number of mutations the server accepts in one `POST /api/sync/push`.
+pub const MAX_PUSH_BATCH: usize = 100;
+/// Largest page the change feed serves; larger `limit`s are clamped.
+pub const MAX_CHANGES_LIMIT: u32 = 1000;
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/// The one error shape every endpoint uses: `{ "error": { "code", "message", "details" } }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ErrorBody {
+    /// A stable, machine-readable code; see [`codes`].
+    pub code: String,
+    /// A sentence for a person.
+    pub message: String,
+    /// Field errors for `validation`, the current row for `conflict`, and so on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "unknown"))]
+    pub details: Option<serde_json::Value>,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code: code.to_owned(),
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let message = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        ErrorBody {
+            code: codes::VALIDATION.to_owned(),
+            message,
+            details: Some(serde_json::json!({ "fields": errors })),
+        }
+    }
+}
+
+/// Error codes used in [`ErrorBody::code`].
+pub mod codes {
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const VALIDATION: &str = "validation";
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const CONFLICT: &str = "conflict";
+    pub const PRECONDITION_FAILED: &str = "precondition_failed";
+    pub const CURSOR_EXPIRED: &str = "cursor_expired";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const EMAIL_TAKEN: &str = "email_taken";
+    pub const INTERNAL: &str = "internal";
+}
+
+/// One invalid field, as reported by validation on either side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Auth
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Answer to signup, login and `GET /api/auth/session`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+}
+
+/// Shared sign-up rules, checked by the client before it calls and by the server.
+pub fn validate_signup(req: &SignupRequest) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let email = req.email.trim();
+    let at = email.find('@');
+    let valid_email = matches!(at, Some(i) if i > 0 && i + 1 < email.len() && !email[i + 1..].contains('@'))
+        && email.len() <= 254
+        && !email.contains(char::is_whitespace);
+    if !valid_email {
+        errors.push(FieldError::new(
+            "email",
+            "Enter an email address like name@example.com",
+        ));
+    }
+    let pw_len = req.password.chars().count();
+    if pw_len < 8 {
+        errors.push(FieldError::new("password", "Use at least 8 characters"));
+    } else if pw_len > 256 {
+        errors.push(FieldError::new("password", "Use at most 256 characters"));
+    }
+    let name_len = req.name.trim().chars().count();
+    if name_len == 0 || name_len > 100 {
+        errors.push(FieldError::new(
+            "name",
+            "Enter a name of 1 to 100 characters",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sync: push
+
+/// The kinds of synced entity. The wire name is the `entity` field of a mutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Hero,
+}
+
+impl EntityKind {
+    pub const ALL: [EntityKind; 1] = [EntityKind::Hero];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Hero => "hero",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One client write, identified by a client-generated `mutation_id`. The server applies a
+/// given `mutation_id` at most once per user; a replay answers [`Outcome::Duplicate`] with
+/// the first result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mutation {
+    pub mutation_id: Uuid,
+    pub entity: EntityKind,
+    /// The row's id, chosen by the client when it created the row.
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub op: MutationOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MutationOp {
+    /// `data` is the entity's full input (for heroes a [`HeroInput`]).
+    Create { data: serde_json::Value },
+    /// `patch` holds only the changed user-writable fields (for heroes a [`HeroPatch`]).
+    /// Written only if the server row is still at `base_version`.
+    Update {
+        base_version: i64,
+        patch: serde_json::Value,
+    },
+    /// Deletes (tombstones) the row if it is still at `base_version`.
+    Delete { base_version: i64 },
+}
+
+impl MutationOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            MutationOp::Create { .. } => "create",
+            MutationOp::Update { .. } => "update",
+            MutationOp::Delete { .. } => "delete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub mutations: Vec<Mutation>,
+}
+
+/// One result per mutation, in request order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub results: Vec<MutationResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MutationResult {
+    pub mutation_id: Uuid,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Written; `record` is the row as stored, with its new version.
+    Applied { record: Record },
+    /// This `mutation_id` was seen before; `first` is what it answered then.
+    Duplicate { first: Box<Outcome> },
+    /// The row is no longer at `base_version` (or a create found the id taken): nothing
+    /// was written and `current` is the server's row, possibly a tombstone.
+    Conflict { current: Record },
+    /// Invalid (validation, unknown row, ...): nothing was written. Not worth retrying.
+    Rejected { error: ErrorBody },
+}
+
+impl Outcome {
+    /// A duplicate answers what the first attempt answered.
+    pub fn resolved(&self) -> &Outcome {
+        match self {
+            Outcome::Duplicate { first } => first.resolved(),
+            other => other,
+        }
+    }
+}
+
+/// A server row of any entity, tagged by `entity`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "entity", rename_all = "snake_case")]
+pub enum Record {
+    Hero(HeroRecord),
+}
+
+impl Record {
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            Record::Hero(_) => EntityKind::Hero,
+        }
+    }
+    pub fn id(&self) -> Uuid {
+        match self {
+            Record::Hero(h) => h.id,
+        }
+    }
+    pub fn version(&self) -> i64 {
+        match self {
+            Record::Hero(h) => h.version,
+        }
+    }
+    pub fn deleted(&self) -> bool {
+        match self {
+            Record::Hero(h) => h.deleted,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sync: change feed
+
+/// `GET /api/sync/changes?cursor=<opaque>&limit=<n>`: rows written after `cursor`, in
+/// server-sequence order, each at its latest version. Deleted rows come as tombstones
+/// (`deleted: true`). Omit `cursor` to start from the beginning. A cursor older than the
+/// tombstone horizon is answered with 410 `cursor_expired`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangesResponse {
+    pub changes: ChangeSet,
+    /// Pass this back to continue; store it only once the page is applied.
+    pub next_cursor: String,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    #[serde(default)]
+    pub heroes: Vec<HeroRecord>,
+}
+
+impl ChangeSet {
+    pub fn len(&self) -> usize {
+        self.heroes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// REST
+
+/// A keyset-paginated list: pass `next_cursor` as `cursor` to get the next page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mutation_wire_shape() {
+        let m = Mutation {
+            mutation_id: Uuid::nil(),
+            entity: EntityKind::Hero,
+            id: Uuid::nil(),
+            op: MutationOp::Update {
+                base_version: 3,
+                patch: json!({"name": "Ada"}),
+            },
+        };
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["op"], "update");
+        assert_eq!(v["entity"], "hero");
+        assert_eq!(v["base_version"], 3);
+        assert_eq!(serde_json::from_value::<Mutation>(v).unwrap(), m);
+    }
+
+    #[test]
+    fn duplicate_resolves_to_first_outcome() {
+        let rejected = Outcome::Rejected {
+            error: ErrorBody::new(codes::VALIDATION, "bad"),
+        };
+        let dup = Outcome::Duplicate {
+            first: Box::new(rejected.clone()),
+        };
+        assert_eq!(dup.resolved(), &rejected);
+        let r = MutationResult {
+            mutation_id: Uuid::nil(),
+            outcome: dup,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<MutationResult>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn signup_rules() {
+        let ok = SignupRequest {
+            email: "a@b.c".into(),
+            password: "12345678".into(),
+            name: "A".into(),
+        };
+        assert!(validate_signup(&ok).is_ok());
+        for (email, password, name, field) in [
+            ("ab.c", "12345678", "A", "email"),
+            ("@b.c", "12345678", "A", "email"),
+            ("a@", "12345678", "A", "email"),
+            ("a@b@c", "12345678", "A", "email"),
+            ("a@b.c", "1234567", "A", "password"),
+            ("a@b.c", "12345678", "  ", "name"),
+        ] {
+            let req = SignupRequest {
+                email: email.into(),
+                password: password.into(),
+                name: name.into(),
+            };
+            let errors = validate_signup(&req).unwrap_err();
+            assert_eq!(errors[0].field, field, "{email} {password} {name}");
+        }
+    }
+}

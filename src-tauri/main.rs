@@ -1,0 +1,3 @@
+fn main() {
+    infinite_stories_app::run()
+}
