@@ -1,0 +1,85 @@
+//! The core's error type. Every variant has a stable [`CoreError::code`] that crosses the
+//! IPC boundary as `{code, message, fields}` ([`ErrorPayload`]).
+
+use is_protocol::{ErrorBody, FieldError};
+use serde::Serialize;
+
+use crate::sync_state::InvalidTransition;
+use crate::transport::TransportError;
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{}", validation_message(.0))]
+    Validation(Vec<FieldError>),
+    #[error("{entity} {id} was not found")]
+    NotFound { entity: &'static str, id: String },
+    #[error("{}", .0.user_message())]
+    InvalidTransition(#[from] InvalidTransition),
+    #[error("Sign in to sync")]
+    NotSignedIn,
+    #[error("{}", .body.message)]
+    Server { status: u16, body: ErrorBody },
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("local database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("local data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn validation_message(errors: &[FieldError]) -> String {
+    match errors {
+        [one] => one.message.clone(),
+        _ => format!("{} fields need attention", errors.len()),
+    }
+}
+
+impl CoreError {
+    /// Stable machine-readable code, shown to the UI.
+    pub fn code(&self) -> &str {
+        match self {
+            CoreError::Validation(_) => "validation",
+            CoreError::NotFound { .. } => "not_found",
+            CoreError::InvalidTransition(_) => "invalid_transition",
+            CoreError::NotSignedIn => "not_signed_in",
+            CoreError::Server { status: 401, .. } => "unauthorized",
+            CoreError::Server { body, .. } => &body.code,
+            CoreError::Transport(e) if e.is_offline() => "offline",
+            CoreError::Transport(_) => "server",
+            CoreError::Db(_) | CoreError::Corrupt(_) | CoreError::Io(_) => "internal",
+        }
+    }
+
+    pub fn to_payload(&self) -> ErrorPayload {
+        let fields = match self {
+            CoreError::Validation(fields) => fields.clone(),
+            CoreError::Server { body, .. } => body
+                .details
+                .as_ref()
+                .and_then(|d| d.get("fields"))
+                .and_then(|f| serde_json::from_value(f.clone()).ok())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        ErrorPayload { code: self.code().to_owned(), message: self.to_string(), fields }
+    }
+}
+
+impl From<serde_json::Error> for CoreError {
+    fn from(e: serde_json::Error) -> Self {
+        CoreError::Corrupt(e.to_string())
+    }
+}
+
+/// An error as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ErrorPayload {
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}

@@ -1,0 +1,324 @@
+//! The durable outbox: one entry per server mutation the local state still owes.
+//!
+//! Rules that make a push safe to repeat (SPEC.md sections 5 and 6):
+//! - An entry is written in the same transaction as the row change that caused it.
+//! - Until an entry is first sent it may be rewritten (later edits merge into it).
+//! - Once sent (`sent = 1`), its mutation id, payload and base version are frozen: a
+//!   retry replays exactly the same mutation, which the server answers at most once.
+//!   Later edits go into a new entry behind it.
+//! - An entry the server definitively did not apply (rejected, conflict) is "re-issued":
+//!   it gets a fresh mutation id and becomes unsent, so it can carry new edits.
+
+use chrono::{DateTime, Utc};
+use is_protocol::{EntityKind, Mutation, MutationOp};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::{CoreError, Result};
+use crate::sync_state::PendingOp;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub mutation_id: Uuid,
+    pub entity: EntityKind,
+    pub entity_id: Uuid,
+    pub op: PendingOp,
+    pub payload: Value,
+    pub base_version: Option<i64>,
+    pub sent: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl OutboxEntry {
+    /// The wire mutation. `base_version` must be frozen (see [`freeze`]) for updates and
+    /// deletes.
+    pub fn to_mutation(&self) -> Result<Mutation> {
+        let base = || {
+            self.base_version.ok_or_else(|| {
+                CoreError::Corrupt(format!("outbox entry {} has no base version", self.seq))
+            })
+        };
+        let op = match self.op {
+            PendingOp::Create => MutationOp::Create { data: self.payload.clone() },
+            PendingOp::Update => MutationOp::Update { base_version: base()?, patch: self.payload.clone() },
+            PendingOp::Delete => MutationOp::Delete { base_version: base()? },
+        };
+        Ok(Mutation { mutation_id: self.mutation_id, entity: self.entity, id: self.entity_id, op })
+    }
+}
+
+const COLUMNS: &str = "seq, mutation_id, entity, entity_id, op, payload, base_version, sent, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxEntry>> {
+    let mutation_id: String = row.get(1)?;
+    let entity: String = row.get(2)?;
+    let entity_id: String = row.get(3)?;
+    let op: String = row.get(4)?;
+    let payload: String = row.get(5)?;
+    let created_at: String = row.get(8)?;
+    let seq: i64 = row.get(0)?;
+    let base_version: Option<i64> = row.get(6)?;
+    let sent: bool = row.get(7)?;
+    Ok((|| {
+        let corrupt = |what: &str| CoreError::Corrupt(format!("outbox entry {seq}: bad {what}"));
+        Ok(OutboxEntry {
+            seq,
+            mutation_id: mutation_id.parse().map_err(|_| corrupt("mutation id"))?,
+            entity: EntityKind::parse(&entity).ok_or_else(|| corrupt("entity"))?,
+            entity_id: entity_id.parse().map_err(|_| corrupt("entity id"))?,
+            op: PendingOp::parse(&op).ok_or_else(|| corrupt("op"))?,
+            payload: serde_json::from_str(&payload).map_err(|_| corrupt("payload"))?,
+            base_version,
+            sent,
+            created_at: created_at.parse().map_err(|_| corrupt("timestamp"))?,
+        })
+    })())
+}
+
+/// Every entry of one row, oldest first.
+pub fn entries_for(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<Vec<OutboxEntry>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE entity = ?1 AND entity_id = ?2 ORDER BY seq"
+    ))?;
+    let rows = stmt.query_map(params![entity.as_str(), id.to_string()], from_row)?;
+    rows.map(|r| r?).collect()
+}
+
+/// The oldest entry of every row, oldest first: what a push sends (one per row, so that
+/// a row's mutations reach the server in order).
+pub fn heads(conn: &Connection, limit: usize) -> Result<Vec<OutboxEntry>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE seq IN
+             (SELECT MIN(seq) FROM outbox GROUP BY entity, entity_id)
+         ORDER BY seq LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map(params![limit as i64], from_row)?;
+    rows.map(|r| r?).collect()
+}
+
+pub fn len(conn: &Connection) -> Result<usize> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as usize)
+}
+
+/// Whether a create of this row has left the device with an unknown outcome: then the
+/// server may have the row, and a local delete must reach the server.
+pub fn create_in_flight(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM outbox WHERE entity = ?1 AND entity_id = ?2 AND op = 'create' AND sent = 1",
+            params![entity.as_str(), id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn insert(
+    conn: &Connection,
+    mutation_id: Uuid,
+    entity: EntityKind,
+    id: Uuid,
+    op: PendingOp,
+    payload: &Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (mutation_id, entity, entity_id, op, payload, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        mutation_id.to_string(),
+        entity.as_str(),
+        id.to_string(),
+        op.as_str(),
+        payload.to_string(),
+        now.to_rfc3339()
+    ])?;
+    Ok(())
+}
+
+/// Records a create with the row's full data.
+pub fn record_create(
+    conn: &Connection,
+    mutation_id: Uuid,
+    entity: EntityKind,
+    id: Uuid,
+    data: &Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    insert(conn, mutation_id, entity, id, PendingOp::Create, data, now)
+}
+
+/// Records changed fields. They merge into the row's last entry while it is unsent and
+/// not a delete (a create absorbs them into its data); otherwise they queue behind it.
+pub fn record_update(
+    conn: &Connection,
+    mutation_id: Uuid,
+    entity: EntityKind,
+    id: Uuid,
+    patch: &Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let entries = entries_for(conn, entity, id)?;
+    match entries.last() {
+        Some(last) if !last.sent && last.op != PendingOp::Delete => {
+            let mut payload = last.payload.clone();
+            merge_object(&mut payload, patch);
+            conn.prepare_cached("UPDATE outbox SET payload = ?1 WHERE seq = ?2")?
+                .execute(params![payload.to_string(), last.seq])?;
+            Ok(())
+        }
+        _ => insert(conn, mutation_id, entity, id, PendingOp::Update, patch, now),
+    }
+}
+
+/// Records a delete: unsent entries of the row are moot and dropped; sent ones stay
+/// ahead of it, since the server may have applied them.
+pub fn record_delete(conn: &Connection, mutation_id: Uuid, entity: EntityKind, id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    conn.prepare_cached("DELETE FROM outbox WHERE entity = ?1 AND entity_id = ?2 AND sent = 0")?
+        .execute(params![entity.as_str(), id.to_string()])?;
+    insert(conn, mutation_id, entity, id, PendingOp::Delete, &Value::Object(Default::default()), now)
+}
+
+/// Freezes an entry before it is first sent: from now on a retry must replay it exactly.
+pub fn freeze(conn: &Connection, seq: i64, base_version: Option<i64>) -> Result<()> {
+    conn.prepare_cached("UPDATE outbox SET sent = 1, base_version = ?1 WHERE seq = ?2 AND sent = 0")?
+        .execute(params![base_version, seq])?;
+    Ok(())
+}
+
+pub fn remove(conn: &Connection, seq: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute(params![seq])?;
+    Ok(())
+}
+
+pub fn drop_all(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<()> {
+    conn.prepare_cached("DELETE FROM outbox WHERE entity = ?1 AND entity_id = ?2")?
+        .execute(params![entity.as_str(), id.to_string()])?;
+    Ok(())
+}
+
+/// Gives the row's pending change a fresh mutation id after the server definitively did
+/// not apply the old one. All the row's entries fold into one unsent entry of `op`
+/// (a create that became an update sends its full data as the patch).
+pub fn reissue(
+    conn: &Connection,
+    mutation_id: Uuid,
+    entity: EntityKind,
+    id: Uuid,
+    op: PendingOp,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let entries = entries_for(conn, entity, id)?;
+    let mut payload = Value::Object(Default::default());
+    if op != PendingOp::Delete {
+        for e in &entries {
+            if e.op != PendingOp::Delete {
+                merge_object(&mut payload, &e.payload);
+            }
+        }
+    }
+    let created_at = entries.first().map(|e| e.created_at).unwrap_or(now);
+    drop_all(conn, entity, id)?;
+    insert(conn, mutation_id, entity, id, op, &payload, created_at)
+}
+
+/// Shallow JSON-object merge: keys of `later` overwrite those of `base`.
+fn merge_object(base: &mut Value, later: &Value) {
+    match (base, later) {
+        (Value::Object(b), Value::Object(l)) => {
+            for (k, v) in l {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        (b, l) => *b = l.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn unsent_entries_absorb_edits_sent_ones_are_frozen() {
+        let conn = db::open_in_memory().unwrap();
+        let row = id(1);
+        record_create(&conn, id(100), EntityKind::Hero, row, &json!({"name": "A", "age": 3}), now()).unwrap();
+        record_update(&conn, id(101), EntityKind::Hero, row, &json!({"name": "B"}), now()).unwrap();
+        let e = entries_for(&conn, EntityKind::Hero, row).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].payload, json!({"name": "B", "age": 3}));
+
+        freeze(&conn, e[0].seq, None).unwrap();
+        record_update(&conn, id(102), EntityKind::Hero, row, &json!({"age": 4}), now()).unwrap();
+        let e = entries_for(&conn, EntityKind::Hero, row).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].payload, json!({"name": "B", "age": 3}), "a sent entry never changes");
+        assert!(create_in_flight(&conn, EntityKind::Hero, row).unwrap());
+        assert_eq!((e[1].op, e[1].mutation_id), (PendingOp::Update, id(102)));
+    }
+
+    #[test]
+    fn delete_drops_unsent_entries_and_keeps_sent_ones() {
+        let conn = db::open_in_memory().unwrap();
+        let row = id(1);
+        record_update(&conn, id(100), EntityKind::Hero, row, &json!({"name": "A"}), now()).unwrap();
+        let first = entries_for(&conn, EntityKind::Hero, row).unwrap()[0].seq;
+        freeze(&conn, first, Some(3)).unwrap();
+        record_update(&conn, id(101), EntityKind::Hero, row, &json!({"name": "B"}), now()).unwrap();
+        record_delete(&conn, id(102), EntityKind::Hero, row, now()).unwrap();
+        let ops: Vec<_> = entries_for(&conn, EntityKind::Hero, row).unwrap().iter().map(|e| e.op).collect();
+        assert_eq!(ops, [PendingOp::Update, PendingOp::Delete]);
+    }
+
+    #[test]
+    fn heads_are_one_per_row_in_order() {
+        let conn = db::open_in_memory().unwrap();
+        record_create(&conn, id(100), EntityKind::Hero, id(2), &json!({}), now()).unwrap();
+        record_update(&conn, id(101), EntityKind::Hero, id(1), &json!({}), now()).unwrap();
+        let seq = heads(&conn, 10).unwrap()[0].seq;
+        freeze(&conn, seq, None).unwrap();
+        record_update(&conn, id(102), EntityKind::Hero, id(2), &json!({"a": 1}), now()).unwrap();
+        let heads = heads(&conn, 10).unwrap();
+        let got: Vec<_> = heads.iter().map(|e| (e.entity_id, e.op)).collect();
+        assert_eq!(got, [(id(2), PendingOp::Create), (id(1), PendingOp::Update)]);
+        assert_eq!(len(&conn).unwrap(), 3);
+    }
+
+    #[test]
+    fn reissue_folds_into_one_fresh_entry() {
+        let conn = db::open_in_memory().unwrap();
+        let row = id(1);
+        record_create(&conn, id(100), EntityKind::Hero, row, &json!({"name": "A", "age": 3}), now()).unwrap();
+        freeze(&conn, heads(&conn, 1).unwrap()[0].seq, None).unwrap();
+        record_update(&conn, id(101), EntityKind::Hero, row, &json!({"age": 5}), now()).unwrap();
+        reissue(&conn, id(200), EntityKind::Hero, row, PendingOp::Update, now()).unwrap();
+        let e = entries_for(&conn, EntityKind::Hero, row).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].mutation_id, e[0].op, e[0].sent), (id(200), PendingOp::Update, false));
+        assert_eq!(e[0].payload, json!({"name": "A", "age": 5}));
+    }
+
+    #[test]
+    fn mutation_needs_a_frozen_base_version() {
+        let conn = db::open_in_memory().unwrap();
+        record_delete(&conn, id(100), EntityKind::Hero, id(1), now()).unwrap();
+        let e = &heads(&conn, 1).unwrap()[0];
+        assert!(e.to_mutation().is_err());
+        freeze(&conn, e.seq, Some(7)).unwrap();
+        let e = &heads(&conn, 1).unwrap()[0];
+        assert_eq!(e.to_mutation().unwrap().op, MutationOp::Delete { base_version: 7 });
+    }
+}

@@ -1,0 +1,143 @@
+//! Pure decisions of the sync engine: what a pulled row does to the local one, and when
+//! a failed push is tried again. The engine applies them; the tests below enumerate them.
+
+use std::time::Duration;
+
+use crate::sync_state::{next_state, OutboxEffect, RowEffect, SyncEvent, SyncState};
+
+/// What the local cache does with one row of the change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullAction {
+    /// A row we did not have.
+    Insert,
+    /// Overwrite the synced local row with the server's.
+    Overwrite,
+    /// Remove the local row (and, if `drop_outbox`, its pending entries).
+    Remove { drop_outbox: bool },
+    /// The row has local changes: keep them, remember the server copy for the push.
+    Remember,
+    /// Nothing to do (a tombstone of a row we never had, or a version we already have).
+    Skip,
+}
+
+/// Local facts `plan_pull` needs about a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalMeta {
+    pub state: SyncState,
+    pub base_version: Option<i64>,
+    /// Version of the server copy remembered while the row has local changes.
+    pub remembered_version: Option<i64>,
+}
+
+pub fn plan_pull(local: Option<LocalMeta>, version: i64, deleted: bool) -> PullAction {
+    let Some(local) = local else {
+        return if deleted { PullAction::Skip } else { PullAction::Insert };
+    };
+    let known = local.base_version.max(local.remembered_version);
+    if known.is_some_and(|known| known >= version) {
+        return PullAction::Skip;
+    }
+    let event = if deleted { SyncEvent::RemoteDeleted } else { SyncEvent::RemoteChanged };
+    // Remote events are valid in every state; a failure here is a bug in the table.
+    let Ok(t) = next_state(local.state, event) else {
+        debug_assert!(false, "remote events must be valid in {}", local.state);
+        return PullAction::Remember;
+    };
+    match t.row {
+        RowEffect::TakeServer => PullAction::Overwrite,
+        RowEffect::Remove => PullAction::Remove { drop_outbox: t.outbox == OutboxEffect::DropAll },
+        _ => PullAction::Remember,
+    }
+}
+
+/// Backoff policy for transient push failures: exponential with full jitter, never less
+/// than the server's `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub max: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { base: Duration::from_secs(2), max: Duration::from_secs(10 * 60), max_attempts: 8 }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before attempt number `attempts + 1`, given a uniform `jitter` in `[0, 1)`.
+    pub fn delay(&self, attempts: u32, jitter: f64, retry_after: Option<Duration>) -> Duration {
+        let exp = self.base.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(30)));
+        let cap = exp.min(self.max);
+        let jittered = cap.mul_f64(jitter.clamp(0.0, 1.0));
+        jittered.max(retry_after.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync_state::PendingOp::*;
+    use PullAction::*;
+    use SyncState as S;
+
+    fn meta(state: SyncState, base: Option<i64>) -> Option<LocalMeta> {
+        Some(LocalMeta { state, base_version: base, remembered_version: None })
+    }
+
+    #[test]
+    fn pull_table() {
+        let cases: Vec<(Option<LocalMeta>, i64, bool, PullAction)> = vec![
+            (None, 1, false, Insert),
+            (None, 2, true, Skip),
+            (meta(S::Synced, Some(1)), 2, false, Overwrite),
+            (meta(S::Synced, Some(2)), 2, false, Skip),
+            (meta(S::Synced, Some(3)), 2, false, Skip),
+            (meta(S::Synced, Some(1)), 2, true, Remove { drop_outbox: false }),
+            (meta(S::Pending(Create), None), 1, false, Remember),
+            (meta(S::Pending(Update), Some(1)), 2, false, Remember),
+            (meta(S::Pending(Update), Some(1)), 2, true, Remember),
+            (meta(S::Pending(Delete), Some(1)), 2, false, Remember),
+            (meta(S::Pending(Delete), Some(1)), 2, true, Remove { drop_outbox: true }),
+            (meta(S::Failed(Update), Some(1)), 2, false, Remember),
+            (meta(S::Failed(Delete), Some(1)), 2, true, Remove { drop_outbox: true }),
+            (meta(S::Conflict(Update), Some(1)), 3, false, Remember),
+            (
+                Some(LocalMeta { state: S::Pending(Update), base_version: Some(1), remembered_version: Some(4) }),
+                3,
+                false,
+                Skip,
+            ),
+        ];
+        for (local, version, deleted, want) in cases {
+            assert_eq!(plan_pull(local, version, deleted), want, "{local:?} v{version} deleted={deleted}");
+        }
+    }
+
+    #[test]
+    fn pull_never_overwrites_local_changes() {
+        for state in SyncState::ALL {
+            for deleted in [false, true] {
+                let got = plan_pull(meta(state, Some(1)), 2, deleted);
+                if state.needs_sync() {
+                    assert!(matches!(got, Remember | Remove { drop_outbox: true }), "{state} {deleted}: {got:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_honours_retry_after() {
+        let p = RetryPolicy { base: Duration::from_secs(1), max: Duration::from_secs(60), max_attempts: 5 };
+        // Full jitter: the top of the range doubles per attempt.
+        assert_eq!(p.delay(1, 0.999_999, None).as_secs(), 0);
+        assert_eq!(p.delay(1, 0.5, None), Duration::from_millis(500));
+        assert_eq!(p.delay(2, 0.5, None), Duration::from_secs(1));
+        assert_eq!(p.delay(3, 0.5, None), Duration::from_secs(2));
+        assert_eq!(p.delay(40, 0.5, None), Duration::from_secs(30), "capped at max");
+        assert_eq!(p.delay(1, 0.0, None), Duration::ZERO);
+        assert_eq!(p.delay(1, 0.0, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(p.delay(u32::MAX, 1.0, None), Duration::from_secs(60), "no overflow");
+    }
+}
