@@ -1,1 +1,4 @@
+//! Core + real reference server on loopback: the sync scenarios of SPEC.md sections 3-6.
+//! One test binary (ripgrep style); each scenario gets its own server and devices.
 
+mod heroes;

@@ -422,3 +422,199 @@ pub fn next_retry_at(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
     )?;
     Ok(t.and_then(|t| t.parse().ok()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::db;
+    use crate::rng::SplitMix64;
+    use is_protocol::HeroTrait;
+
+    struct Fixture {
+        conn: Connection,
+        clock: ManualClock,
+        rng: SplitMix64,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                conn: db::open_in_memory().unwrap(),
+                clock: ManualClock::new("2026-03-01T08:00:00Z".parse().unwrap()),
+                rng: SplitMix64::new(1),
+            }
+        }
+        fn ctx(&self) -> Ctx<'_> {
+            Ctx { clock: &self.clock, rng: &self.rng, max_attempts: 3 }
+        }
+        fn tx<R>(&mut self, f: impl FnOnce(&Connection, &Ctx<'_>) -> Result<R>) -> Result<R> {
+            let ctx = Ctx { clock: &self.clock, rng: &self.rng, max_attempts: 3 };
+            let tx = self.conn.transaction().unwrap();
+            let out = f(&tx, &ctx)?;
+            tx.commit().unwrap();
+            Ok(out)
+        }
+        fn outbox_ops(&self, id: Uuid) -> Vec<PendingOp> {
+            outbox::entries_for(&self.conn, KIND, id).unwrap().iter().map(|e| e.op).collect()
+        }
+    }
+
+    fn luna() -> HeroInput {
+        HeroInput {
+            name: "  Luna ".into(),
+            age: 6,
+            traits: vec![HeroTrait::Brave],
+            appearance: String::new(),
+            special_ability: String::new(),
+        }
+    }
+
+    fn synced(f: &mut Fixture, version: i64) -> Uuid {
+        let now = f.clock.now();
+        let rec = HeroRecord {
+            id: Uuid::from_u128(7),
+            version,
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+            name: "Max".into(),
+            age: 8,
+            traits: vec![HeroTrait::Kind],
+            appearance: String::new(),
+            special_ability: String::new(),
+            avatar_url: None,
+            avatar_generation_id: None,
+        };
+        save(&f.conn, &HeroRow::from_server(&rec, now)).unwrap();
+        rec.id
+    }
+
+    #[test]
+    fn create_writes_row_and_outbox_together_normalized() {
+        let mut f = Fixture::new();
+        let view = f.tx(|tx, ctx| create(tx, ctx, luna())).unwrap();
+        assert_eq!(view.name, "Luna");
+        assert_eq!(view.sync.status, crate::sync_state::SyncStatus::PendingCreate);
+        assert_eq!(f.outbox_ops(view.id), [PendingOp::Create]);
+        let entry = &outbox::entries_for(&f.conn, KIND, view.id).unwrap()[0];
+        assert_eq!(entry.payload["name"], "Luna");
+        assert_eq!(load(&f.conn, view.id).unwrap().unwrap().view(3), view);
+    }
+
+    #[test]
+    fn invalid_input_writes_nothing() {
+        let mut f = Fixture::new();
+        let mut bad = luna();
+        bad.age = 0;
+        bad.traits.clear();
+        let err = f.tx(|tx, ctx| create(tx, ctx, bad)).unwrap_err();
+        let CoreError::Validation(fields) = err else { panic!("{err}") };
+        assert_eq!(fields.len(), 2);
+        assert!(list(&f.conn, 3).unwrap().is_empty());
+        assert_eq!(outbox::len(&f.conn).unwrap(), 0);
+    }
+
+    #[test]
+    fn edit_of_a_synced_row_records_only_the_changed_fields() {
+        let mut f = Fixture::new();
+        let id = synced(&mut f, 4);
+        let mut changed = HeroInput { name: "Max".into(), age: 9, traits: vec![HeroTrait::Kind], appearance: String::new(), special_ability: String::new() };
+        let view = f.tx(|tx, ctx| update(tx, ctx, id, changed.clone())).unwrap();
+        assert_eq!(view.sync.status, crate::sync_state::SyncStatus::PendingUpdate);
+        let entries = outbox::entries_for(&f.conn, KIND, id).unwrap();
+        assert_eq!(entries[0].payload, serde_json::json!({"age": 9}));
+        let row = load(&f.conn, id).unwrap().unwrap();
+        assert_eq!((row.base_version, row.changed_fields.clone()), (Some(4), vec!["age".to_owned()]));
+        assert_eq!(row.base_snapshot.unwrap().age, 8, "the synced copy is kept for merges");
+
+        // Saving the same form again is not a change.
+        f.tx(|tx, ctx| update(tx, ctx, id, changed.clone())).unwrap();
+        changed.name = "Maxi".into();
+        f.tx(|tx, ctx| update(tx, ctx, id, changed)).unwrap();
+        let entries = outbox::entries_for(&f.conn, KIND, id).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].payload, serde_json::json!({"age": 9, "name": "Maxi"}));
+    }
+
+    #[test]
+    fn delete_hides_the_row_and_queues_one_delete() {
+        let mut f = Fixture::new();
+        let id = synced(&mut f, 2);
+        f.tx(|tx, ctx| delete(tx, ctx, id)).unwrap();
+        assert!(list(&f.conn, 3).unwrap().is_empty());
+        assert_eq!(get(&f.conn, id, 3).unwrap_err().code(), "not_found");
+        assert_eq!(f.outbox_ops(id), [PendingOp::Delete]);
+        // Editing a deleted hero is refused with a clear message.
+        let err = f.tx(|tx, ctx| update(tx, ctx, id, luna())).unwrap_err();
+        assert_eq!(err.code(), "invalid_transition");
+        assert!(err.to_string().contains("deleted"), "{err}");
+    }
+
+    #[test]
+    fn deleting_an_unsent_create_leaves_no_trace() {
+        let mut f = Fixture::new();
+        let view = f.tx(|tx, ctx| create(tx, ctx, luna())).unwrap();
+        f.tx(|tx, ctx| delete(tx, ctx, view.id)).unwrap();
+        assert!(load(&f.conn, view.id).unwrap().is_none());
+        assert_eq!(outbox::len(&f.conn).unwrap(), 0);
+    }
+
+    #[test]
+    fn deleting_a_create_in_flight_queues_a_delete_behind_it() {
+        let mut f = Fixture::new();
+        let view = f.tx(|tx, ctx| create(tx, ctx, luna())).unwrap();
+        let seq = outbox::heads(&f.conn, 1).unwrap()[0].seq;
+        outbox::freeze(&f.conn, seq, None).unwrap();
+        f.tx(|tx, ctx| delete(tx, ctx, view.id)).unwrap();
+        assert_eq!(f.outbox_ops(view.id), [PendingOp::Create, PendingOp::Delete]);
+        assert_eq!(load(&f.conn, view.id).unwrap().unwrap().state, SyncState::Pending(PendingOp::Delete));
+    }
+
+    #[test]
+    fn discard_of_a_failed_update_restores_the_synced_copy() {
+        let mut f = Fixture::new();
+        let id = synced(&mut f, 2);
+        let mut changed = luna();
+        changed.name = "Someone else".into();
+        f.tx(|tx, ctx| update(tx, ctx, id, changed)).unwrap();
+        let mut row = load(&f.conn, id).unwrap().unwrap();
+        row.state = SyncState::Failed(PendingOp::Update);
+        row.attempts = 3;
+        save(&f.conn, &row).unwrap();
+        assert!(get(&f.conn, id, 3).unwrap().sync.given_up);
+
+        f.tx(|tx, ctx| discard(tx, ctx, id)).unwrap();
+        let view = get(&f.conn, id, 3).unwrap();
+        assert_eq!((view.name.as_str(), view.sync.status), ("Max", crate::sync_state::SyncStatus::Synced));
+        assert_eq!(outbox::len(&f.conn).unwrap(), 0);
+    }
+
+    #[test]
+    fn list_is_sorted_by_name_and_counts_add_up() {
+        let mut f = Fixture::new();
+        for name in ["zed", "Amy", "bob"] {
+            let mut h = luna();
+            h.name = name.into();
+            f.tx(|tx, ctx| create(tx, ctx, h)).unwrap();
+        }
+        let names: Vec<_> = list(&f.conn, 3).unwrap().into_iter().map(|h| h.name).collect();
+        assert_eq!(names, ["Amy", "bob", "zed"]);
+        assert_eq!(counts(&f.conn).unwrap(), (3, 0, 0));
+        let _ = f.ctx();
+    }
+
+    #[test]
+    fn a_corrupt_row_is_an_error_not_a_panic() {
+        let f = Fixture::new();
+        f.conn
+            .execute(
+                "INSERT INTO heroes (id, name, age, traits, created_at, updated_at, sync_status)
+                 VALUES ('00000000-0000-0000-0000-000000000001', 'x', 3, 'not json', 'x', 'x', 'synced')",
+                [],
+            )
+            .unwrap();
+        let err = list(&f.conn, 3).unwrap_err();
+        assert!(matches!(err, CoreError::Corrupt(_)), "{err}");
+    }
+}

@@ -1,0 +1,336 @@
+//! The one error type of the HTTP layer, and the extractors that turn every malformed
+//! request into it.
+//!
+//! Every error leaves the server as `{ "error": { "code", "message", "details" } }`
+//! ([`is_protocol::ErrorEnvelope`]). Internal failures are logged with their cause and
+//! answered with a bare `internal` error, so nothing about the server's insides leaks.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use is_protocol::{codes, ErrorBody, ErrorEnvelope, FieldError};
+use serde::de::DeserializeOwned;
+
+/// An error answer of the API. Each variant fixes the status and the `error.code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `bad_request`: malformed JSON, wrong types, unknown fields, bad query values.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 415 `bad_request`: a body that is not declared as JSON.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// 405 `bad_request`: the path exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 422 `validation`, with the invalid fields in `details.fields`.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// 401 `unauthorized`.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 404 `not_found`.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// 409 `conflict`; `current` (when the caller may see it) goes to `details.current`.
+    #[error("conflict: {message}")]
+    Conflict {
+        message: String,
+        current: Option<serde_json::Value>,
+    },
+    /// 409 `email_taken`.
+    #[error("email taken")]
+    EmailTaken,
+    /// 412 `precondition_failed`, with the current row in `details.current`.
+    #[error("precondition failed")]
+    PreconditionFailed { current: serde_json::Value },
+    /// 410 `cursor_expired`: the cursor does not belong to this server's history.
+    #[error("cursor expired")]
+    CursorExpired,
+    /// 413 `payload_too_large`.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 500 `internal`: logged, never shown.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(err.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } | ApiError::EmailTaken => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::CursorExpired => StatusCode::GONE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The wire body. For `Internal` this is deliberately content-free.
+    pub fn body(&self) -> ErrorBody {
+        match self {
+            ApiError::BadRequest(msg) | ApiError::UnsupportedMediaType(msg) => {
+                ErrorBody::new(codes::BAD_REQUEST, msg.clone())
+            }
+            ApiError::MethodNotAllowed => ErrorBody::new(
+                codes::BAD_REQUEST,
+                "This endpoint does not accept that method",
+            ),
+            ApiError::Validation(fields) => ErrorBody::validation(fields.clone()),
+            ApiError::Unauthorized(msg) => ErrorBody::new(codes::UNAUTHORIZED, *msg),
+            ApiError::NotFound(msg) => ErrorBody::new(codes::NOT_FOUND, msg.clone()),
+            ApiError::Conflict { message, current } => ErrorBody {
+                code: codes::CONFLICT.to_owned(),
+                message: message.clone(),
+                details: current
+                    .as_ref()
+                    .map(|c| serde_json::json!({ "current": c })),
+            },
+            ApiError::EmailTaken => ErrorBody::new(
+                codes::EMAIL_TAKEN,
+                "An account with this email already exists",
+            ),
+            ApiError::PreconditionFailed { current } => ErrorBody {
+                code: codes::PRECONDITION_FAILED.to_owned(),
+                message: "The row has changed since the version you sent".to_owned(),
+                details: Some(serde_json::json!({ "current": current })),
+            },
+            ApiError::CursorExpired => ErrorBody::new(
+                codes::CURSOR_EXPIRED,
+                "This cursor is no longer valid on this server; start a full resync",
+            ),
+            ApiError::PayloadTooLarge => {
+                ErrorBody::new(codes::PAYLOAD_TOO_LARGE, "The request body is too large")
+            }
+            ApiError::Internal(_) => {
+                ErrorBody::new(codes::INTERNAL, "Something went wrong on the server")
+            }
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(err: rusqlite::Error) -> Self {
+        ApiError::Internal(err.into())
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(err: serde_json::Error) -> Self {
+        ApiError::Internal(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(err) = &self {
+            tracing::error!(error = %format!("{err:#}"), "internal error");
+        }
+        let mut res = error_response(status, self.body());
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+/// A JSON error response with the given status.
+pub fn error_response(status: StatusCode, body: ErrorBody) -> Response {
+    (status, axum::Json(ErrorEnvelope { error: body })).into_response()
+}
+
+/// The envelope for an error response some layer produced without one (axum's own 405,
+/// a 413 from the body limit, ...): chosen from the status alone.
+pub fn body_for_status(status: StatusCode) -> ErrorBody {
+    match status {
+        StatusCode::NOT_FOUND => ErrorBody::new(codes::NOT_FOUND, "No such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.body(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.body(),
+        StatusCode::UNAUTHORIZED => ErrorBody::new(codes::UNAUTHORIZED, "Sign in to continue"),
+        StatusCode::FORBIDDEN => ErrorBody::new(codes::FORBIDDEN, "Not allowed"),
+        StatusCode::TOO_MANY_REQUESTS => ErrorBody::new(codes::RATE_LIMITED, "Too many requests"),
+        s if s.is_server_error() => {
+            ErrorBody::new(codes::INTERNAL, "Something went wrong on the server")
+        }
+        _ => ErrorBody::new(codes::BAD_REQUEST, "The request could not be processed"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Extractors that answer in the JSON error shape
+
+/// `axum::Json`, but every rejection becomes an [`ApiError`]: 400 for bad syntax, wrong
+/// types, missing or unknown fields; 413 for an oversized body; 415 without a JSON
+/// content type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(map_json_rejection(rejection)),
+        }
+    }
+}
+
+fn map_json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::BadRequest(e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(e.body_text()),
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "Send the body as JSON with Content-Type: application/json".to_owned(),
+        ),
+        JsonRejection::BytesRejection(e) => {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("The request body could not be read".to_owned())
+            }
+        }
+        other => {
+            if other.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(other.body_text())
+            }
+        }
+    }
+}
+
+/// `axum::extract::Query` answering 400 `bad_request` in the JSON shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(map_query_rejection(rejection)),
+        }
+    }
+}
+
+fn map_query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError::BadRequest(rejection.body_text())
+}
+
+/// `axum::extract::Path` answering 400 `bad_request` in the JSON shape (e.g. an id that
+/// is not a UUID).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => Err(map_path_rejection(rejection)),
+        }
+    }
+}
+
+fn map_path_rejection(rejection: PathRejection) -> ApiError {
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(e) => ApiError::BadRequest(e.body_text()),
+        other => ApiError::Internal(anyhow::anyhow!("path extraction: {}", other.body_text())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = ApiError::internal(anyhow::anyhow!("disk /secret/path is on fire"));
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = err.body();
+        assert_eq!(body.code, codes::INTERNAL);
+        assert!(!body.message.contains("secret"));
+        assert!(body.details.is_none());
+    }
+
+    #[test]
+    fn statuses_and_codes() {
+        let cases: Vec<(ApiError, StatusCode, &str)> = vec![
+            (
+                ApiError::BadRequest("x".into()),
+                StatusCode::BAD_REQUEST,
+                codes::BAD_REQUEST,
+            ),
+            (
+                ApiError::Validation(vec![FieldError::new("name", "bad")]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes::VALIDATION,
+            ),
+            (
+                ApiError::Unauthorized("x"),
+                StatusCode::UNAUTHORIZED,
+                codes::UNAUTHORIZED,
+            ),
+            (
+                ApiError::NotFound("x".into()),
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+            ),
+            (
+                ApiError::EmailTaken,
+                StatusCode::CONFLICT,
+                codes::EMAIL_TAKEN,
+            ),
+            (
+                ApiError::PreconditionFailed {
+                    current: serde_json::json!({"version": 2}),
+                },
+                StatusCode::PRECONDITION_FAILED,
+                codes::PRECONDITION_FAILED,
+            ),
+            (
+                ApiError::CursorExpired,
+                StatusCode::GONE,
+                codes::CURSOR_EXPIRED,
+            ),
+            (
+                ApiError::PayloadTooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::PAYLOAD_TOO_LARGE,
+            ),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!(err.status(), status, "{err}");
+            assert_eq!(err.body().code, code, "{err}");
+        }
+    }
+}

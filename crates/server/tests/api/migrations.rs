@@ -1,0 +1,71 @@
+use axum::http::StatusCode;
+use story_server::{db, AppState, Config};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_server_starts_on_an_empty_file_and_keeps_its_data() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    assert_eq!(std::fs::metadata(file.path()).unwrap().len(), 0);
+    let state = AppState::new(Config::for_tests(file.path())).unwrap();
+    let version = state.with_conn(|c| db::schema_version(c).unwrap());
+    assert_eq!(version, db::MIGRATIONS.len());
+    let instance = state.instance_id().to_owned();
+    let user = state.with_conn(|c| {
+        story_server::auth::create_user(c, "a@b.io", "A", "hash", chrono::Utc::now()).unwrap()
+    });
+    drop(state);
+
+    let again = AppState::new(Config::for_tests(file.path())).unwrap();
+    assert_eq!(again.instance_id(), instance, "identity survives a restart");
+    let found = again.with_conn(|c| story_server::auth::find_user_by_email(c, "a@b.io").unwrap());
+    assert_eq!(found.unwrap().summary, user);
+}
+
+#[tokio::test]
+async fn demo_mode_seeds_once() {
+    let h = Harness::with_config(|c| c.demo = true);
+    let login = h
+        .post("/api/auth/login")
+        .json(serde_json::json!({
+            "email": story_server::demo::DEMO_EMAIL,
+            "password": story_server::demo::DEMO_PASSWORD,
+        }))
+        .send()
+        .await
+        .expect(StatusCode::OK)
+        .json_as::<is_protocol::SessionResponse>();
+    assert_eq!(login.user.name, "Demo Parent");
+    let page: is_protocol::Page<is_protocol::HeroRecord> = h
+        .get("/api/heroes")
+        .token(&login.token)
+        .send()
+        .await
+        .expect(StatusCode::OK)
+        .json_as();
+    assert_eq!(page.items.len(), 4);
+    assert!(page
+        .items
+        .iter()
+        .any(|x| x.name == "Luna the Brave" && x.age == 6));
+
+    // Restarting in demo mode adds nothing, even after the user deleted a hero.
+    let id = page.items[0].id;
+    h.delete(&format!("/api/heroes/{id}"))
+        .token(&login.token)
+        .send()
+        .await;
+    let mut config = h.state.config().clone();
+    config.demo = true;
+    let restarted = AppState::new(config).unwrap();
+    let count: i64 = restarted.with_conn(|c| {
+        c.query_row("SELECT COUNT(*) FROM heroes", [], |r| r.get(0))
+            .unwrap()
+    });
+    assert_eq!(count, 4);
+    let users: i64 = restarted.with_conn(|c| {
+        c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .unwrap()
+    });
+    assert_eq!(users, 1);
+}
