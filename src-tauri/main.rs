@@ -1,3 +1,9 @@
+// No console window on Windows in release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
 fn main() {
-    infinite_stories_app::run()
+    if let Err(e) = infinite_stories_app::run() {
+        eprintln!("infinite-stories: {e:#}");
+        std::process::exit(1);
+    }
 }

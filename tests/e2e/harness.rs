@@ -1,1 +1,316 @@
+//! Runs the real desktop app under a (virtual) display against a real `story-server`, and
+//! drives it through `tauri-driver` (WebDriver → WebKitWebDriver → the app's webview).
+//!
+//! Expects the app and server binaries to be built (`scripts/test.sh` does it). Paths can
+//! be overridden with `E2E_APP` and `E2E_SERVER`. Every wait has a deadline: a webview that
+//! fails to start must fail the test, not hang it.
 
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+pub const PASSWORD: &str = "story-time-1234";
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+fn binary(env_var: &str, name: &str) -> Result<PathBuf> {
+    let path = match std::env::var_os(env_var) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target"));
+            target.join("debug").join(name)
+        }
+    };
+    if !path.exists() {
+        bail!("{} not found; build it first (see scripts/test.sh) or set {env_var}", path.display());
+    }
+    Ok(path)
+}
+
+/// Where screenshots go: `target/e2e-artifacts/`.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = workspace_root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+async fn wait_for_port(addr: SocketAddr, deadline: Duration) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("nothing listens on {addr} after {deadline:?}")
+}
+
+/// A child process that is stopped with SIGTERM (never SIGKILL first: tauri-driver must
+/// get the chance to stop WebKitWebDriver) when dropped.
+pub struct Proc {
+    name: &'static str,
+    child: Child,
+}
+
+impl Proc {
+    fn spawn(name: &'static str, cmd: &mut Command, log: &Path) -> Result<Proc> {
+        let out = std::fs::File::create(log)?;
+        let err = out.try_clone()?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        Ok(Proc { name, child })
+    }
+
+    pub fn terminate(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{} ignored SIGTERM; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// The reference server as a separate process, restartable on the same port and database.
+pub struct Server {
+    pub addr: SocketAddr,
+    db: PathBuf,
+    log_dir: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Server {
+    pub async fn start(dir: &Path) -> Result<Server> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut server = Server { addr, db: dir.join("server.sqlite3"), log_dir: dir.to_owned(), proc: None };
+        server.up().await?;
+        Ok(server)
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn up(&mut self) -> Result<()> {
+        let bin = binary("E2E_SERVER", "story-server")?;
+        let log = self.log_dir.join("server.log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let child = Command::new(bin)
+            .args(["--addr", &self.addr.to_string(), "--db"])
+            .arg(&self.db)
+            .args(["--argon2-memory-kib", "1024", "--argon2-iterations", "1"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting story-server")?;
+        self.proc = Some(Proc { name: "story-server", child });
+        wait_for_port(self.addr, Duration::from_secs(20)).await
+    }
+
+    pub fn down(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.terminate();
+        }
+    }
+
+    pub async fn signup(&self, email: &str, name: &str) -> Result<()> {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/auth/signup", self.base_url()))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD, "name": name}))
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!("signup answered {}: {}", resp.status(), resp.text().await.unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// The account's heroes as the server holds them.
+    pub async fn heroes(&self, email: &str) -> Result<Vec<is_protocol::HeroRecord>> {
+        let http = reqwest::Client::new();
+        let session: serde_json::Value = http
+            .post(format!("{}/api/auth/login", self.base_url()))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = session["token"].as_str().context("no token")?;
+        let page: is_protocol::Page<is_protocol::HeroRecord> = http
+            .get(format!("{}/api/heroes?limit=1000", self.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(page.items)
+    }
+}
+
+/// One running app instance (one "device") and the WebDriver session on it.
+pub struct App {
+    pub client: Client,
+    _driver: Proc,
+    _xvfb: Option<Proc>,
+}
+
+impl App {
+    /// Launches the app with its own data directory, talking to `server_url`.
+    pub async fn launch(dir: &Path, server_url: &str) -> Result<App> {
+        let app_bin = binary("E2E_APP", "infinite-stories")?;
+        let driver_bin = which("tauri-driver").context("tauri-driver is not installed (cargo install tauri-driver --locked)")?;
+
+        // A virtual display unless one is given.
+        let mut xvfb = None;
+        let display = match std::env::var("DISPLAY") {
+            Ok(d) if !d.is_empty() => d,
+            _ => {
+                let n = 90 + (std::process::id() % 9);
+                let d = format!(":{n}");
+                xvfb = Some(Proc::spawn(
+                    "Xvfb",
+                    Command::new("Xvfb").args([d.as_str(), "-screen", "0", "1280x860x24", "-nolisten", "tcp"]),
+                    &dir.join("xvfb.log"),
+                )?);
+                wait_for_x(&d).await?;
+                d
+            }
+        };
+
+        let port = free_port();
+        let native_port = free_port();
+        let driver = Proc::spawn(
+            "tauri-driver",
+            Command::new(driver_bin)
+                .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+                .env("DISPLAY", &display)
+                .env("INFINITE_STORIES_DATA_DIR", dir.join("device"))
+                .env("INFINITE_STORIES_SERVER", server_url)
+                .env("RUST_LOG", "info,is_core=debug")
+                // Software rendering: there is no GPU under Xvfb.
+                .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+                .env("LIBGL_ALWAYS_SOFTWARE", "1"),
+            &dir.join("tauri-driver.log"),
+        )?;
+        wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(20)).await?;
+
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app_bin.to_string_lossy() }),
+        );
+        let client = tokio::time::timeout(
+            Duration::from_secs(60),
+            ClientBuilder::native().capabilities(caps).connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .context("the WebDriver session did not start within 60 s")?
+        .context("starting the WebDriver session")?;
+        Ok(App { client, _driver: driver, _xvfb: xvfb })
+    }
+
+    pub async fn find(&self, testid: &str) -> Result<Element> {
+        self.wait_for(&format!("[data-testid='{testid}']")).await
+    }
+
+    pub async fn wait_for(&self, css: &str) -> Result<Element> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("waiting for {css}"))
+    }
+
+    /// Waits until `css` has attribute `attr` equal to `value`.
+    pub async fn wait_attr(&self, css: &str, attr: &str, value: &str, within: Duration) -> Result<()> {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < within {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                last = el.attr(attr).await.ok().flatten();
+                if last.as_deref() == Some(value) {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{css} [{attr}] is {last:?}, expected {value:?} within {within:?}")
+    }
+
+    pub async fn type_into(&self, testid: &str, text: &str) -> Result<()> {
+        let el = self.find(testid).await?;
+        el.clear().await.ok();
+        el.send_keys(text).await.with_context(|| format!("typing into {testid}"))
+    }
+
+    pub async fn click(&self, testid: &str) -> Result<()> {
+        self.find(testid).await?.click().await.with_context(|| format!("clicking {testid}"))
+    }
+
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let png = self.client.screenshot().await?;
+        let path = artifacts_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    pub async fn close(self) -> Result<()> {
+        self.client.close().await.context("closing the WebDriver session")
+    }
+}
+
+async fn wait_for_x(display: &str) -> Result<()> {
+    let n = display.trim_start_matches(':');
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if socket.exists() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("Xvfb did not open display {display}")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}

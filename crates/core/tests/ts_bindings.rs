@@ -38,12 +38,6 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_core::CoreEvent>(&cfg, &mut files);
     render::<is_core::ErrorPayload>(&cfg, &mut files);
 
-    let mut index = String::from("// Generated from the Rust types by crates/core/tests/ts_bindings.rs. Do not edit.\n");
-    for (name, _) in &files {
-        index.push_str(&format!("export type {{ {name} }} from \"./{name}\";\n"));
-    }
-    files.push(("index".into(), index));
-
     let dir = bindings_dir();
     let update = std::env::var_os("UPDATE_BINDINGS").is_some();
     let mut stale = Vec::new();

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: Rust unit and integration tests (core, server,
+# the real server on loopback), the generated-types drift check, the UI's type check and
+# unit tests, and the end-to-end tests of the real app under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+echo "==> Rust: unit and integration tests"
+cargo test --workspace --exclude e2e --exclude infinite-stories
+
+echo "==> generated TypeScript bindings match the Rust types"
+cargo test -p is-core --features ts --test ts_bindings
+
+echo "==> UI: type check and unit tests"
+npm --prefix ui run check
+npm --prefix ui run test
+
+echo "==> end to end: the real app under Xvfb"
+npm --prefix ui run build --silent
+cargo build -p story-server
+cargo build -p infinite-stories --features custom-protocol
+# Same features as the build above, so the Tauri stack compiles once.
+cargo test -p infinite-stories --features custom-protocol --lib
+unset DISPLAY
+timeout 600 cargo test -p e2e -- --test-threads=1

@@ -1,0 +1,181 @@
+/**
+ * An in-memory stand-in for the Rust core, used only by `npm run dev` in a plain browser so
+ * the UI can be worked on without the Tauri app. It answers the same commands and emits the
+ * same `core-event`s, with a simulated sync; it is never included in a production build.
+ *
+ * URL parameters: `?signed-in` starts signed in, `heroes=N` seeds N heroes (try 10000),
+ * `expired` ends the session a few seconds after start.
+ */
+import { emit } from '@tauri-apps/api/event';
+import { mockIPC } from '@tauri-apps/api/mocks';
+import type { Account } from '$lib/bindings/Account';
+import type { CoreEvent } from '$lib/bindings/CoreEvent';
+import type { ErrorPayload } from '$lib/bindings/ErrorPayload';
+import type { HeroInput } from '$lib/bindings/HeroInput';
+import type { HeroView } from '$lib/bindings/HeroView';
+import type { RowSync } from '$lib/bindings/RowSync';
+import type { SyncOverview } from '$lib/bindings/SyncOverview';
+import type { SyncReport } from '$lib/bindings/SyncReport';
+import { HERO_TRAITS } from '$lib/hero';
+
+const SYNC_DELAY_MS = 1200;
+const NAMES = ['Luna', 'Milo', 'Ada', 'Finn', 'Zara', 'Otis', 'Nova', 'Pip', 'Iris', 'Theo', 'Wren', 'Kai'];
+const LOOKS = ['Red boots and a yellow cape', 'Curly hair, green raincoat', 'A tiny crown and muddy knees'];
+const POWERS = ['Talks to owls', 'Can make flowers bloom', 'Never gets lost'];
+
+const synced = (at: string): RowSync => ({
+  status: 'synced',
+  op: null,
+  error: null,
+  attempts: 0,
+  given_up: false,
+  next_attempt_at: null,
+  version: 1,
+  last_synced_at: at,
+});
+
+function seedHero(i: number, now: string): HeroView {
+  const name = NAMES[i % NAMES.length] + (i >= NAMES.length ? ` ${Math.floor(i / NAMES.length) + 1}` : '');
+  const traits = HERO_TRAITS.filter((_, t) => (i * 7 + t * 3) % 5 === 0).slice(0, 1 + (i % 5));
+  const sync = synced(now);
+  if (i % 13 === 3) Object.assign(sync, { status: 'pending_update', op: 'update' });
+  if (i % 17 === 5) Object.assign(sync, { status: 'failed', op: 'update', error: 'Server error (503)', attempts: 8, given_up: true });
+  if (i % 23 === 7) Object.assign(sync, { status: 'conflict', op: 'update' });
+  return {
+    id: `00000000-0000-7000-8000-${i.toString(16).padStart(12, '0')}`,
+    name,
+    age: 3 + (i % 10),
+    traits: traits.length ? traits : ['kind'],
+    appearance: LOOKS[i % LOOKS.length],
+    special_ability: POWERS[i % POWERS.length],
+    avatar_url: null,
+    created_at: now,
+    updated_at: now,
+    sync,
+  };
+}
+
+export function installFakeCore(params: URLSearchParams): void {
+  const now = () => new Date().toISOString();
+  const start = now();
+  let account: Account | null = null;
+  let heroes: HeroView[] = Array.from({ length: Number(params.get('heroes') ?? 8) }, (_, i) => seedHero(i, start));
+  let workOffline = false;
+  let syncing = false;
+  let lastSyncAt: string | null = start;
+
+  const signIn = (email: string, name: string): Account =>
+    (account = { user_id: 'user-1', email, name, server_url: 'http://127.0.0.1:8787' });
+  if (params.has('signed-in')) signIn('parent@example.com', 'Sam');
+
+  const fail = (code: string, message: string): never => {
+    throw { code, message, fields: [] } satisfies ErrorPayload;
+  };
+  const send = (event: CoreEvent) => void emit('core-event', event);
+  const overview = (): SyncOverview => ({
+    account,
+    network: workOffline ? 'offline' : 'online',
+    work_offline: workOffline,
+    syncing,
+    paused_reason: null,
+    last_sync_at: lastSyncAt,
+    last_error: null,
+    pending: heroes.filter((h) => h.sync.status.startsWith('pending')).length,
+    failed: heroes.filter((h) => h.sync.status === 'failed').length,
+    conflicts: heroes.filter((h) => h.sync.status === 'conflict').length,
+  });
+  const changed = () => {
+    send({ type: 'data_changed', entity: 'hero' });
+    send({ type: 'overview', overview: overview() });
+  };
+  const find = (id: string) => heroes.find((h) => h.id === id) ?? fail('not_found', 'No such hero');
+  const pending = (hero: HeroView, status: RowSync['status'], op: RowSync['op']) => {
+    hero.sync = { ...hero.sync, status, op, error: null, attempts: 0, given_up: false };
+  };
+
+  async function syncNow(): Promise<SyncReport> {
+    if (workOffline) fail('offline', 'Working offline');
+    const started_at = now();
+    syncing = true;
+    send({ type: 'overview', overview: overview() });
+    await new Promise((resolve) => setTimeout(resolve, SYNC_DELAY_MS));
+    const pushed = heroes.filter((h) => h.sync.status.startsWith('pending'));
+    heroes = heroes.filter((h) => h.sync.status !== 'pending_delete');
+    for (const hero of pushed) hero.sync = synced(now());
+    syncing = false;
+    lastSyncAt = now();
+    changed();
+    const applied = pushed.length;
+    return { pushed: applied, applied, conflicts: 0, rejected: 0, failed: 0, pulled: 0, started_at, finished_at: now() };
+  }
+
+  if (params.has('expired')) setTimeout(() => send({ type: 'session_expired' }), 3000);
+
+  mockIPC(
+    async (command, payload) => {
+      const args = (payload ?? {}) as Record<string, unknown>;
+      switch (command) {
+        case 'account_get':
+          return account;
+        case 'sign_in':
+          if (args.password === 'wrong') fail('unauthorized', 'Invalid email or password');
+          return signIn(String(args.email), String(args.email).split('@')[0]);
+        case 'sign_up':
+          return signIn(String(args.email), String(args.name));
+        case 'sign_out':
+          account = null;
+          return null;
+        case 'heroes_list':
+          return heroes.filter((h) => h.sync.status !== 'pending_delete').map((h) => ({ ...h }));
+        case 'hero_get':
+          return { ...find(String(args.id)) };
+        case 'hero_create': {
+          const hero: HeroView = { ...seedHero(0, now()), ...(args.input as HeroInput), id: crypto.randomUUID() };
+          pending(hero, 'pending_create', 'create');
+          hero.sync.version = null;
+          heroes = [hero, ...heroes];
+          changed();
+          return hero;
+        }
+        case 'hero_update': {
+          const hero = find(String(args.id));
+          Object.assign(hero, args.input as HeroInput, { updated_at: now() });
+          if (hero.sync.status === 'synced') pending(hero, 'pending_update', 'update');
+          changed();
+          return { ...hero };
+        }
+        case 'hero_delete': {
+          const hero = find(String(args.id));
+          if (hero.sync.status === 'pending_create') heroes = heroes.filter((h) => h !== hero);
+          else pending(hero, 'pending_delete', 'delete');
+          changed();
+          return null;
+        }
+        case 'hero_retry': {
+          const hero = find(String(args.id));
+          pending(hero, `pending_${hero.sync.op ?? 'update'}` as RowSync['status'], hero.sync.op);
+          changed();
+          return { ...hero };
+        }
+        case 'hero_discard': {
+          const hero = find(String(args.id));
+          if (hero.sync.op === 'create') heroes = heroes.filter((h) => h !== hero);
+          else hero.sync = synced(now());
+          changed();
+          return null;
+        }
+        case 'sync_now':
+          return syncNow();
+        case 'sync_overview':
+          return overview();
+        case 'set_work_offline':
+          workOffline = Boolean(args.enabled);
+          send({ type: 'overview', overview: overview() });
+          return overview();
+        default:
+          return fail('internal', `Unknown command ${command}`);
+      }
+    },
+    { shouldMockEvents: true },
+  );
+}

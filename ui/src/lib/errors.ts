@@ -1,0 +1,47 @@
+import type { ErrorPayload } from '$lib/bindings/ErrorPayload';
+import type { FieldError } from '$lib/bindings/FieldError';
+
+function isFieldError(value: unknown): value is FieldError {
+  if (typeof value !== 'object' || value === null) return false;
+  const { field, message } = value as Record<string, unknown>;
+  return typeof field === 'string' && typeof message === 'string';
+}
+
+/** Turns whatever a command rejected with into an `ErrorPayload`. */
+export function toErrorPayload(error: unknown): ErrorPayload {
+  if (typeof error === 'object' && error !== null) {
+    const { code, message, fields } = error as Record<string, unknown>;
+    if (typeof code === 'string' && typeof message === 'string') {
+      return {
+        code,
+        message,
+        fields: Array.isArray(fields) ? fields.filter(isFieldError) : [],
+      };
+    }
+    if (typeof message === 'string') return { code: 'internal', message, fields: [] };
+  }
+  return { code: 'internal', message: String(error), fields: [] };
+}
+
+/** The first message for each field, keyed by field name. */
+export function fieldMessages(fields: FieldError[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { field, message } of fields) out[field] ??= message;
+  return out;
+}
+
+/** A sentence for a person, for errors shown outside a form. */
+export function describeError(error: ErrorPayload): string {
+  switch (error.code) {
+    case 'offline':
+      return 'You’re offline. Your changes are saved and will sync later.';
+    case 'unauthorized':
+      return 'Your session has ended. Sign in again to keep syncing.';
+    case 'not_signed_in':
+      return 'Sign in to continue.';
+    case 'not_found':
+      return 'That hero no longer exists.';
+    default:
+      return error.message || 'Something went wrong.';
+  }
+}

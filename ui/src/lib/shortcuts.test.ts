@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { modKey, shortcutFor } from './shortcuts';
+
+const key = (k: string, mods: Partial<{ ctrlKey: boolean; metaKey: boolean; altKey: boolean }> = {}) => ({
+  key: k,
+  ctrlKey: false,
+  metaKey: false,
+  altKey: false,
+  ...mods,
+});
+
+describe('shortcutFor', () => {
+  it('syncs on Ctrl+R, Cmd+R and F5', () => {
+    expect(shortcutFor(key('r', { ctrlKey: true }))).toBe('sync');
+    expect(shortcutFor(key('R', { metaKey: true }))).toBe('sync');
+    expect(shortcutFor(key('F5'))).toBe('sync');
+  });
+
+  it('makes a new hero on Ctrl+N and Cmd+N', () => {
+    expect(shortcutFor(key('n', { ctrlKey: true }))).toBe('new-hero');
+    expect(shortcutFor(key('n', { metaKey: true }))).toBe('new-hero');
+  });
+
+  it('leaves plain typing and other chords alone', () => {
+    expect(shortcutFor(key('r'))).toBeNull();
+    expect(shortcutFor(key('n'))).toBeNull();
+    expect(shortcutFor(key('r', { ctrlKey: true, altKey: true }))).toBeNull();
+    expect(shortcutFor(key('s', { ctrlKey: true }))).toBeNull();
+  });
+});
+
+describe('modKey', () => {
+  it('writes shortcuts the platform way', () => {
+    expect(modKey('R', true)).toBe('⌘R');
+    expect(modKey('R', false)).toBe('Ctrl+R');
+  });
+});

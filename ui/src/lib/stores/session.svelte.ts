@@ -1,0 +1,41 @@
+/** Who is signed in, and whether the server still accepts the session. */
+import { auth } from '$lib/backend';
+import type { Account } from '$lib/bindings/Account';
+
+export class SessionStore {
+  account = $state<Account | null>(null);
+  /** False until the first `account_get` answered. */
+  ready = $state(false);
+  /** The server refused the session: local work goes on, syncing waits for a new sign-in. */
+  expired = $state(false);
+
+  /** Loads the account remembered by the core; rejects with an `ErrorPayload`. */
+  async load(): Promise<void> {
+    try {
+      this.account = await auth.current();
+    } finally {
+      this.ready = true;
+    }
+  }
+
+  async signIn(email: string, password: string): Promise<void> {
+    this.#signedIn(await auth.signIn(email, password));
+  }
+
+  async signUp(email: string, password: string, name: string): Promise<void> {
+    this.#signedIn(await auth.signUp(email, password, name));
+  }
+
+  async signOut(): Promise<void> {
+    await auth.signOut();
+    this.account = null;
+    this.expired = false;
+  }
+
+  #signedIn(account: Account): void {
+    this.account = account;
+    this.expired = false;
+  }
+}
+
+export const session = new SessionStore();

@@ -1,0 +1,57 @@
+/** Windowing and keyboard-movement maths for fixed-height lists. */
+
+/** Item indices to render: `start` inclusive, `end` exclusive. */
+export type Range = { start: number; end: number };
+
+export function visibleRange(
+  scrollTop: number,
+  viewportHeight: number,
+  itemHeight: number,
+  count: number,
+  overscan: number,
+): Range {
+  if (count === 0 || itemHeight <= 0) return { start: 0, end: 0 };
+  const first = Math.floor(Math.max(0, scrollTop) / itemHeight);
+  const last = Math.ceil((Math.max(0, scrollTop) + viewportHeight) / itemHeight);
+  return {
+    start: Math.max(0, Math.min(first, count - 1) - overscan),
+    end: Math.min(count, last + overscan),
+  };
+}
+
+/** The scrollTop that brings item `index` fully into view, or null if it already is. */
+export function scrollToReveal(
+  index: number,
+  scrollTop: number,
+  viewportHeight: number,
+  itemHeight: number,
+): number | null {
+  const top = index * itemHeight;
+  const bottom = top + itemHeight;
+  if (top < scrollTop) return top;
+  if (bottom > scrollTop + viewportHeight) return bottom - viewportHeight;
+  return null;
+}
+
+/** Where a navigation key moves the active index, or null if the key doesn't move it. */
+export function moveIndex(key: string, current: number, count: number, pageSize: number): number | null {
+  if (count === 0) return null;
+  const last = count - 1;
+  const from = Math.min(Math.max(current, 0), last);
+  switch (key) {
+    case 'ArrowDown':
+      return current < 0 ? 0 : Math.min(from + 1, last);
+    case 'ArrowUp':
+      return Math.max(from - 1, 0);
+    case 'PageDown':
+      return Math.min(from + Math.max(1, pageSize), last);
+    case 'PageUp':
+      return Math.max(from - Math.max(1, pageSize), 0);
+    case 'Home':
+      return 0;
+    case 'End':
+      return last;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,15 @@
+import { mount } from 'svelte';
+import { inTauri } from '$lib/backend';
+import App from './App.svelte';
+import './app.css';
+
+async function start() {
+  // `npm run dev` in a plain browser: stand in for the Rust core (never part of a build).
+  if (import.meta.env.DEV && !inTauri()) {
+    const { installFakeCore } = await import('./dev/fake-core');
+    installFakeCore(new URLSearchParams(location.search));
+  }
+  mount(App, { target: document.getElementById('app')! });
+}
+
+void start();
