@@ -11,16 +11,14 @@ const EMAIL: &str = "parent@example.com";
 /// back, sync: the badge turns synced and the server holds the hero.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hero_created_offline_reaches_the_server() -> Result<()> {
-    tokio::time::timeout(Duration::from_secs(240), offline_then_sync())
-        .await
-        .context("the end-to-end scenario took longer than 4 minutes")?
+    e2e::run_scenario("offline-then-sync", offline_then_sync).await
 }
 
-async fn offline_then_sync() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut server = Server::start(dir.path()).await?;
+async fn offline_then_sync(dir: std::path::PathBuf) -> Result<()> {
+    let dir = dir.as_path();
+    let mut server = Server::start(dir).await?;
     server.signup(EMAIL, "Pat").await?;
-    let app = App::launch(dir.path(), &server.base_url()).await?;
+    let app = App::launch(dir, &server.base_url()).await?;
 
     // Sign in through the UI.
     app.type_into("email", EMAIL).await?;

@@ -36,6 +36,32 @@ fn binary(env_var: &str, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Runs a scenario in a fresh directory with a deadline. On failure the logs of every
+/// process it started (server, tauri-driver and the app, Xvfb) are printed, so that a red
+/// CI run says why.
+pub async fn run_scenario<F, Fut>(name: &str, scenario: F) -> Result<()>
+where
+    F: FnOnce(PathBuf) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let dir = tempfile::Builder::new().prefix(&format!("e2e-{name}-")).tempdir()?;
+    let result = tokio::time::timeout(Duration::from_secs(240), scenario(dir.path().to_owned()))
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("{name} took longer than 4 minutes")));
+    if result.is_err() {
+        for log in ["server.log", "tauri-driver.log", "xvfb.log"] {
+            if let Ok(text) = std::fs::read_to_string(dir.path().join(log)) {
+                let tail: Vec<&str> = text.lines().rev().take(60).collect();
+                eprintln!("---- {log} (last lines) ----");
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+    result
+}
+
 /// Where screenshots go: `target/e2e-artifacts/`.
 pub fn artifacts_dir() -> PathBuf {
     let dir = workspace_root().join("target/e2e-artifacts");
