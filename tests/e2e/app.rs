@@ -68,3 +68,81 @@ async fn offline_then_sync(dir: std::path::PathBuf) -> Result<()> {
     server.down();
     Ok(())
 }
+
+const DEMO_EMAIL: &str = "demo@infinitestories.app";
+const DEMO_PASSWORD: &str = "bedtime-stories";
+
+/// A second device: sign in to the demo account, the server's heroes arrive and are synced;
+/// edit one, delete one, and both reach the server; invalid input is refused in the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_account_edit_delete_and_validation() -> Result<()> {
+    e2e::run_scenario("demo", demo_account).await
+}
+
+async fn demo_account(dir: std::path::PathBuf) -> Result<()> {
+    let dir = dir.as_path();
+    let mut server = Server::start_with(dir, &["--demo"]).await?;
+    let on_server = server.heroes_of(DEMO_EMAIL, DEMO_PASSWORD).await?;
+    ensure!(on_server.len() == 4, "the demo account has {} heroes", on_server.len());
+    let app = App::launch(dir, &server.base_url()).await?;
+
+    // A wrong password is refused with a message; the right one signs in.
+    app.type_into("email", DEMO_EMAIL).await?;
+    app.type_into("password", "not-the-password").await?;
+    app.click("auth-submit").await?;
+    let error = app.find("auth-error").await?.text().await?;
+    ensure!(!error.trim().is_empty(), "a failed sign-in explains itself");
+    app.type_into("password", DEMO_PASSWORD).await?;
+    app.click("auth-submit").await?;
+
+    // The demo heroes arrive by the launch sync, synced.
+    let names: Vec<String> = on_server.iter().map(|h| h.name.clone()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    app.wait_hero_names(&names, Duration::from_secs(30)).await?;
+    for badge in app.client.find_all(fantoccini::Locator::Css("[data-testid='sync-badge']")).await? {
+        ensure!(badge.attr("data-status").await?.as_deref() == Some("synced"));
+    }
+
+    // The form refuses bad input and says why, without saving anything.
+    app.click("new-hero").await?;
+    app.type_into("hero-name", "   ").await?;
+    app.type_into("hero-age", "40").await?;
+    app.click("hero-save").await?;
+    app.find("error-name").await?;
+    app.find("error-age").await?;
+    app.find("error-traits").await?;
+    app.click("hero-cancel").await?;
+    app.wait_hero_names(&names, Duration::from_secs(5)).await?;
+
+    // Edit a hero: the change syncs by itself (debounced push after a local write).
+    let pip = on_server.iter().find(|h| h.name.starts_with("Captain Pip")).context("Captain Pip")?;
+    let row = format!("[data-testid='hero-row'][data-hero-id='{}']", pip.id);
+    app.wait_for(&format!("{row} [data-testid='hero-edit']")).await?.click().await?;
+    app.type_into("hero-age", "9").await?;
+    app.click("hero-save").await?;
+    app.wait_attr(&format!("{row} [data-testid='sync-badge']"), "data-status", "synced", Duration::from_secs(30)).await?;
+
+    // Delete one: gone at once here, and from the server after the push.
+    let milo = on_server.iter().find(|h| h.name.starts_with("Milo")).context("Milo")?;
+    let milo_row = format!("[data-testid='hero-row'][data-hero-id='{}']", milo.id);
+    app.wait_for(&format!("{milo_row} [data-testid='hero-delete']")).await?.click().await?;
+    app.click("confirm-delete").await?;
+    let remaining: Vec<&str> = names.iter().copied().filter(|n| !n.starts_with("Milo")).collect();
+    app.wait_hero_names(&remaining, Duration::from_secs(5)).await?;
+
+    let start = std::time::Instant::now();
+    loop {
+        let now = server.heroes_of(DEMO_EMAIL, DEMO_PASSWORD).await?;
+        let pip_age = now.iter().find(|h| h.id == pip.id).map(|h| h.age);
+        if now.len() == 3 && pip_age == Some(9) {
+            break;
+        }
+        ensure!(start.elapsed() < Duration::from_secs(30), "server still has {now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.screenshot("10-demo-heroes").await?;
+
+    app.close().await?;
+    server.down();
+    Ok(())
+}

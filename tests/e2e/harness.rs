@@ -133,13 +133,25 @@ pub struct Server {
     pub addr: SocketAddr,
     db: PathBuf,
     log_dir: PathBuf,
+    extra_args: Vec<String>,
     proc: Option<Proc>,
 }
 
 impl Server {
     pub async fn start(dir: &Path) -> Result<Server> {
+        Server::start_with(dir, &[]).await
+    }
+
+    /// With extra command-line flags, e.g. `--demo`.
+    pub async fn start_with(dir: &Path, extra_args: &[&str]) -> Result<Server> {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let mut server = Server { addr, db: dir.join("server.sqlite3"), log_dir: dir.to_owned(), proc: None };
+        let mut server = Server {
+            addr,
+            db: dir.join("server.sqlite3"),
+            log_dir: dir.to_owned(),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            proc: None,
+        };
         server.up().await?;
         Ok(server)
     }
@@ -156,6 +168,7 @@ impl Server {
             .args(["--addr", &self.addr.to_string(), "--db"])
             .arg(&self.db)
             .args(["--argon2-memory-kib", "1024", "--argon2-iterations", "1"])
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -185,10 +198,14 @@ impl Server {
 
     /// The account's heroes as the server holds them.
     pub async fn heroes(&self, email: &str) -> Result<Vec<is_protocol::HeroRecord>> {
+        self.heroes_of(email, PASSWORD).await
+    }
+
+    pub async fn heroes_of(&self, email: &str, password: &str) -> Result<Vec<is_protocol::HeroRecord>> {
         let http = reqwest::Client::new();
         let session: serde_json::Value = http
             .post(format!("{}/api/auth/login", self.base_url()))
-            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .json(&serde_json::json!({"email": email, "password": password}))
             .send()
             .await?
             .error_for_status()?
@@ -225,7 +242,8 @@ impl App {
         let display = match std::env::var("DISPLAY") {
             Ok(d) if !d.is_empty() => d,
             _ => {
-                let n = 90 + (std::process::id() % 9);
+                static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = 90 + (std::process::id() + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) % 9;
                 let d = format!(":{n}");
                 xvfb = Some(Proc::spawn(
                     "Xvfb",
@@ -313,6 +331,34 @@ impl App {
         let path = artifacts_dir().join(format!("{name}.png"));
         std::fs::write(&path, png)?;
         Ok(path)
+    }
+
+    /// The names of the hero rows currently rendered, in order.
+    pub async fn hero_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for row in self.client.find_all(Locator::Css("[data-testid='hero-row']")).await? {
+            if let Some(name) = row.attr("data-hero-name").await? {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// Waits until the rendered hero rows are exactly `want` (any order).
+    pub async fn wait_hero_names(&self, want: &[&str], within: Duration) -> Result<()> {
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        let start = Instant::now();
+        let mut got = Vec::new();
+        while start.elapsed() < within {
+            got = self.hero_names().await?;
+            got.sort();
+            if got == want {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("hero rows are {got:?}, expected {want:?}")
     }
 
     pub async fn close(self) -> Result<()> {
