@@ -426,7 +426,7 @@ pub fn next_retry_at(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::clock::{Clock, ManualClock};
     use crate::db;
     use crate::rng::SplitMix64;
     use is_protocol::HeroTrait;
