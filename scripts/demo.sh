@@ -14,6 +14,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 DEMO_DIR=${DEMO_DIR:-"$PWD/.demo"}
 DEMO_PORT=${DEMO_PORT:-8787}
 mkdir -p "$DEMO_DIR"
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 
 echo "==> building the UI, the server and the app"
 npm --prefix ui run build --silent
@@ -21,7 +22,7 @@ cargo build -p story-server
 cargo build -p infinite-stories --features custom-protocol
 
 echo "==> starting story-server on 127.0.0.1:$DEMO_PORT (log: $DEMO_DIR/server.log)"
-./target/debug/story-server --addr "127.0.0.1:$DEMO_PORT" --db "$DEMO_DIR/server.sqlite3" --demo \
+"$BIN/story-server" --addr "127.0.0.1:$DEMO_PORT" --db "$DEMO_DIR/server.sqlite3" --demo \
   >"$DEMO_DIR/server.log" 2>&1 &
 server_pid=$!
 trap 'kill -TERM $server_pid 2>/dev/null || true; [ -n "${xvfb_pid:-}" ] && kill $xvfb_pid 2>/dev/null || true' EXIT
@@ -41,4 +42,4 @@ fi
 
 echo "==> launching Infinite Stories; sign in as demo@infinitestories.app / bedtime-stories"
 INFINITE_STORIES_DATA_DIR="$DEMO_DIR/device" INFINITE_STORIES_SERVER="http://127.0.0.1:$DEMO_PORT" \
-  ./target/debug/infinite-stories
+  "$BIN/infinite-stories"
