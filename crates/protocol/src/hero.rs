@@ -17,6 +17,7 @@ pub const SPECIAL_ABILITY_MAX: usize = 200;
 /// The fixed list of character traits a hero can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HeroTrait {
     Brave,
@@ -74,6 +75,7 @@ impl HeroTrait {
 /// The user-writable fields of a hero: the body of a create, and what a form edits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeroInput {
     pub name: String,
@@ -150,6 +152,7 @@ impl HeroInput {
 /// A partial update: only the fields present are changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeroPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -252,6 +255,7 @@ impl HeroPatch {
 /// A hero as the server stores it. `deleted: true` marks a tombstone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HeroRecord {
     pub id: Uuid,
     pub version: i64,
@@ -357,7 +361,12 @@ mod tests {
     #[test]
     fn validation_table() {
         let long = |n: usize| "x".repeat(n);
-        let cases: Vec<(&str, Box<dyn Fn(&mut HeroInput)>, Option<&str>)> = vec![
+        type Case = (
+            &'static str,
+            Box<dyn Fn(&mut HeroInput)>,
+            Option<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
             ("valid", Box::new(|_| {}), None),
             (
                 "empty name",

@@ -7,30 +7,88 @@
 //!
 //! See `SPEC.md` section 6 for the protocol this encodes.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod custom_event;
+pub mod faults;
 pub mod hero;
+pub mod illustration;
+pub mod media;
+pub mod profile;
+pub mod story;
 
+pub use custom_event::{
+    CustomEventInput, CustomEventPatch, CustomEventRecord, EventCategory, EventTone,
+    CUSTOM_EVENT_COUNTERS,
+};
+pub use faults::{FaultPatch, FaultSettings};
 pub use hero::{HeroInput, HeroPatch, HeroRecord, HeroTrait};
+pub use illustration::{GenerationStatus, IllustrationRecord, ILLUSTRATIONS_MAX};
+pub use media::{GenerateStoryRequest, IllustrationsRequest, MediaJob, MediaKind};
+pub use profile::{
+    SubscriptionTier, Theme, TierLimits, UsageLimits, UsageStats, UserProfile, UserProfilePatch,
+};
+pub use story::{EventType, Language, StoryInput, StoryPatch, StoryRecord, STORY_COUNTERS};
 
 /// Largest number of mutations the server accepts in one `POST /api/sync/push`.
 pub const MAX_PUSH_BATCH: usize = 100;
 /// Largest page the change feed serves; larger `limit`s are clamped.
 pub const MAX_CHANGES_LIMIT: u32 = 1000;
+/// Largest single counter increment accepted in one mutation.
+pub const MAX_INCREMENT: i64 = 1_000_000;
+
+/// `Ok(())` for no errors, else `Err(errors)`.
+pub(crate) fn result(errors: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// For `Option<Option<T>>` patch fields: absent → `None`, `null` → `Some(None)`, a value
+/// → `Some(Some(v))`. Use with
+/// `#[serde(default, with = "crate::double_option", skip_serializing_if = "Option::is_none")]`.
+pub mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T, S>(value: &Option<Option<T>>, serializer: S) -> Result<S::Ok, S::Error>
+    where
+        T: Serialize,
+        S: Serializer,
+    {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        T: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Errors
 
 /// The one error shape every endpoint uses: `{ "error": { "code", "message", "details" } }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorBody {
     /// A stable, machine-readable code; see [`codes`].
@@ -75,6 +133,12 @@ pub mod codes {
     pub const CONFLICT: &str = "conflict";
     pub const PRECONDITION_FAILED: &str = "precondition_failed";
     pub const CURSOR_EXPIRED: &str = "cursor_expired";
+    /// 403: the subscription tier's monthly limit is used up.
+    pub const LIMIT_REACHED: &str = "limit_reached";
+    /// 503: fault injection (or maintenance); retry later.
+    pub const UNAVAILABLE: &str = "unavailable";
+    /// 503: the server's fault injection plays "offline".
+    pub const OFFLINE: &str = "offline";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const EMAIL_TAKEN: &str = "email_taken";
@@ -83,6 +147,7 @@ pub mod codes {
 
 /// One invalid field, as reported by validation on either side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldError {
     pub field: String,
@@ -102,6 +167,7 @@ impl FieldError {
 // Auth
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     pub email: String,
@@ -110,6 +176,7 @@ pub struct SignupRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -118,6 +185,7 @@ pub struct LoginRequest {
 
 /// Answer to signup, login and `GET /api/auth/session`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionResponse {
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -125,6 +193,7 @@ pub struct SessionResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserSummary {
     pub id: Uuid,
@@ -171,18 +240,44 @@ pub fn validate_signup(req: &SignupRequest) -> Result<(), Vec<FieldError>> {
 
 /// The kinds of synced entity. The wire name is the `entity` field of a mutation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     Hero,
+    Story,
+    /// Server-written only: a push mutation on it is rejected (`forbidden`).
+    Illustration,
+    CustomEvent,
+    /// Update only; the row id is the user's id.
+    UserProfile,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 1] = [EntityKind::Hero];
+    pub const ALL: [EntityKind; 5] = [
+        EntityKind::Hero,
+        EntityKind::Story,
+        EntityKind::Illustration,
+        EntityKind::CustomEvent,
+        EntityKind::UserProfile,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EntityKind::Hero => "hero",
+            EntityKind::Story => "story",
+            EntityKind::Illustration => "illustration",
+            EntityKind::CustomEvent => "custom_event",
+            EntityKind::UserProfile => "user_profile",
+        }
+    }
+
+    /// The counters an [`MutationOp::Increment`] may name for this entity.
+    pub fn counters(self) -> &'static [&'static str] {
+        match self {
+            EntityKind::Story => STORY_COUNTERS,
+            EntityKind::CustomEvent => CUSTOM_EVENT_COUNTERS,
+            _ => &[],
         }
     }
 
@@ -195,6 +290,7 @@ impl EntityKind {
 /// given `mutation_id` at most once per user; a replay answers [`Outcome::Duplicate`] with
 /// the first result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Mutation {
     pub mutation_id: Uuid,
     pub entity: EntityKind,
@@ -205,6 +301,7 @@ pub struct Mutation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum MutationOp {
     /// `data` is the entity's full input (for heroes a [`HeroInput`]).
@@ -217,6 +314,12 @@ pub enum MutationOp {
     },
     /// Deletes (tombstones) the row if it is still at `base_version`.
     Delete { base_version: i64 },
+    /// Adds to counters (`{"play_count": 1}` for stories, `{"usage_count": 1}` for
+    /// custom events), whatever the row's version: never conflicts, bumps the version.
+    /// Each amount is from 1 to [`MAX_INCREMENT`]. Incrementing a story's `play_count`
+    /// also sets its `last_played_at` to the server's time. On a tombstone it is applied
+    /// as a no-op (the answer carries the tombstone).
+    Increment { counters: BTreeMap<String, i64> },
 }
 
 impl MutationOp {
@@ -225,22 +328,26 @@ impl MutationOp {
             MutationOp::Create { .. } => "create",
             MutationOp::Update { .. } => "update",
             MutationOp::Delete { .. } => "delete",
+            MutationOp::Increment { .. } => "increment",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PushRequest {
     pub mutations: Vec<Mutation>,
 }
 
 /// One result per mutation, in request order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PushResponse {
     pub results: Vec<MutationResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MutationResult {
     pub mutation_id: Uuid,
     #[serde(flatten)]
@@ -248,6 +355,7 @@ pub struct MutationResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     /// Written; `record` is the row as stored, with its new version.
@@ -273,30 +381,61 @@ impl Outcome {
 
 /// A server row of any entity, tagged by `entity`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "entity", rename_all = "snake_case")]
 pub enum Record {
     Hero(HeroRecord),
+    Story(StoryRecord),
+    Illustration(IllustrationRecord),
+    CustomEvent(CustomEventRecord),
+    UserProfile(UserProfile),
 }
 
 impl Record {
     pub fn kind(&self) -> EntityKind {
         match self {
             Record::Hero(_) => EntityKind::Hero,
+            Record::Story(_) => EntityKind::Story,
+            Record::Illustration(_) => EntityKind::Illustration,
+            Record::CustomEvent(_) => EntityKind::CustomEvent,
+            Record::UserProfile(_) => EntityKind::UserProfile,
         }
     }
     pub fn id(&self) -> Uuid {
         match self {
-            Record::Hero(h) => h.id,
+            Record::Hero(r) => r.id,
+            Record::Story(r) => r.id,
+            Record::Illustration(r) => r.id,
+            Record::CustomEvent(r) => r.id,
+            Record::UserProfile(r) => r.id,
         }
     }
     pub fn version(&self) -> i64 {
         match self {
-            Record::Hero(h) => h.version,
+            Record::Hero(r) => r.version,
+            Record::Story(r) => r.version,
+            Record::Illustration(r) => r.version,
+            Record::CustomEvent(r) => r.version,
+            Record::UserProfile(r) => r.version,
         }
     }
+    /// Profiles are never deleted.
     pub fn deleted(&self) -> bool {
         match self {
-            Record::Hero(h) => h.deleted,
+            Record::Hero(r) => r.deleted,
+            Record::Story(r) => r.deleted,
+            Record::Illustration(r) => r.deleted,
+            Record::CustomEvent(r) => r.deleted,
+            Record::UserProfile(_) => false,
+        }
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        match self {
+            Record::Hero(r) => r.updated_at,
+            Record::Story(r) => r.updated_at,
+            Record::Illustration(r) => r.updated_at,
+            Record::CustomEvent(r) => r.updated_at,
+            Record::UserProfile(r) => r.updated_at,
         }
     }
 }
@@ -309,6 +448,7 @@ impl Record {
 /// (`deleted: true`). Omit `cursor` to start from the beginning. A cursor older than the
 /// tombstone horizon is answered with 410 `cursor_expired`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChangesResponse {
     pub changes: ChangeSet,
     /// Pass this back to continue; store it only once the page is applied.
@@ -317,14 +457,29 @@ pub struct ChangesResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChangeSet {
     #[serde(default)]
     pub heroes: Vec<HeroRecord>,
+    #[serde(default)]
+    pub stories: Vec<StoryRecord>,
+    #[serde(default)]
+    pub illustrations: Vec<IllustrationRecord>,
+    #[serde(default)]
+    pub custom_events: Vec<CustomEventRecord>,
+    /// The user's profile, when it changed within this page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<UserProfile>,
 }
 
 impl ChangeSet {
+    /// Number of rows in the page (the profile counts as one).
     pub fn len(&self) -> usize {
         self.heroes.len()
+            + self.stories.len()
+            + self.illustrations.len()
+            + self.custom_events.len()
+            + usize::from(self.profile.is_some())
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -336,12 +491,15 @@ impl ChangeSet {
 
 /// A keyset-paginated list: pass `next_cursor` as `cursor` to get the next page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Page_{T}"))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Health {
     pub status: String,
     pub version: String,
@@ -368,6 +526,53 @@ mod tests {
         assert_eq!(v["entity"], "hero");
         assert_eq!(v["base_version"], 3);
         assert_eq!(serde_json::from_value::<Mutation>(v).unwrap(), m);
+    }
+
+    #[test]
+    fn increment_wire_shape() {
+        let m: Mutation = serde_json::from_value(json!({
+            "mutation_id": Uuid::nil(),
+            "entity": "story",
+            "id": Uuid::nil(),
+            "op": "increment",
+            "counters": {"play_count": 1},
+        }))
+        .unwrap();
+        let MutationOp::Increment { counters } = &m.op else {
+            panic!("{m:?}")
+        };
+        assert_eq!(counters["play_count"], 1);
+        assert_eq!(m.op.name(), "increment");
+        assert_eq!(m.entity, EntityKind::Story);
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["counters"], json!({"play_count": 1}));
+        assert!(v.get("base_version").is_none());
+        assert_eq!(EntityKind::Story.counters(), ["play_count"]);
+        assert_eq!(EntityKind::CustomEvent.counters(), ["usage_count"]);
+        assert!(EntityKind::Hero.counters().is_empty());
+    }
+
+    #[test]
+    fn entity_names_roundtrip() {
+        for k in EntityKind::ALL {
+            assert_eq!(EntityKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
+
+    #[test]
+    fn old_change_sets_still_parse_and_new_fields_default() {
+        let page: ChangesResponse = serde_json::from_value(json!({
+            "changes": {"heroes": []},
+            "next_cursor": "c1.x.0",
+            "has_more": false,
+        }))
+        .unwrap();
+        assert!(page.changes.is_empty());
+        assert!(page.changes.profile.is_none());
+        let v = serde_json::to_value(&page).unwrap();
+        assert_eq!(v["changes"]["stories"], json!([]));
+        assert!(v["changes"].get("profile").is_none());
     }
 
     #[test]

@@ -106,7 +106,8 @@ pub fn create_user(
 ) -> Result<UserSummary, ApiError> {
     let id = Uuid::now_v7();
     match conn.execute(
-        "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         params![id.to_string(), email, name, password_hash, to_micros(now)],
     ) {
         Ok(_) => Ok(UserSummary {
@@ -247,16 +248,40 @@ impl FromRequestParts<AppState> for AuthUser {
             .run(move |conn| Ok(session_user(conn, &lookup, now)?))
             .await?;
         match found {
-            Some((user, expires_at)) => Ok(AuthUser {
-                user,
-                token,
-                token_hash,
-                expires_at,
-            }),
+            Some((user, expires_at)) => {
+                if let Err(retry_after_secs) = state.user_limiter().check(&user.id.to_string(), now)
+                {
+                    return Err(ApiError::RateLimited { retry_after_secs });
+                }
+                Ok(AuthUser {
+                    user,
+                    token,
+                    token_hash,
+                    expires_at,
+                })
+            }
             None => Err(ApiError::Unauthorized(
                 "Your session has expired or was signed out; sign in again",
             )),
         }
+    }
+}
+
+/// Per-IP rate limit of sign-up and sign-in (a route layer). Without a known peer
+/// address (in-process tests) every request shares one bucket.
+pub async fn ip_rate_limit(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned());
+    match state.ip_limiter().check(&ip, state.now()) {
+        Ok(()) => next.run(req).await,
+        Err(retry_after_secs) => ApiError::RateLimited { retry_after_secs }.into_response(),
     }
 }
 

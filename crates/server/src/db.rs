@@ -84,6 +84,122 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, mutation_id)
     ) STRICT;
     "#,
+    // 2: the full data model: profiles, stories, custom events, illustrations, media
+    // files, usage events and the tombstone horizon.
+    r#"
+    -- The profile lives on the user row. `seq` 0 means "never changed since sign-up":
+    -- the change feed carries the profile only once it changed (GET /api/users/me
+    -- serves it always).
+    ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE users ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN preferred_language TEXT NOT NULL DEFAULT 'en';
+    ALTER TABLE users ADD COLUMN theme TEXT NOT NULL DEFAULT 'system';
+    ALTER TABLE users ADD COLUMN subscription_tier TEXT NOT NULL DEFAULT 'free';
+    UPDATE users SET updated_at = created_at;
+    CREATE INDEX users_seq ON users(seq);
+
+    CREATE TABLE custom_events (
+        id              TEXT PRIMARY KEY,
+        user_id         TEXT NOT NULL REFERENCES users(id),
+        version         INTEGER NOT NULL,
+        seq             INTEGER NOT NULL UNIQUE,
+        created_seq     INTEGER NOT NULL UNIQUE,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        deleted         INTEGER NOT NULL DEFAULT 0,
+        title           TEXT NOT NULL,
+        description     TEXT NOT NULL,
+        prompt_seed     TEXT NOT NULL,
+        keywords        TEXT NOT NULL,
+        category        TEXT NOT NULL,
+        tone            TEXT NOT NULL,
+        pictogram_emoji TEXT NOT NULL,
+        is_favorite     INTEGER NOT NULL DEFAULT 0,
+        usage_count     INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX custom_events_user_seq ON custom_events(user_id, seq);
+    CREATE INDEX custom_events_user_created ON custom_events(user_id, created_seq);
+
+    -- hero_id and custom_event_id are plain columns, not foreign keys: a deleted hero's
+    -- stories are unlinked, and tombstones are pruned independently.
+    CREATE TABLE stories (
+        id              TEXT PRIMARY KEY,
+        user_id         TEXT NOT NULL REFERENCES users(id),
+        version         INTEGER NOT NULL,
+        seq             INTEGER NOT NULL UNIQUE,
+        created_seq     INTEGER NOT NULL UNIQUE,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        deleted         INTEGER NOT NULL DEFAULT 0,
+        hero_id         TEXT,
+        title           TEXT NOT NULL,
+        content         TEXT NOT NULL,
+        language        TEXT NOT NULL,
+        event_type      TEXT,
+        custom_event_id TEXT,
+        is_favorite     INTEGER NOT NULL DEFAULT 0,
+        play_count      INTEGER NOT NULL DEFAULT 0,
+        last_played_at  INTEGER,
+        audio_url       TEXT,
+        audio_duration  REAL
+    ) STRICT;
+    CREATE INDEX stories_user_seq ON stories(user_id, seq);
+    CREATE INDEX stories_user_created ON stories(user_id, created_seq);
+    CREATE INDEX stories_user_hero ON stories(user_id, hero_id);
+
+    CREATE TABLE illustrations (
+        id                TEXT PRIMARY KEY,
+        user_id           TEXT NOT NULL REFERENCES users(id),
+        story_id          TEXT NOT NULL,
+        version           INTEGER NOT NULL,
+        seq               INTEGER NOT NULL UNIQUE,
+        created_seq       INTEGER NOT NULL UNIQUE,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        deleted           INTEGER NOT NULL DEFAULT 0,
+        image_url         TEXT,
+        prompt            TEXT NOT NULL,
+        timestamp         REAL NOT NULL,
+        display_order     INTEGER NOT NULL,
+        generation_status TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX illustrations_user_seq ON illustrations(user_id, seq);
+    CREATE INDEX illustrations_story ON illustrations(story_id, display_order);
+
+    -- Generated files under the media directory. `name` is made from a server id, never
+    -- from user input; `owner_id` is the row the file belongs to.
+    CREATE TABLE media_files (
+        name         TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users(id),
+        owner_id     TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        etag         TEXT NOT NULL,
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX media_files_owner ON media_files(owner_id);
+
+    -- What a user generated, for the monthly usage limits.
+    CREATE TABLE usage_events (
+        id      INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        kind    TEXT NOT NULL,
+        amount  REAL NOT NULL,
+        at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX usage_events_user_at ON usage_events(user_id, at);
+
+    -- Per pruning pass (epoch) and user, the highest sequence value of a pruned
+    -- tombstone. A change-feed cursor from a pull that began before that epoch and is
+    -- below that value gets 410 cursor_expired.
+    CREATE TABLE prune_log (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        epoch   INTEGER NOT NULL,
+        max_seq INTEGER NOT NULL,
+        PRIMARY KEY (user_id, epoch)
+    ) STRICT;
+    "#,
 ];
 
 /// Opens (creating if needed) the database at `path`, sets the pragmas and migrates it to
@@ -226,6 +342,12 @@ mod tests {
             "sync_sequence",
             "heroes",
             "applied_mutations",
+            "stories",
+            "custom_events",
+            "illustrations",
+            "media_files",
+            "usage_events",
+            "prune_log",
         ] {
             assert!(table_exists(&conn, table).unwrap(), "{table}");
         }

@@ -1,12 +1,12 @@
 //! Demo data (`--demo`): an account with a few heroes, so the app has something to show
 //! on first launch.
 
-use is_protocol::{HeroInput, HeroTrait};
+use is_protocol::{EventType, HeroInput, HeroTrait, Language, StoryInput};
 use rusqlite::params;
 use uuid::Uuid;
 
 use crate::store::{self, CreateOutcome};
-use crate::{auth, AppState};
+use crate::{auth, story_store, storygen, AppState};
 
 pub const DEMO_EMAIL: &str = "demo@infinitestories.app";
 pub const DEMO_PASSWORD: &str = "bedtime-stories";
@@ -79,13 +79,32 @@ pub fn ensure_demo_data(state: &AppState) -> anyhow::Result<()> {
             |r| r.get(0),
         )?;
         if count == 0 {
+            let mut heroes = Vec::new();
             for input in demo_heroes() {
                 match store::create_hero(&tx, user_id, Uuid::now_v7(), input, now)? {
-                    CreateOutcome::Created(_) => {}
+                    CreateOutcome::Created(h) => heroes.push(h),
                     other => anyhow::bail!("demo hero not created: {other:?}"),
                 }
             }
-            tracing::info!("created the demo heroes");
+            // A story for each of the first two heroes, written like generated ones.
+            for (hero, event) in heroes.iter().zip([EventType::Bedtime, EventType::Birthday]) {
+                let (title, content) =
+                    storygen::compose(hero, &storygen::Occasion::Event(event), Language::En);
+                let input = StoryInput {
+                    hero_id: Some(hero.id),
+                    title,
+                    content,
+                    language: Language::En,
+                    event_type: Some(event),
+                    custom_event_id: None,
+                    is_favorite: false,
+                };
+                match story_store::create_story(&tx, user_id, Uuid::now_v7(), input, now)? {
+                    CreateOutcome::Created(_) => {}
+                    other => anyhow::bail!("demo story not created: {other:?}"),
+                }
+            }
+            tracing::info!("created the demo heroes and stories");
         }
         tx.commit()?;
         Ok(())

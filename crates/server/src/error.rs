@@ -52,6 +52,18 @@ pub enum ApiError {
     /// 413 `payload_too_large`.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 403 `forbidden`.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 403 `limit_reached`: the subscription tier's monthly limit is used up.
+    #[error("limit reached: {0}")]
+    LimitReached(String),
+    /// 429 `rate_limited`, with `Retry-After: <seconds>`.
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503 with `code` (`unavailable` or `offline`), from fault injection.
+    #[error("unavailable: {code}")]
+    Unavailable { code: &'static str },
     /// 500 `internal`: logged, never shown.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -74,6 +86,9 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::CursorExpired => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Forbidden(_) | ApiError::LimitReached(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,6 +129,21 @@ impl ApiError {
             ApiError::PayloadTooLarge => {
                 ErrorBody::new(codes::PAYLOAD_TOO_LARGE, "The request body is too large")
             }
+            ApiError::Forbidden(msg) => ErrorBody::new(codes::FORBIDDEN, msg.clone()),
+            ApiError::LimitReached(msg) => ErrorBody::new(codes::LIMIT_REACHED, msg.clone()),
+            ApiError::RateLimited { retry_after_secs } => ErrorBody {
+                code: codes::RATE_LIMITED.to_owned(),
+                message: format!("Too many requests; try again in {retry_after_secs} s"),
+                details: Some(serde_json::json!({ "retry_after_secs": retry_after_secs })),
+            },
+            ApiError::Unavailable { code } => ErrorBody::new(
+                code,
+                if *code == codes::OFFLINE {
+                    "The server is offline"
+                } else {
+                    "The server is temporarily unavailable; try again"
+                },
+            ),
             ApiError::Internal(_) => {
                 ErrorBody::new(codes::INTERNAL, "Something went wrong on the server")
             }
@@ -144,6 +174,14 @@ impl IntoResponse for ApiError {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let ApiError::RateLimited { retry_after_secs } = &self {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if let ApiError::Unavailable { .. } = &self {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         res
     }
 }
@@ -163,6 +201,10 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
         StatusCode::UNAUTHORIZED => ErrorBody::new(codes::UNAUTHORIZED, "Sign in to continue"),
         StatusCode::FORBIDDEN => ErrorBody::new(codes::FORBIDDEN, "Not allowed"),
         StatusCode::TOO_MANY_REQUESTS => ErrorBody::new(codes::RATE_LIMITED, "Too many requests"),
+        StatusCode::RANGE_NOT_SATISFIABLE => ErrorBody::new(
+            codes::BAD_REQUEST,
+            "The requested range is outside the file",
+        ),
         s if s.is_server_error() => {
             ErrorBody::new(codes::INTERNAL, "Something went wrong on the server")
         }

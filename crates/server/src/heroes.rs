@@ -71,20 +71,7 @@ pub(crate) fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, ApiError> 
 
 /// `If-Match: <version>` (also `"3"` and `W/"3"`); `*` or no header means "any version".
 pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let bad = || ApiError::BadRequest("If-Match must be a row version such as \"3\"".to_owned());
-    let text = value.to_str().map_err(|_| bad())?.trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    let text = text.strip_prefix("W/").unwrap_or(text);
-    let text = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
-    text.trim().parse::<i64>().map(Some).map_err(|_| bad())
+    crate::rest::parse_if_match(headers)
 }
 
 fn with_etag(status: StatusCode, hero: HeroRecord) -> Response {

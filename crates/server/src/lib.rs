@@ -6,6 +6,13 @@
 //! - [`serve`] runs it on a listener until a shutdown future resolves;
 //! - [`testing::TestServer`] runs it on a real loopback socket for tests.
 //!
+//! Module map: [`routes`] is the table of every endpoint (the router and the OpenAPI
+//! document are both built from it); `store`, `story_store`, `event_store`,
+//! `illustration_store` and `profile` hold the one write path per entity, shared by REST
+//! and push; [`sync`] the push and change feed (and tombstone pruning); [`media`] the
+//! generated files; [`storygen`] story generation; [`ratelimit`] and [`faults`] the
+//! request guards.
+//!
 //! Storage is one SQLite connection behind a mutex. Serialising every database access is
 //! deliberate: each write takes the next value of the global sequence *and commits* before
 //! the next write starts, so the change feed can never hand out seq N+1 while seq N is
@@ -18,22 +25,38 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub mod audio;
 pub mod auth;
 pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod event_store;
+pub mod faults;
 pub mod heroes;
+pub mod illustration_store;
+pub mod imaging;
+pub mod media;
+pub mod openapi;
+pub mod profile;
+pub mod ratelimit;
+pub mod rest;
+pub mod routes;
 pub mod store;
+pub mod stories;
+pub mod story_store;
+pub mod storygen;
 pub mod sync;
 pub mod testing;
+
+pub use profile::TierLimitsConfig;
+pub use ratelimit::RateLimit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ApiError;
@@ -59,6 +82,25 @@ pub struct Config {
     pub demo: bool,
     /// Largest accepted request body in bytes.
     pub body_limit: usize,
+    /// Where generated media files go; `None`: next to the database, `<db>.media/`.
+    pub media_dir: Option<PathBuf>,
+    /// Tombstones older than this are pruned; change-feed cursors older than the newest
+    /// pruned tombstone get 410 `cursor_expired`.
+    pub tombstone_horizon: chrono::Duration,
+    /// How often the pruning task runs (in [`serve`]).
+    pub prune_interval: Duration,
+    /// Per-user rate limit of signed-in requests.
+    pub rate_limit: RateLimit,
+    /// Per-IP rate limit of sign-up and sign-in.
+    pub auth_rate_limit: RateLimit,
+    /// Fault injection at start (all off by default).
+    pub faults: is_protocol::FaultSettings,
+    /// Seed of the fault-injection random generator.
+    pub fault_seed: u64,
+    /// Register `GET`/`POST /api/_faults`.
+    pub enable_fault_control: bool,
+    /// Monthly limits per subscription tier.
+    pub tier_limits: TierLimitsConfig,
 }
 
 impl Config {
@@ -66,6 +108,18 @@ impl Config {
     pub const DEFAULT_ARGON2_MEMORY_KIB: u32 = 19_456;
     pub const DEFAULT_ARGON2_ITERATIONS: u32 = 2;
     pub const DEFAULT_TOKEN_TTL_HOURS: u32 = 30 * 24;
+    pub const DEFAULT_TOMBSTONE_HORIZON_DAYS: u32 = 30;
+    pub const DEFAULT_PRUNE_INTERVAL_SECS: u64 = 3600;
+    /// Generous: 20 requests a second per user, bursts of 200.
+    pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
+        per_second: 20.0,
+        burst: 200,
+    };
+    /// Sign-up and sign-in per IP: 5 a second, bursts of 50.
+    pub const DEFAULT_AUTH_RATE_LIMIT: RateLimit = RateLimit {
+        per_second: 5.0,
+        burst: 50,
+    };
 
     /// Production defaults with the database at `db_path`.
     pub fn new(db_path: impl Into<PathBuf>) -> Config {
@@ -76,15 +130,45 @@ impl Config {
             argon2_iterations: Self::DEFAULT_ARGON2_ITERATIONS,
             demo: false,
             body_limit: DEFAULT_BODY_LIMIT,
+            media_dir: None,
+            tombstone_horizon: chrono::Duration::days(Self::DEFAULT_TOMBSTONE_HORIZON_DAYS as i64),
+            prune_interval: Duration::from_secs(Self::DEFAULT_PRUNE_INTERVAL_SECS),
+            rate_limit: Self::DEFAULT_RATE_LIMIT,
+            auth_rate_limit: Self::DEFAULT_AUTH_RATE_LIMIT,
+            faults: is_protocol::FaultSettings::default(),
+            fault_seed: 0,
+            enable_fault_control: false,
+            tier_limits: TierLimitsConfig::default(),
         }
     }
 
-    /// Like [`Config::new`] with the cheapest Argon2 cost, so tests sign up in microseconds.
+    /// Like [`Config::new`] with the cheapest Argon2 cost, so tests sign up in
+    /// microseconds, no rate limits, and fault control enabled (`POST /api/_faults`;
+    /// faults themselves stay off until a test turns them on).
     pub fn for_tests(db_path: impl Into<PathBuf>) -> Config {
         Config {
             argon2_memory_kib: 8,
             argon2_iterations: 1,
+            rate_limit: RateLimit::UNLIMITED,
+            auth_rate_limit: RateLimit::UNLIMITED,
+            enable_fault_control: true,
             ..Config::new(db_path)
+        }
+    }
+
+    /// The media directory: `media_dir`, or `<db path>.media` next to the database.
+    pub fn media_dir(&self) -> PathBuf {
+        match &self.media_dir {
+            Some(d) => d.clone(),
+            None => {
+                let mut name = self
+                    .db_path
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_else(|| "story-server".into());
+                name.push(".media");
+                self.db_path.with_file_name(name)
+            }
         }
     }
 }
@@ -103,6 +187,12 @@ struct Inner {
     /// A hash to verify against when a login names an unknown email, so that answer takes
     /// as long as a wrong password does.
     dummy_hash: OnceLock<String>,
+    media_dir: PathBuf,
+    user_limiter: ratelimit::RateLimiter,
+    ip_limiter: ratelimit::RateLimiter,
+    faults: faults::Faults,
+    jobs: Arc<media::Jobs>,
+    openapi: OnceLock<String>,
 }
 
 impl AppState {
@@ -118,13 +208,26 @@ impl AppState {
         auth::password_hasher(&config)?; // reject impossible Argon2 settings up front
         let conn = db::open(&config.db_path)?;
         let instance_id = db::instance_id(&conn)?;
+        let media_dir = config.media_dir();
+        std::fs::create_dir_all(&media_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the media directory {}: {e}",
+                media_dir.display()
+            )
+        })?;
         let state = AppState {
             inner: Arc::new(Inner {
+                user_limiter: ratelimit::RateLimiter::new(config.rate_limit),
+                ip_limiter: ratelimit::RateLimiter::new(config.auth_rate_limit),
+                faults: faults::Faults::new(config.faults.clone(), config.fault_seed),
                 config,
                 conn: Arc::new(Mutex::new(conn)),
                 clock,
                 instance_id,
                 dummy_hash: OnceLock::new(),
+                media_dir,
+                jobs: Arc::new(media::Jobs::default()),
+                openapi: OnceLock::new(),
             }),
         };
         if state.inner.config.demo {
@@ -178,6 +281,50 @@ impl AppState {
             .map_err(ApiError::internal)?
     }
 
+    /// Where generated media files are.
+    pub fn media_dir(&self) -> PathBuf {
+        self.inner.media_dir.clone()
+    }
+
+    pub fn user_limiter(&self) -> &ratelimit::RateLimiter {
+        &self.inner.user_limiter
+    }
+
+    pub fn ip_limiter(&self) -> &ratelimit::RateLimiter {
+        &self.inner.ip_limiter
+    }
+
+    /// The live fault injection.
+    pub fn faults(&self) -> &faults::Faults {
+        &self.inner.faults
+    }
+
+    /// The background media jobs.
+    pub fn jobs(&self) -> &Arc<media::Jobs> {
+        &self.inner.jobs
+    }
+
+    /// Resolves once no media job is running (for tests).
+    pub async fn wait_for_media(&self) {
+        self.inner.jobs.wait_idle().await;
+    }
+
+    /// Prunes tombstones older than the configured horizon (what the periodic task
+    /// does). Blocking.
+    pub fn prune_tombstones(&self) -> Result<sync::PruneReport, ApiError> {
+        let now = self.now();
+        let horizon = self.inner.config.tombstone_horizon;
+        let dir = self.media_dir();
+        self.with_conn(|conn| sync::prune_tombstones(conn, &dir, now, horizon))
+    }
+
+    /// The OpenAPI document as served (and committed).
+    pub fn openapi_text(&self) -> &str {
+        self.inner
+            .openapi
+            .get_or_init(|| openapi::render(&routes::table()))
+    }
+
     pub(crate) fn dummy_hash(&self) -> &str {
         self.inner.dummy_hash.get_or_init(|| {
             auth::hash_password(&self.inner.config, "not-a-real-password-just-for-timing")
@@ -186,26 +333,34 @@ impl AppState {
     }
 }
 
-/// The whole HTTP API.
+/// The whole HTTP API, built from [`routes::table`].
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config().body_limit;
-    Router::new()
-        .route("/api/health", get(health))
-        .route("/api/auth/signup", post(auth::signup))
-        .route("/api/auth/login", post(auth::login))
-        .route("/api/auth/logout", post(auth::logout))
-        .route("/api/auth/session", get(auth::session))
-        .route("/api/heroes", get(heroes::list).post(heroes::create))
-        .route(
-            "/api/heroes/{id}",
-            get(heroes::get)
-                .patch(heroes::update)
-                .delete(heroes::delete),
-        )
-        .route("/api/sync/push", post(sync::push))
-        .route("/api/sync/changes", get(sync::changes))
+    let fault_control = state.config().enable_fault_control;
+    let mut router: Router<AppState> = Router::new();
+    for route in routes::table() {
+        if route.fault_control_only && !fault_control {
+            continue;
+        }
+        let handler = if route.ip_limited {
+            route
+                .handler
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    auth::ip_rate_limit,
+                ))
+        } else {
+            route.handler
+        };
+        router = router.route(route.path, handler);
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware,
+        ))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(ensure_json_errors))
@@ -231,11 +386,51 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let pruner = tokio::spawn(prune_periodically(state.clone()));
+    let result = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    pruner.abort();
+    // Let media jobs that were accepted finish writing (bounded).
+    if tokio::time::timeout(STOP_GRACE, state.wait_for_media())
+        .await
+        .is_err()
+    {
+        tracing::warn!("media jobs still running at shutdown");
+    }
+    result?;
     tracing::info!("server on {addr} stopped");
     Ok(())
+}
+
+/// Prunes old tombstones every `prune_interval` (first run right at start).
+async fn prune_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(state.config().prune_interval.max(Duration::from_secs(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.prune_tombstones()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "pruning tombstones failed"),
+            Err(e) => tracing::error!(error = %e, "pruning task panicked"),
+        }
+    }
+}
+
+/// `GET /api/openapi.json`.
+async fn openapi_json(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.openapi_text().to_owned(),
+    )
+        .into_response()
 }
 
 async fn health() -> axum::Json<is_protocol::Health> {

@@ -102,14 +102,15 @@ fn hero_id_exists(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
 // ---------------------------------------------------------------------------------------
 // Writes
 
+/// What a create did. Shared by every entity (`T` is its record type).
 #[derive(Debug, Clone, PartialEq)]
-pub enum CreateOutcome {
+pub enum CreateOutcome<T = HeroRecord> {
     /// Inserted at version 1.
-    Created(HeroRecord),
+    Created(T),
     /// The input breaks a rule; nothing written.
     Invalid(Vec<FieldError>),
     /// The user already has a row with this id (possibly a tombstone); nothing written.
-    Exists(HeroRecord),
+    Exists(T),
     /// Another user has a row with this id; nothing written, nothing to show.
     IdTaken,
 }
@@ -152,18 +153,19 @@ pub fn create_hero(
     reread(tx, user_id, id).map(CreateOutcome::Created)
 }
 
+/// What an update did. Shared by every entity.
 #[derive(Debug, Clone, PartialEq)]
-pub enum UpdateOutcome {
+pub enum UpdateOutcome<T = HeroRecord> {
     /// Written at version + 1.
-    Applied(HeroRecord),
+    Applied(T),
     /// The patch was empty: nothing written, here is the row.
-    Unchanged(HeroRecord),
+    Unchanged(T),
     /// No such row for this user.
     NotFound,
     /// The row is a tombstone: it cannot be edited (nothing written).
-    Deleted(HeroRecord),
+    Deleted(T),
     /// The row is no longer at the expected version (nothing written).
-    VersionMismatch(HeroRecord),
+    VersionMismatch(T),
     /// The patch, or the hero it would produce, breaks a rule (nothing written).
     Invalid(Vec<FieldError>),
 }
@@ -219,16 +221,59 @@ pub fn update_hero(
     reread(tx, user_id, id).map(UpdateOutcome::Applied)
 }
 
+/// What a delete did. Shared by every entity.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DeleteOutcome {
+pub enum DeleteOutcome<T = HeroRecord> {
     /// Tombstoned at version + 1.
-    Deleted(HeroRecord),
+    Deleted(T),
     /// Already a tombstone: the intent is satisfied, nothing written.
-    AlreadyDeleted(HeroRecord),
+    AlreadyDeleted(T),
     /// No such row for this user.
     NotFound,
     /// The row is no longer at the expected version (nothing written).
-    VersionMismatch(HeroRecord),
+    VersionMismatch(T),
+}
+
+/// What a counter increment did. Shared by the entities with counters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncrementOutcome<T> {
+    /// Written at version + 1.
+    Applied(T),
+    /// The row is a tombstone: nothing written, here it is.
+    Tombstone(T),
+    /// No such row for this user.
+    NotFound,
+    /// Unknown counter or amount out of range (nothing written).
+    Invalid(Vec<FieldError>),
+}
+
+/// Checks the counters of an increment against the entity's counter names.
+pub fn validate_increment(
+    allowed: &[&str],
+    counters: &std::collections::BTreeMap<String, i64>,
+) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if counters.is_empty() {
+        errors.push(FieldError::new("counters", "Name at least one counter"));
+    }
+    for (name, amount) in counters {
+        if !allowed.contains(&name.as_str()) {
+            errors.push(FieldError::new(
+                &format!("counters.{name}"),
+                format!("Not a counter; counters are: {}", allowed.join(", ")),
+            ));
+        } else if !(1..=is_protocol::MAX_INCREMENT).contains(amount) {
+            errors.push(FieldError::new(
+                &format!("counters.{name}"),
+                format!("Increment by 1 to {}", is_protocol::MAX_INCREMENT),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// Tombstones the user's hero `id` if it is still at `expected_version` (or
@@ -255,7 +300,52 @@ pub fn delete_hero(
          WHERE id = ?1 AND user_id = ?2",
         params![id.to_string(), user_id.to_string(), seq, to_micros(now)],
     )?;
+    // The hero's stories stay, unlinked (each a new version, so the feed carries it).
+    crate::story_store::unlink_hero(tx, user_id, id, now)?;
     reread(tx, user_id, id).map(DeleteOutcome::Deleted)
+}
+
+/// Sets the server-written avatar fields of a live hero (a new version). `None` when the
+/// hero is gone or a tombstone by now.
+pub fn set_hero_avatar(
+    tx: &Transaction<'_>,
+    user_id: Uuid,
+    id: Uuid,
+    avatar_url: &str,
+    generation_id: Uuid,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Option<HeroRecord>> {
+    match get_hero(tx, user_id, id)? {
+        Some(h) if !h.deleted => {}
+        _ => return Ok(None),
+    }
+    let seq = next_seq(tx)?;
+    tx.execute(
+        "UPDATE heroes SET version = version + 1, seq = ?3, updated_at = ?4, avatar_url = ?5,
+                avatar_generation_id = ?6
+         WHERE id = ?1 AND user_id = ?2",
+        params![
+            id.to_string(),
+            user_id.to_string(),
+            seq,
+            to_micros(now),
+            avatar_url,
+            generation_id.to_string(),
+        ],
+    )?;
+    get_hero(tx, user_id, id)
+}
+
+/// Whether the user has a live (not deleted) hero `id`.
+pub fn live_hero_exists(conn: &Connection, user_id: Uuid, id: Uuid) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM heroes WHERE id = ?1 AND user_id = ?2 AND deleted = 0",
+            params![id.to_string(), user_id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 fn reread(conn: &Connection, user_id: Uuid, id: Uuid) -> rusqlite::Result<HeroRecord> {

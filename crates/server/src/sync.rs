@@ -13,19 +13,22 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use is_protocol::{
-    codes, ChangeSet, ChangesResponse, EntityKind, ErrorBody, FieldError, HeroInput, HeroPatch,
-    Mutation, MutationOp, MutationResult, Outcome, PushRequest, PushResponse, Record,
-    MAX_CHANGES_LIMIT, MAX_PUSH_BATCH,
+    codes, ChangeSet, ChangesResponse, CustomEventInput, CustomEventPatch, EntityKind, ErrorBody,
+    FieldError, HeroInput, HeroPatch, Mutation, MutationOp, MutationResult, Outcome, PushRequest,
+    PushResponse, Record, StoryInput, StoryPatch, UserProfilePatch, MAX_CHANGES_LIMIT,
+    MAX_PUSH_BATCH,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::{self, to_micros};
 use crate::error::{ApiError, Json, Query};
-use crate::store::{self, CreateOutcome, DeleteOutcome, UpdateOutcome};
+use crate::store::{self, CreateOutcome, DeleteOutcome, IncrementOutcome, UpdateOutcome};
 use crate::AppState;
+use crate::{event_store, illustration_store, profile, story_store};
 
 /// Page size of the change feed without `limit`.
 pub const DEFAULT_CHANGES_LIMIT: u32 = 500;
@@ -108,6 +111,13 @@ pub fn apply_mutation(
     }
     let outcome = match m.entity {
         EntityKind::Hero => apply_hero(&tx, user_id, m, now)?,
+        EntityKind::Story => apply_story(&tx, user_id, m, now)?,
+        EntityKind::CustomEvent => apply_event(&tx, user_id, m, now)?,
+        EntityKind::UserProfile => apply_profile(&tx, user_id, m, now)?,
+        EntityKind::Illustration => rejected(
+            codes::FORBIDDEN,
+            "Illustrations are written by the server only",
+        ),
     };
     tx.execute(
         "INSERT INTO applied_mutations (user_id, mutation_id, entity, row_id, op, outcome, created_at)
@@ -151,12 +161,76 @@ fn rejected(code: &str, message: impl Into<String>) -> Outcome {
     }
 }
 
-fn not_found() -> Outcome {
-    rejected(codes::NOT_FOUND, "No such hero")
+/// A payload of the wrong shape is rejected as `bad_request`.
+fn parse<T: DeserializeOwned>(what: &str, v: &serde_json::Value) -> Result<T, ErrorBody> {
+    serde_json::from_value::<T>(v.clone())
+        .map_err(|e| ErrorBody::new(codes::BAD_REQUEST, format!("{what}: {e}")))
 }
 
-fn hero(h: is_protocol::HeroRecord) -> Record {
-    Record::Hero(h)
+fn not_found(what: &str) -> Outcome {
+    rejected(codes::NOT_FOUND, format!("No such {what}"))
+}
+
+fn invalid(errors: Vec<FieldError>) -> Outcome {
+    Outcome::Rejected {
+        error: ErrorBody::validation(errors),
+    }
+}
+
+fn from_create<T>(o: CreateOutcome<T>, wrap: fn(T) -> Record) -> Outcome {
+    match o {
+        CreateOutcome::Created(r) => Outcome::Applied { record: wrap(r) },
+        CreateOutcome::Invalid(errors) => invalid(errors),
+        CreateOutcome::Exists(current) => Outcome::Conflict {
+            current: wrap(current),
+        },
+        CreateOutcome::IdTaken => rejected(codes::CONFLICT, "This id is already in use"),
+    }
+}
+
+fn from_update<T>(o: UpdateOutcome<T>, wrap: fn(T) -> Record, what: &str) -> Outcome {
+    match o {
+        UpdateOutcome::Applied(r) | UpdateOutcome::Unchanged(r) => {
+            Outcome::Applied { record: wrap(r) }
+        }
+        UpdateOutcome::NotFound => not_found(what),
+        UpdateOutcome::Deleted(current) | UpdateOutcome::VersionMismatch(current) => {
+            Outcome::Conflict {
+                current: wrap(current),
+            }
+        }
+        UpdateOutcome::Invalid(errors) => invalid(errors),
+    }
+}
+
+fn from_delete<T>(o: DeleteOutcome<T>, wrap: fn(T) -> Record, what: &str) -> Outcome {
+    match o {
+        DeleteOutcome::Deleted(r) | DeleteOutcome::AlreadyDeleted(r) => {
+            Outcome::Applied { record: wrap(r) }
+        }
+        DeleteOutcome::NotFound => not_found(what),
+        DeleteOutcome::VersionMismatch(current) => Outcome::Conflict {
+            current: wrap(current),
+        },
+    }
+}
+
+/// An increment never conflicts: on a tombstone it is applied as a no-op.
+fn from_increment<T>(o: IncrementOutcome<T>, wrap: fn(T) -> Record, what: &str) -> Outcome {
+    match o {
+        IncrementOutcome::Applied(r) | IncrementOutcome::Tombstone(r) => {
+            Outcome::Applied { record: wrap(r) }
+        }
+        IncrementOutcome::NotFound => not_found(what),
+        IncrementOutcome::Invalid(errors) => invalid(errors),
+    }
+}
+
+fn no_counters(kind: EntityKind) -> Outcome {
+    invalid(vec![FieldError::new(
+        "counters",
+        format!("A {} has no counters", kind.as_str()),
+    )])
 }
 
 fn apply_hero(
@@ -165,57 +239,143 @@ fn apply_hero(
     m: &Mutation,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ApiError> {
+    const WHAT: &str = "hero";
     Ok(match &m.op {
-        MutationOp::Create { data } => {
-            let input = match serde_json::from_value::<HeroInput>(data.clone()) {
-                Ok(input) => input,
-                Err(e) => return Ok(rejected(codes::BAD_REQUEST, format!("data: {e}"))),
-            };
-            match store::create_hero(tx, user_id, m.id, input, now)? {
-                CreateOutcome::Created(h) => Outcome::Applied { record: hero(h) },
-                CreateOutcome::Invalid(errors) => Outcome::Rejected {
-                    error: ErrorBody::validation(errors),
-                },
-                CreateOutcome::Exists(current) => Outcome::Conflict {
-                    current: hero(current),
-                },
-                CreateOutcome::IdTaken => rejected(codes::CONFLICT, "This id is already in use"),
-            }
-        }
+        MutationOp::Create { data } => match parse::<HeroInput>("data", data) {
+            Ok(input) => from_create(
+                store::create_hero(tx, user_id, m.id, input, now)?,
+                Record::Hero,
+            ),
+            Err(error) => Outcome::Rejected { error },
+        },
         MutationOp::Update {
             base_version,
             patch,
-        } => {
-            let patch = match serde_json::from_value::<HeroPatch>(patch.clone()) {
-                Ok(p) => p,
-                Err(e) => return Ok(rejected(codes::BAD_REQUEST, format!("patch: {e}"))),
-            };
-            match store::update_hero(tx, user_id, m.id, Some(*base_version), patch, now)? {
-                UpdateOutcome::Applied(h) | UpdateOutcome::Unchanged(h) => {
-                    Outcome::Applied { record: hero(h) }
-                }
-                UpdateOutcome::NotFound => not_found(),
-                UpdateOutcome::Deleted(current) | UpdateOutcome::VersionMismatch(current) => {
-                    Outcome::Conflict {
-                        current: hero(current),
-                    }
-                }
-                UpdateOutcome::Invalid(errors) => Outcome::Rejected {
-                    error: ErrorBody::validation(errors),
-                },
-            }
-        }
-        MutationOp::Delete { base_version } => {
-            match store::delete_hero(tx, user_id, m.id, Some(*base_version), now)? {
-                DeleteOutcome::Deleted(h) | DeleteOutcome::AlreadyDeleted(h) => {
-                    Outcome::Applied { record: hero(h) }
-                }
-                DeleteOutcome::NotFound => not_found(),
-                DeleteOutcome::VersionMismatch(current) => Outcome::Conflict {
-                    current: hero(current),
-                },
-            }
-        }
+        } => match parse::<HeroPatch>("patch", patch) {
+            Ok(p) => from_update(
+                store::update_hero(tx, user_id, m.id, Some(*base_version), p, now)?,
+                Record::Hero,
+                WHAT,
+            ),
+            Err(error) => Outcome::Rejected { error },
+        },
+        MutationOp::Delete { base_version } => from_delete(
+            store::delete_hero(tx, user_id, m.id, Some(*base_version), now)?,
+            Record::Hero,
+            WHAT,
+        ),
+        MutationOp::Increment { .. } => no_counters(EntityKind::Hero),
+    })
+}
+
+fn apply_story(
+    tx: &Transaction<'_>,
+    user_id: Uuid,
+    m: &Mutation,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ApiError> {
+    const WHAT: &str = "story";
+    Ok(match &m.op {
+        MutationOp::Create { data } => match parse::<StoryInput>("data", data) {
+            Ok(input) => from_create(
+                story_store::create_story(tx, user_id, m.id, input, now)?,
+                Record::Story,
+            ),
+            Err(error) => Outcome::Rejected { error },
+        },
+        MutationOp::Update {
+            base_version,
+            patch,
+        } => match parse::<StoryPatch>("patch", patch) {
+            Ok(p) => from_update(
+                story_store::update_story(tx, user_id, m.id, Some(*base_version), p, now)?,
+                Record::Story,
+                WHAT,
+            ),
+            Err(error) => Outcome::Rejected { error },
+        },
+        MutationOp::Delete { base_version } => from_delete(
+            story_store::delete_story(tx, user_id, m.id, Some(*base_version), now)?,
+            Record::Story,
+            WHAT,
+        ),
+        MutationOp::Increment { counters } => from_increment(
+            story_store::increment_story(tx, user_id, m.id, counters, now)?,
+            Record::Story,
+            WHAT,
+        ),
+    })
+}
+
+fn apply_event(
+    tx: &Transaction<'_>,
+    user_id: Uuid,
+    m: &Mutation,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ApiError> {
+    const WHAT: &str = "custom event";
+    Ok(match &m.op {
+        MutationOp::Create { data } => match parse::<CustomEventInput>("data", data) {
+            Ok(input) => from_create(
+                event_store::create_event(tx, user_id, m.id, input, now)?,
+                Record::CustomEvent,
+            ),
+            Err(error) => Outcome::Rejected { error },
+        },
+        MutationOp::Update {
+            base_version,
+            patch,
+        } => match parse::<CustomEventPatch>("patch", patch) {
+            Ok(p) => from_update(
+                event_store::update_event(tx, user_id, m.id, Some(*base_version), p, now)?,
+                Record::CustomEvent,
+                WHAT,
+            ),
+            Err(error) => Outcome::Rejected { error },
+        },
+        MutationOp::Delete { base_version } => from_delete(
+            event_store::delete_event(tx, user_id, m.id, Some(*base_version), now)?,
+            Record::CustomEvent,
+            WHAT,
+        ),
+        MutationOp::Increment { counters } => from_increment(
+            event_store::increment_event(tx, user_id, m.id, counters, now)?,
+            Record::CustomEvent,
+            WHAT,
+        ),
+    })
+}
+
+/// The profile takes updates only, and only the user's own (`id` = the user's id).
+fn apply_profile(
+    tx: &Transaction<'_>,
+    user_id: Uuid,
+    m: &Mutation,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ApiError> {
+    const WHAT: &str = "user profile";
+    if m.id != user_id {
+        return Ok(not_found(WHAT));
+    }
+    Ok(match &m.op {
+        MutationOp::Update {
+            base_version,
+            patch,
+        } => match parse::<UserProfilePatch>("patch", patch) {
+            Ok(p) => from_update(
+                profile::update_profile(tx, user_id, Some(*base_version), p, now)?,
+                Record::UserProfile,
+                WHAT,
+            ),
+            Err(error) => Outcome::Rejected { error },
+        },
+        other => rejected(
+            codes::FORBIDDEN,
+            format!(
+                "A user profile can only be updated (this mutation is a {})",
+                other.name()
+            ),
+        ),
     })
 }
 
@@ -230,7 +390,18 @@ pub struct ChangesParams {
 
 /// An opaque change-feed cursor for `seq` on the database `instance`.
 pub fn encode_cursor(instance: &str, seq: i64) -> String {
-    format!("c1.{instance}.{seq}")
+    encode_cursor_at(instance, seq, 0)
+}
+
+/// A cursor for `seq` whose pull started at prune epoch `epoch` (see
+/// [`prune_tombstones`]): `c1.<instance>.<seq>` for epoch 0, else
+/// `c2.<instance>.<seq>.<epoch>`.
+pub fn encode_cursor_at(instance: &str, seq: i64, epoch: i64) -> String {
+    if epoch == 0 {
+        format!("c1.{instance}.{seq}")
+    } else {
+        format!("c2.{instance}.{seq}.{epoch}")
+    }
 }
 
 /// What a cursor says, relative to this database.
@@ -243,22 +414,46 @@ pub enum CursorCheck {
 }
 
 pub fn decode_cursor(instance: &str, cursor: &str) -> CursorCheck {
-    let Some(rest) = cursor.strip_prefix("c1.") else {
-        return CursorCheck::Malformed;
+    match decode_cursor_at(instance, cursor) {
+        Ok((seq, _)) => CursorCheck::Seq(seq),
+        Err(check) => check,
+    }
+}
+
+/// The sequence value and prune epoch of a cursor, or why it is unusable.
+pub fn decode_cursor_at(instance: &str, cursor: &str) -> Result<(i64, i64), CursorCheck> {
+    let (rest, with_epoch) = if let Some(r) = cursor.strip_prefix("c1.") {
+        (r, false)
+    } else if let Some(r) = cursor.strip_prefix("c2.") {
+        (r, true)
+    } else {
+        return Err(CursorCheck::Malformed);
     };
-    let Some((inst, seq)) = rest.split_once('.') else {
-        return CursorCheck::Malformed;
+    let mut parts = rest.split('.');
+    let (Some(inst), Some(seq)) = (parts.next(), parts.next()) else {
+        return Err(CursorCheck::Malformed);
     };
+    let epoch = if with_epoch {
+        match parts.next().map(str::parse::<i64>) {
+            Some(Ok(e)) if e > 0 => e,
+            _ => return Err(CursorCheck::Malformed),
+        }
+    } else {
+        0
+    };
+    if parts.next().is_some() {
+        return Err(CursorCheck::Malformed);
+    }
     let Ok(seq) = seq.parse::<i64>() else {
-        return CursorCheck::Malformed;
+        return Err(CursorCheck::Malformed);
     };
     if seq < 0 || inst.len() != 32 || !inst.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return CursorCheck::Malformed;
+        return Err(CursorCheck::Malformed);
     }
     if inst != instance {
-        return CursorCheck::Foreign;
+        return Err(CursorCheck::Foreign);
     }
-    CursorCheck::Seq(seq)
+    Ok((seq, epoch))
 }
 
 /// `GET /api/sync/changes?cursor=&limit=` → the user's rows written after `cursor`.
@@ -280,29 +475,64 @@ pub async fn changes(
             .clamp(1, MAX_CHANGES_LIMIT as u64) as u32,
     };
     let instance = state.instance_id().to_owned();
-    let after = match params
+    let from = match params
         .cursor
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        None => 0,
-        Some(c) => match decode_cursor(&instance, c) {
-            CursorCheck::Seq(seq) => seq,
-            CursorCheck::Foreign => return Err(ApiError::CursorExpired),
-            CursorCheck::Malformed => {
-                return Err(ApiError::BadRequest("cursor is not valid".to_owned()))
-            }
+        None => None,
+        Some(c) => match decode_cursor_at(&instance, c) {
+            Ok(pos) => Some(pos),
+            Err(CursorCheck::Foreign) => return Err(ApiError::CursorExpired),
+            Err(_) => return Err(ApiError::BadRequest("cursor is not valid".to_owned())),
         },
     };
     let user = auth.id();
     let response = state
-        .run(move |conn| changes_page(conn, &instance, user, after, limit as usize))
+        .run(move |conn| {
+            let (after, epoch) = match from {
+                // A pull from scratch starts at the current prune epoch: tombstones
+                // pruned before it belong to rows this client never had.
+                None => (0, prune_epoch(conn)?),
+                Some((after, epoch)) => {
+                    if pruned_since(conn, user, epoch)? > after {
+                        // A tombstone this client may need (one written after its
+                        // cursor, pruned after its pull began) is gone: resync.
+                        return Err(ApiError::CursorExpired);
+                    }
+                    (after, epoch)
+                }
+            };
+            changes_page_at(conn, &instance, user, after, epoch, limit as usize)
+        })
         .await?;
     Ok(axum::Json(response))
 }
 
-/// One page of the change feed after sequence number `after`.
+/// One row of the merged feed.
+enum FeedRow {
+    Hero(store::SeqHero),
+    Story(story_store::SeqStory),
+    Illustration(illustration_store::SeqIllustration),
+    Event(event_store::SeqEvent),
+    Profile(i64, is_protocol::UserProfile),
+}
+
+impl FeedRow {
+    fn seq(&self) -> i64 {
+        match self {
+            FeedRow::Hero(r) => r.seq,
+            FeedRow::Story(r) => r.seq,
+            FeedRow::Illustration(r) => r.seq,
+            FeedRow::Event(r) => r.seq,
+            FeedRow::Profile(seq, _) => *seq,
+        }
+    }
+}
+
+/// One page of the change feed after sequence number `after`: the user's rows of every
+/// entity, merged in sequence order.
 pub fn changes_page(
     conn: &Connection,
     instance: &str,
@@ -310,21 +540,197 @@ pub fn changes_page(
     after: i64,
     limit: usize,
 ) -> Result<ChangesResponse, ApiError> {
+    changes_page_at(conn, instance, user_id, after, 0, limit)
+}
+
+/// Like [`changes_page`] for a pull that began at prune epoch `epoch` (carried in the
+/// next cursor).
+pub fn changes_page_at(
+    conn: &Connection,
+    instance: &str,
+    user_id: Uuid,
+    after: i64,
+    epoch: i64,
+    limit: usize,
+) -> Result<ChangesResponse, ApiError> {
     if after > db::current_seq(conn)? {
         // Only a hand-made cursor can be ahead of the sequence.
         return Err(ApiError::BadRequest("cursor is not valid".to_owned()));
     }
-    let mut rows = store::heroes_changed_since(conn, user_id, after, limit + 1)?;
+    // Each source contributes at most limit + 1 rows; if the merge has more than
+    // `limit`, there is more to read.
+    let mut rows: Vec<FeedRow> = Vec::new();
+    rows.extend(
+        store::heroes_changed_since(conn, user_id, after, limit + 1)?
+            .into_iter()
+            .map(FeedRow::Hero),
+    );
+    rows.extend(
+        story_store::changed_since(conn, user_id, after, limit + 1)?
+            .into_iter()
+            .map(FeedRow::Story),
+    );
+    rows.extend(
+        illustration_store::changed_since(conn, user_id, after, limit + 1)?
+            .into_iter()
+            .map(FeedRow::Illustration),
+    );
+    rows.extend(
+        event_store::changed_since(conn, user_id, after, limit + 1)?
+            .into_iter()
+            .map(FeedRow::Event),
+    );
+    if let Some((seq, p)) = profile::changed_since(conn, user_id, after)? {
+        rows.push(FeedRow::Profile(seq, p));
+    }
+    rows.sort_by_key(FeedRow::seq);
     let has_more = rows.len() > limit;
     rows.truncate(limit);
-    let last = rows.last().map_or(after, |r| r.seq);
+    let last = rows.last().map_or(after, FeedRow::seq);
+    let mut changes = ChangeSet::default();
+    for row in rows {
+        match row {
+            FeedRow::Hero(r) => changes.heroes.push(r.hero),
+            FeedRow::Story(r) => changes.stories.push(r.story),
+            FeedRow::Illustration(r) => changes.illustrations.push(r.illustration),
+            FeedRow::Event(r) => changes.custom_events.push(r.event),
+            FeedRow::Profile(_, p) => changes.profile = Some(p),
+        }
+    }
     Ok(ChangesResponse {
-        changes: ChangeSet {
-            heroes: rows.into_iter().map(|r| r.hero).collect(),
-        },
-        next_cursor: encode_cursor(instance, last),
+        changes,
+        next_cursor: encode_cursor_at(instance, last, epoch),
         has_more,
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Tombstone horizon
+
+/// The current prune epoch: how many pruning passes removed something (0 if none).
+pub fn prune_epoch(conn: &Connection) -> rusqlite::Result<i64> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM server_meta WHERE key = 'prune_epoch'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// The highest sequence value of this user's tombstones pruned in passes after `epoch`
+/// (0 if none).
+pub fn pruned_since(conn: &Connection, user_id: Uuid, epoch: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(max_seq), 0) FROM prune_log WHERE user_id = ?1 AND epoch > ?2",
+        params![user_id.to_string(), epoch],
+        |r| r.get(0),
+    )
+}
+
+/// What [`prune_tombstones`] removed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PruneReport {
+    /// Tombstones deleted, all entities together.
+    pub rows: usize,
+    /// Media files whose rows were pruned (already deleted from disk when returned).
+    pub files: usize,
+}
+
+/// The synced tables that have tombstones.
+const TOMBSTONE_TABLES: [&str; 4] = ["heroes", "stories", "illustrations", "custom_events"];
+
+/// Deletes every tombstone last written before `now - horizon`, and the media files of
+/// the pruned rows from `media_dir`.
+///
+/// A pass that prunes something starts a new *prune epoch* and logs, per user, the
+/// highest pruned sequence value. A change-feed cursor carries the epoch its pull began
+/// in (a pull from scratch begins in the current one); it gets 410 `cursor_expired` when
+/// a later pass pruned a tombstone of the user past the cursor, which the client may
+/// have needed. Tombstones pruned before a pull began belong to rows deleted before it,
+/// which that client never had, so a full resync always completes.
+pub fn prune_tombstones(
+    conn: &mut Connection,
+    media_dir: &std::path::Path,
+    now: DateTime<Utc>,
+    horizon: chrono::Duration,
+) -> Result<PruneReport, ApiError> {
+    let cutoff = to_micros(now - horizon);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let epoch = prune_epoch(&tx)? + 1;
+    let mut report = PruneReport::default();
+    let mut files = Vec::new();
+    for table in TOMBSTONE_TABLES {
+        let per_user: Vec<(String, i64)> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT user_id, MAX(seq) FROM {table}
+                 WHERE deleted = 1 AND updated_at < ?1 GROUP BY user_id"
+            ))?;
+            let rows = stmt.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (user, seq) in per_user {
+            tx.execute(
+                "INSERT INTO prune_log (user_id, epoch, max_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id, epoch) DO UPDATE SET max_seq = MAX(max_seq, excluded.max_seq)",
+                params![user, epoch, seq],
+            )?;
+        }
+        {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT name FROM media_files WHERE owner_id IN
+                     (SELECT id FROM {table} WHERE deleted = 1 AND updated_at < ?1)"
+            ))?;
+            let names = stmt.query_map([cutoff], |r| r.get::<_, String>(0))?;
+            for name in names {
+                files.push(name?);
+            }
+        }
+        tx.execute(
+            &format!(
+                "DELETE FROM media_files WHERE owner_id IN
+                     (SELECT id FROM {table} WHERE deleted = 1 AND updated_at < ?1)"
+            ),
+            [cutoff],
+        )?;
+        report.rows += tx.execute(
+            &format!("DELETE FROM {table} WHERE deleted = 1 AND updated_at < ?1"),
+            [cutoff],
+        )?;
+    }
+    if report.rows == 0 {
+        // Nothing pruned: no new epoch (dropping `tx` rolls back the empty transaction).
+        return Ok(report);
+    }
+    tx.execute(
+        "INSERT INTO server_meta (key, value) VALUES ('prune_epoch', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [epoch.to_string()],
+    )?;
+    // The highest pruned sequence value overall, for diagnostics.
+    tx.execute(
+        "INSERT INTO server_meta (key, value)
+         SELECT 'pruned_seq', CAST(MAX(max_seq) AS TEXT) FROM prune_log WHERE true
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [],
+    )?;
+    tx.commit()?;
+    for name in files {
+        // Names come from our own table (server ids), never from a request.
+        match std::fs::remove_file(media_dir.join(&name)) {
+            Ok(()) => report.files += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(file = %name, error = %e, "cannot remove a pruned media file"),
+        }
+    }
+    tracing::info!(
+        rows = report.rows,
+        files = report.files,
+        epoch,
+        "pruned old tombstones"
+    );
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -347,6 +753,19 @@ mod tests {
             decode_cursor(&inst, &encode_cursor(&other, 42)),
             CursorCheck::Foreign
         );
+        assert_eq!(
+            decode_cursor_at(&inst, &encode_cursor_at(&inst, 42, 7)),
+            Ok((42, 7))
+        );
+        assert_eq!(encode_cursor_at(&inst, 42, 0), encode_cursor(&inst, 42));
+        for bad in [
+            format!("c2.{inst}.42"),
+            format!("c2.{inst}.42.0"),
+            format!("c2.{inst}.42.x"),
+            format!("c1.{inst}.42.3"),
+        ] {
+            assert_eq!(decode_cursor(&inst, &bad), CursorCheck::Malformed, "{bad}");
+        }
         for bad in [
             "",
             "42",

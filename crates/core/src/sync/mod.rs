@@ -192,6 +192,13 @@ impl SyncEngine {
                     }
                 }
                 Outcome::Duplicate { .. } => unreachable!("resolved() never returns Duplicate"),
+                // This client only pushes heroes; a record of another kind is not an answer
+                // to its mutation.
+                Outcome::Applied { .. } | Outcome::Conflict { .. } => {
+                    report.failed += 1;
+                    let odd = TransportError::Protocol("the server answered with a record of another kind".into());
+                    self.record_failure(tx, std::slice::from_ref(entry), &odd)?;
+                }
             }
         }
         Ok(())

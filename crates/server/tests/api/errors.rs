@@ -173,3 +173,97 @@ async fn unknown_routes_methods_and_ids() {
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn new_endpoints_answer_clean_4xx_for_bad_bodies() {
+    let h = Harness::new();
+    let t = h.user("ada@example.com").await;
+    let hero = h.create_hero(&t, "Luna").await;
+    let story = h.create_story(&t, Some(hero.id), "S").await;
+    let event = h.create_event(&t, "E").await;
+    let sp = format!("/api/stories/{}", story.id);
+    let ep = format!("/api/custom-events/{}", event.id);
+    let ill = format!("/api/stories/{}/illustrations", story.id);
+    let cases: Vec<(Method, &str, &str)> = vec![
+        (Method::POST, "/api/stories", "{\"title\": "),
+        (Method::POST, "/api/stories", "[]"),
+        (
+            Method::POST,
+            "/api/stories",
+            r#"{"title": "T", "content": "C", "language": "en", "event_type": "bedtime", "id": "x"}"#,
+        ),
+        (Method::PATCH, &sp, r#"{"title": 1}"#),
+        (Method::PATCH, &sp, r#"{"play_count": 10}"#),
+        (
+            Method::PATCH,
+            &sp,
+            r#"{"last_played_at": "2020-01-01T00:00:00Z"}"#,
+        ),
+        (Method::POST, "/api/custom-events", "nope"),
+        (Method::PATCH, &ep, r#"{"keywords": "one"}"#),
+        (Method::PATCH, "/api/users/me", r#"{"theme": "neon"}"#),
+        (Method::PATCH, "/api/users/me", r#"{"email": "x@y.z"}"#),
+        (Method::POST, "/api/stories/generate", r#"{"hero_id": 5}"#),
+        (Method::POST, &ill, "{bad"),
+        (
+            Method::POST,
+            "/api/sync/push",
+            r#"{"mutations": [{"mutation_id": "00000000-0000-0000-0000-000000000000", "entity": "dragon", "id": "00000000-0000-0000-0000-000000000000", "op": "create", "data": {}}]}"#,
+        ),
+        (
+            Method::POST,
+            "/api/sync/push",
+            r#"{"mutations": [{"mutation_id": "00000000-0000-0000-0000-000000000000", "entity": "story", "id": "00000000-0000-0000-0000-000000000000", "op": "increment", "counters": {"play_count": "one"}}]}"#,
+        ),
+    ];
+    for (method, path, body) in cases {
+        let res = h
+            .req(method.clone(), path)
+            .token(&t)
+            .raw_json(body)
+            .send()
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path} {body}: {}",
+            res.text()
+        );
+        res.expect_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    // Oversized bodies.
+    let big = json!({"title": "T", "content": "x".repeat(1024 * 1024 + 1), "language": "en", "event_type": "bedtime"});
+    h.post("/api/stories")
+        .token(&t)
+        .json(big)
+        .send()
+        .await
+        .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    h.post(&ill)
+        .token(&t)
+        .raw_json(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    // Bad ids in paths, unknown routes.
+    for path in [
+        "/api/stories/42",
+        "/api/custom-events/x/use",
+        "/api/heroes/nope/avatar",
+    ] {
+        h.req(
+            if path.ends_with("use") || path.ends_with("avatar") {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            path,
+        )
+        .token(&t)
+        .send()
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    let after: is_protocol::StoryRecord = h.get(&sp).token(&t).send().await.json_as();
+    assert_eq!(after, story, "nothing changed");
+}

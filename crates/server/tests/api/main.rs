@@ -4,8 +4,17 @@
 mod auth;
 mod changes;
 mod errors;
+mod faults;
+mod generate;
 mod heroes;
+mod horizon;
+mod isolation;
+mod limits;
+mod media;
 mod migrations;
+mod openapi;
 mod push;
+mod push_entities;
 mod socket;
+mod stories;
 mod support;

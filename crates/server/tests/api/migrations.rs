@@ -69,3 +69,47 @@ async fn demo_mode_seeds_once() {
     });
     assert_eq!(users, 1);
 }
+
+#[tokio::test]
+async fn a_version_1_database_migrates_with_its_users_and_heroes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite3");
+    {
+        // A database as the first release left it.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(db::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO server_meta (key, value) VALUES ('instance_id', '0123456789abcdef0123456789abcdef');
+             INSERT INTO users (id, email, name, password_hash, created_at)
+                 VALUES ('018f0000-0000-7000-8000-000000000001', 'old@example.com', 'Old', 'h', 1700000000000000);
+             UPDATE sync_sequence SET value = 1;
+             INSERT INTO heroes (id, user_id, version, seq, created_seq, created_at, updated_at, deleted,
+                                 name, age, traits, appearance, special_ability)
+                 VALUES ('018f0000-0000-7000-8000-0000000000aa', '018f0000-0000-7000-8000-000000000001',
+                         1, 1, 1, 1700000000000000, 1700000000000000, 0, 'Luna', 6, '[\"brave\"]', '', '');",
+        )
+        .unwrap();
+    }
+    let state = AppState::new(Config::for_tests(&path)).unwrap();
+    assert_eq!(
+        state.with_conn(|c| db::schema_version(c).unwrap()),
+        db::MIGRATIONS.len()
+    );
+    let user = uuid::Uuid::parse_str("018f0000-0000-7000-8000-000000000001").unwrap();
+    let profile = state
+        .with_conn(|c| story_server::profile::get_profile(c, user).unwrap())
+        .unwrap();
+    assert_eq!((profile.version, profile.name.as_str()), (1, "Old"));
+    assert_eq!(profile.updated_at, profile.created_at);
+    assert_eq!(serde_json::to_value(profile.theme).unwrap(), "system");
+    let page = state.with_conn(|c| {
+        story_server::sync::changes_page(c, "0123456789abcdef0123456789abcdef", user, 0, 10)
+            .unwrap()
+    });
+    assert_eq!(page.changes.heroes.len(), 1);
+    assert!(
+        page.changes.profile.is_none(),
+        "unchanged profiles are not in the feed"
+    );
+}

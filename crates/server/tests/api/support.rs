@@ -8,8 +8,8 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use is_protocol::{
-    ChangesResponse, HeroRecord, Mutation, MutationOp, Outcome, PushRequest, PushResponse, Record,
-    SessionResponse,
+    ChangeSet, ChangesResponse, CustomEventRecord, EntityKind, HeroRecord, Mutation, MutationOp,
+    Outcome, PushRequest, PushResponse, Record, SessionResponse, StoryRecord,
 };
 use serde_json::{json, Value};
 use story_server::{app, AppState, Config, ManualClock};
@@ -77,6 +77,17 @@ impl Harness {
             .send()
             .await;
         res.expect(StatusCode::CREATED).json_as()
+    }
+
+    /// A fresh token for an existing user (after moving the clock past the token TTL).
+    pub async fn login(&self, email: &str) -> String {
+        self.post("/api/auth/login")
+            .json(json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .expect(StatusCode::OK)
+            .json_as::<SessionResponse>()
+            .token
     }
 
     /// A signed-up user's token.
@@ -358,4 +369,145 @@ pub fn fields(details: &Value) -> Vec<String> {
         .iter()
         .map(|f| f["field"].as_str().unwrap().to_owned())
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Stories, custom events, profile (the full data model)
+
+pub fn story_json(hero_id: Option<Uuid>, title: &str) -> Value {
+    json!({
+        "hero_id": hero_id,
+        "title": title,
+        "content": "Once upon a time there was a brave hero.\n\nThe end.",
+        "language": "en",
+        "event_type": "bedtime",
+    })
+}
+
+pub fn event_json(title: &str) -> Value {
+    json!({
+        "title": title,
+        "description": "Grandma comes to stay",
+        "prompt_seed": "cookies and knitting",
+        "keywords": ["grandma", "cookies"],
+        "category": "family",
+        "tone": "heartwarming",
+        "pictogram_emoji": "👵",
+    })
+}
+
+/// A mutation of any entity.
+pub fn mutation(entity: EntityKind, id: Uuid, op: MutationOp) -> Mutation {
+    Mutation {
+        mutation_id: Uuid::new_v4(),
+        entity,
+        id,
+        op,
+    }
+}
+
+pub fn create_of(entity: EntityKind, id: Uuid, data: Value) -> Mutation {
+    mutation(entity, id, MutationOp::Create { data })
+}
+
+pub fn update_of(entity: EntityKind, id: Uuid, base_version: i64, patch: Value) -> Mutation {
+    mutation(
+        entity,
+        id,
+        MutationOp::Update {
+            base_version,
+            patch,
+        },
+    )
+}
+
+pub fn delete_of(entity: EntityKind, id: Uuid, base_version: i64) -> Mutation {
+    mutation(entity, id, MutationOp::Delete { base_version })
+}
+
+pub fn increment_of(entity: EntityKind, id: Uuid, counter: &str, by: i64) -> Mutation {
+    mutation(
+        entity,
+        id,
+        MutationOp::Increment {
+            counters: [(counter.to_owned(), by)].into_iter().collect(),
+        },
+    )
+}
+
+#[track_caller]
+pub fn applied_record(o: &Outcome) -> Record {
+    match o {
+        Outcome::Applied { record } => record.clone(),
+        other => panic!("expected applied, got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub fn applied_story(o: &Outcome) -> StoryRecord {
+    match applied_record(o) {
+        Record::Story(s) => s,
+        other => panic!("expected a story, got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub fn applied_event(o: &Outcome) -> CustomEventRecord {
+    match applied_record(o) {
+        Record::CustomEvent(e) => e,
+        other => panic!("expected a custom event, got {other:?}"),
+    }
+}
+
+impl Harness {
+    pub async fn create_story(
+        &self,
+        token: &str,
+        hero_id: Option<Uuid>,
+        title: &str,
+    ) -> StoryRecord {
+        self.post("/api/stories")
+            .token(token)
+            .json(story_json(hero_id, title))
+            .send()
+            .await
+            .expect(StatusCode::CREATED)
+            .json_as()
+    }
+
+    pub async fn create_event(&self, token: &str, title: &str) -> CustomEventRecord {
+        self.post("/api/custom-events")
+            .token(token)
+            .json(event_json(title))
+            .send()
+            .await
+            .expect(StatusCode::CREATED)
+            .json_as()
+    }
+
+    /// Reads the whole feed from `cursor` to the end, page by page, every entity.
+    pub async fn drain_all(
+        &self,
+        token: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> (Vec<ChangeSet>, String) {
+        let mut pages = Vec::new();
+        let mut cursor = cursor.map(str::to_owned);
+        loop {
+            let page = self.changes_ok(token, cursor.as_deref(), Some(limit)).await;
+            pages.push(page.changes);
+            cursor = Some(page.next_cursor);
+            if !page.has_more {
+                return (pages, cursor.unwrap());
+            }
+        }
+    }
+
+    /// Signs up and makes a hero: (token, hero).
+    pub async fn user_with_hero(&self, email: &str) -> (String, HeroRecord) {
+        let t = self.user(email).await;
+        let hero = self.create_hero(&t, "Luna").await;
+        (t, hero)
+    }
 }

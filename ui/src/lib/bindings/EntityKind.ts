@@ -3,4 +3,4 @@
 /**
  * The kinds of synced entity. The wire name is the `entity` field of a mutation.
  */
-export type EntityKind = "hero";
+export type EntityKind = "hero" | "story" | "illustration" | "custom_event" | "user_profile";

@@ -1,0 +1,261 @@
+//! Helpers shared by the REST resources: query parsing, `If-Match`, `ETag`, keyset
+//! cursors, and the mapping of store outcomes to HTTP answers.
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use is_protocol::{CustomEventRecord, HeroRecord, IllustrationRecord, StoryRecord, UserProfile};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::store::{CreateOutcome, DeleteOutcome, UpdateOutcome};
+
+/// Page size of the REST lists without `limit`.
+pub const DEFAULT_LIST_LIMIT: usize = 50;
+/// Largest page of the REST lists; larger `limit`s are clamped.
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+/// A synced row, as far as the REST layer cares.
+pub trait Versioned: Serialize {
+    fn row_id(&self) -> Uuid;
+    fn row_version(&self) -> i64;
+    fn is_deleted(&self) -> bool;
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn row_id(&self) -> Uuid { self.id }
+            fn row_version(&self) -> i64 { self.version }
+            fn is_deleted(&self) -> bool { self.deleted }
+        }
+    )*};
+}
+versioned!(
+    HeroRecord,
+    StoryRecord,
+    CustomEventRecord,
+    IllustrationRecord
+);
+
+impl Versioned for UserProfile {
+    fn row_id(&self) -> Uuid {
+        self.id
+    }
+    fn row_version(&self) -> i64 {
+        self.version
+    }
+    fn is_deleted(&self) -> bool {
+        false
+    }
+}
+
+/// A query value, with empty values counting as absent.
+pub fn present(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+pub fn parse_limit(v: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<u64>()
+            .map(|n| (n.min(usize::MAX as u64) as usize).clamp(1, max))
+            .map_err(|_| ApiError::BadRequest(format!("limit must be a whole number, got {s:?}"))),
+    }
+}
+
+pub fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, ApiError> {
+    Ok(parse_opt_bool(name, v)?.unwrap_or(false))
+}
+
+pub fn parse_opt_bool(name: &str, v: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some("true" | "1" | "yes") => Ok(Some(true)),
+        Some("false" | "0" | "no") => Ok(Some(false)),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "{name} must be true or false, got {other:?}"
+        ))),
+    }
+}
+
+pub fn parse_uuid_param(name: &str, v: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    v.map(|s| {
+        Uuid::parse_str(s).map_err(|_| ApiError::BadRequest(format!("{name} must be a UUID")))
+    })
+    .transpose()
+}
+
+pub fn parse_updated_after(v: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    v.map(|s| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                ApiError::BadRequest(
+                    "updated_after must be an RFC 3339 time such as 2025-01-31T20:00:00Z"
+                        .to_owned(),
+                )
+            })
+    })
+    .transpose()
+}
+
+/// `If-Match: <version>` (also `"3"` and `W/"3"`); `*` or no header means "any version".
+pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || ApiError::BadRequest("If-Match must be a row version such as \"3\"".to_owned());
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    text.trim().parse::<i64>().map(Some).map_err(|_| bad())
+}
+
+/// A JSON answer with `ETag: "<version>"`.
+pub fn with_etag<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
+    let etag =
+        HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a valid header value");
+    (status, [(header::ETAG, etag)], axum::Json(body)).into_response()
+}
+
+/// An opaque list cursor: `<prefix>1.<created_seq>`.
+pub fn encode_list_cursor(prefix: char, created_seq: i64) -> String {
+    format!("{prefix}1.{created_seq}")
+}
+
+pub fn decode_list_cursor(prefix: char, s: &str) -> Option<i64> {
+    s.strip_prefix(prefix)?
+        .strip_prefix("1.")?
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+}
+
+pub fn parse_list_cursor(prefix: char, v: Option<&str>) -> Result<Option<i64>, ApiError> {
+    v.map(|c| {
+        decode_list_cursor(prefix, c)
+            .ok_or_else(|| ApiError::BadRequest("cursor is not valid".to_owned()))
+    })
+    .transpose()
+}
+
+/// Splits a create body into the optional client-chosen `"id"` (a new v7 without one)
+/// and the rest of the fields.
+pub fn split_create_body(body: serde_json::Value) -> Result<(Uuid, serde_json::Value), ApiError> {
+    let serde_json::Value::Object(mut fields) = body else {
+        return Err(ApiError::BadRequest("expected a JSON object".to_owned()));
+    };
+    let id = match fields.remove("id") {
+        None | Some(serde_json::Value::Null) => Uuid::now_v7(),
+        Some(v) => serde_json::from_value::<Uuid>(v)
+            .map_err(|_| ApiError::BadRequest("id must be a UUID".to_owned()))?,
+    };
+    Ok((id, serde_json::Value::Object(fields)))
+}
+
+fn current_json<T: Serialize>(row: &T) -> Result<serde_json::Value, ApiError> {
+    Ok(serde_json::to_value(row)?)
+}
+
+/// 201 with `Location` and `ETag`; 409 when the id exists; 422 for invalid input.
+pub fn respond_create<T: Versioned>(
+    outcome: CreateOutcome<T>,
+    collection: &str,
+    what: &str,
+) -> Result<Response, ApiError> {
+    match outcome {
+        CreateOutcome::Created(row) => {
+            let location = HeaderValue::from_str(&format!("{collection}/{}", row.row_id()))
+                .expect("a path is a valid header value");
+            let mut res = with_etag(StatusCode::CREATED, row.row_version(), &row);
+            res.headers_mut().insert(header::LOCATION, location);
+            Ok(res)
+        }
+        CreateOutcome::Invalid(errors) => Err(ApiError::Validation(errors)),
+        CreateOutcome::Exists(current) => Err(ApiError::Conflict {
+            message: format!("A {what} with this id already exists"),
+            current: Some(current_json(&current)?),
+        }),
+        CreateOutcome::IdTaken => Err(ApiError::Conflict {
+            message: "This id is already in use".to_owned(),
+            current: None,
+        }),
+    }
+}
+
+/// 200 with `ETag`; 404 (missing, another user's, tombstone); 412 with the current row;
+/// 422 for invalid input.
+pub fn respond_update<T: Versioned>(
+    outcome: UpdateOutcome<T>,
+    what: &str,
+) -> Result<Response, ApiError> {
+    match outcome {
+        UpdateOutcome::Applied(row) | UpdateOutcome::Unchanged(row) => {
+            Ok(with_etag(StatusCode::OK, row.row_version(), &row))
+        }
+        UpdateOutcome::NotFound | UpdateOutcome::Deleted(_) => {
+            Err(ApiError::NotFound(format!("No such {what}")))
+        }
+        UpdateOutcome::VersionMismatch(current) => Err(ApiError::PreconditionFailed {
+            current: current_json(&current)?,
+        }),
+        UpdateOutcome::Invalid(errors) => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// 204 (also for a tombstone again); 404; 412 with the current row.
+pub fn respond_delete<T: Versioned>(
+    outcome: DeleteOutcome<T>,
+    what: &str,
+) -> Result<StatusCode, ApiError> {
+    match outcome {
+        DeleteOutcome::Deleted(_) | DeleteOutcome::AlreadyDeleted(_) => Ok(StatusCode::NO_CONTENT),
+        DeleteOutcome::NotFound => Err(ApiError::NotFound(format!("No such {what}"))),
+        DeleteOutcome::VersionMismatch(current) => Err(ApiError::PreconditionFailed {
+            current: current_json(&current)?,
+        }),
+    }
+}
+
+/// 200 with `ETag` for a live row; 404 otherwise.
+pub fn respond_get<T: Versioned>(row: Option<T>, what: &str) -> Result<Response, ApiError> {
+    match row {
+        Some(r) if !r.is_deleted() => Ok(with_etag(StatusCode::OK, r.row_version(), &r)),
+        _ => Err(ApiError::NotFound(format!("No such {what}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_cursors() {
+        assert_eq!(
+            decode_list_cursor('s', &encode_list_cursor('s', 9)),
+            Some(9)
+        );
+        assert_eq!(decode_list_cursor('e', &encode_list_cursor('s', 9)), None);
+        assert_eq!(decode_list_cursor('s', "s1.-1"), None);
+        assert_eq!(decode_list_cursor('s', "s2.1"), None);
+    }
+
+    #[test]
+    fn create_body_id() {
+        let id = Uuid::now_v7();
+        let (got, rest) = split_create_body(serde_json::json!({"id": id, "a": 1})).unwrap();
+        assert_eq!(got, id);
+        assert_eq!(rest, serde_json::json!({"a": 1}));
+        assert!(split_create_body(serde_json::json!({"id": "nope"})).is_err());
+        assert!(split_create_body(serde_json::json!([1])).is_err());
+    }
+}

@@ -1,0 +1,415 @@
+//! The route table: every endpoint once, with its handler and its documentation. The
+//! router ([`crate::app`]) and the OpenAPI document ([`crate::openapi`]) are both built
+//! from it, so neither can list a route the other lacks.
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter};
+use is_protocol::{
+    ChangesResponse, CustomEventInput, CustomEventPatch, CustomEventRecord, ErrorEnvelope,
+    FaultPatch, FaultSettings, GenerateStoryRequest, Health, HeroInput, HeroPatch, HeroRecord,
+    IllustrationRecord, IllustrationsRequest, LoginRequest, MediaJob, Page, PushRequest,
+    PushResponse, SessionResponse, SignupRequest, StoryInput, StoryPatch, StoryRecord, UsageStats,
+    UserProfile, UserProfilePatch,
+};
+
+use crate::openapi::{error_description, schema, Content, OpDoc, Resp, SchemaFn};
+use crate::{auth, faults, heroes, media, profile, stories, storygen, sync, AppState};
+
+/// One endpoint.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: MethodRouter<AppState>,
+    pub doc: OpDoc,
+    /// Rate limited per client IP (sign-up, sign-in).
+    pub ip_limited: bool,
+    /// Registered only with `--enable-fault-control`.
+    pub fault_control_only: bool,
+}
+
+fn route<H, T>(method: Method, path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+    Route {
+        method,
+        path,
+        handler: axum::routing::on(filter, handler),
+        doc: OpDoc {
+            operation_id: "",
+            tag: "",
+            summary: "",
+            description: "",
+            auth: false,
+            query: &[],
+            headers: &[],
+            request: None,
+            responses: Vec::new(),
+        },
+        ip_limited: false,
+        fault_control_only: false,
+    }
+}
+
+fn json<T: schemars::JsonSchema>() -> Content {
+    Content::Json(schema::<T> as SchemaFn)
+}
+
+impl Route {
+    fn op(mut self, operation_id: &'static str, tag: &'static str, summary: &'static str) -> Self {
+        self.doc.operation_id = operation_id;
+        self.doc.tag = tag;
+        self.doc.summary = summary;
+        self
+    }
+
+    fn desc(mut self, description: &'static str) -> Self {
+        self.doc.description = description;
+        self
+    }
+
+    /// Needs a bearer token: documents 401 and 429 too.
+    fn auth(mut self) -> Self {
+        self.doc.auth = true;
+        self
+    }
+
+    fn query(mut self, names: &'static [&'static str]) -> Self {
+        self.doc.query = names;
+        self
+    }
+
+    fn headers(mut self, names: &'static [&'static str]) -> Self {
+        self.doc.headers = names;
+        self
+    }
+
+    fn body<T: schemars::JsonSchema>(mut self) -> Self {
+        self.doc.request = Some((schema::<T> as SchemaFn, true));
+        self
+    }
+
+    fn optional_body<T: schemars::JsonSchema>(mut self) -> Self {
+        self.doc.request = Some((schema::<T> as SchemaFn, false));
+        self
+    }
+
+    fn ok(mut self, status: u16, description: &'static str, content: Content) -> Self {
+        let headers: &'static [&'static str] = match status {
+            201 => &["Location", "ETag"],
+            _ => &[],
+        };
+        self.doc.responses.push(Resp {
+            status,
+            description,
+            content,
+            headers,
+        });
+        self
+    }
+
+    fn ok_with(
+        mut self,
+        status: u16,
+        description: &'static str,
+        content: Content,
+        headers: &'static [&'static str],
+    ) -> Self {
+        self.doc.responses.push(Resp {
+            status,
+            description,
+            content,
+            headers,
+        });
+        self
+    }
+
+    fn errs(mut self, statuses: &[u16]) -> Self {
+        let mut all: Vec<u16> = statuses.to_vec();
+        if self.doc.auth || self.ip_limited {
+            all.push(429);
+        }
+        if self.doc.auth {
+            all.push(401);
+        }
+        all.sort_unstable();
+        all.dedup();
+        for status in all {
+            let headers: &'static [&'static str] = match status {
+                429 => &["Retry-After"],
+                416 => &["Content-Range"],
+                _ => &[],
+            };
+            self.doc.responses.push(Resp {
+                status,
+                description: error_description(status),
+                content: json::<ErrorEnvelope>(),
+                headers,
+            });
+        }
+        self
+    }
+
+    fn ip_limited(mut self) -> Self {
+        self.ip_limited = true;
+        self
+    }
+
+    fn fault_control(mut self) -> Self {
+        self.fault_control_only = true;
+        self
+    }
+}
+
+const LIST_QUERY: &[&str] = &["cursor", "limit", "updated_after", "include_deleted"];
+const STORY_QUERY: &[&str] = &[
+    "cursor",
+    "limit",
+    "updated_after",
+    "include_deleted",
+    "hero_id",
+    "favorite",
+];
+const EVENT_QUERY: &[&str] = &[
+    "cursor",
+    "limit",
+    "updated_after",
+    "include_deleted",
+    "favorite",
+];
+const ETAG: &[&str] = &["ETag"];
+
+/// Every endpoint of the server.
+pub fn table() -> Vec<Route> {
+    use Method as M;
+    vec![
+        route(M::GET, "/api/health", crate::health)
+            .op("health", "meta", "Liveness probe")
+            .ok(200, "The server is up", json::<Health>()),
+        route(M::GET, "/api/openapi.json", crate::openapi_json)
+            .op("openapi", "meta", "This OpenAPI document")
+            .ok(200, "The OpenAPI 3.1 document", Content::Json(|_| schemars::json_schema!({"type": "object"}))),
+        // Auth
+        route(M::POST, "/api/auth/signup", auth::signup)
+            .ip_limited()
+            .op("signup", "auth", "Create an account and sign in")
+            .body::<SignupRequest>()
+            .ok(201, "Signed up; the session token is in the body", json::<SessionResponse>())
+            .errs(&[400, 409, 413, 415, 422]),
+        route(M::POST, "/api/auth/login", auth::login)
+            .ip_limited()
+            .op("login", "auth", "Sign in with email and password")
+            .body::<LoginRequest>()
+            .ok(200, "Signed in", json::<SessionResponse>())
+            .errs(&[400, 401, 413, 415]),
+        route(M::POST, "/api/auth/logout", auth::logout)
+            .op("logout", "auth", "Revoke the current session token")
+            .auth()
+            .ok(204, "Signed out", Content::None)
+            .errs(&[]),
+        route(M::GET, "/api/auth/session", auth::session)
+            .op("session", "auth", "The current session")
+            .auth()
+            .ok(200, "The session", json::<SessionResponse>())
+            .errs(&[]),
+        // Profile and usage
+        route(M::GET, "/api/users/me", profile::get_me)
+            .op("getProfile", "profile", "The signed-in user's profile")
+            .auth()
+            .ok_with(200, "The profile", json::<UserProfile>(), ETAG)
+            .errs(&[]),
+        route(M::PATCH, "/api/users/me", profile::patch_me)
+            .op("updateProfile", "profile", "Change name, preferred language or theme")
+            .desc("The same change can be pushed as entity `user_profile` (update only, `id` = the user's id).")
+            .auth()
+            .headers(&["If-Match"])
+            .body::<UserProfilePatch>()
+            .ok_with(200, "The updated profile", json::<UserProfile>(), ETAG)
+            .errs(&[400, 412, 413, 415, 422]),
+        route(M::GET, "/api/usage", profile::get_usage)
+            .op("getUsage", "profile", "This month's usage and the limits per tier")
+            .auth()
+            .ok(200, "Usage", json::<UsageStats>())
+            .errs(&[]),
+        // Heroes
+        route(M::GET, "/api/heroes", heroes::list)
+            .op("listHeroes", "heroes", "List heroes, oldest first (keyset pagination)")
+            .auth()
+            .query(LIST_QUERY)
+            .ok(200, "A page of heroes", json::<Page<HeroRecord>>())
+            .errs(&[400]),
+        route(M::POST, "/api/heroes", heroes::create)
+            .op("createHero", "heroes", "Create a hero")
+            .desc("The body may also carry `\"id\"`: the client-chosen UUID of the new hero.")
+            .auth()
+            .body::<HeroInput>()
+            .ok(201, "Created at version 1", json::<HeroRecord>())
+            .errs(&[400, 409, 413, 415, 422]),
+        route(M::GET, "/api/heroes/{id}", heroes::get)
+            .op("getHero", "heroes", "One hero")
+            .auth()
+            .ok_with(200, "The hero", json::<HeroRecord>(), ETAG)
+            .errs(&[400, 404]),
+        route(M::PATCH, "/api/heroes/{id}", heroes::update)
+            .op("updateHero", "heroes", "Change a hero")
+            .auth()
+            .headers(&["If-Match"])
+            .body::<HeroPatch>()
+            .ok_with(200, "The updated hero", json::<HeroRecord>(), ETAG)
+            .errs(&[400, 404, 412, 413, 415, 422]),
+        route(M::DELETE, "/api/heroes/{id}", heroes::delete)
+            .op("deleteHero", "heroes", "Delete a hero (its stories stay, unlinked)")
+            .auth()
+            .headers(&["If-Match"])
+            .ok(204, "Deleted (a tombstone the change feed carries)", Content::None)
+            .errs(&[400, 404, 412]),
+        route(M::POST, "/api/heroes/{id}/avatar", media::generate_avatar)
+            .op("generateAvatar", "media", "Generate the hero's avatar (asynchronous)")
+            .desc("Answers at once; the PNG then sets the hero's `avatar_url` and `avatar_generation_id` (a new version in the change feed).")
+            .auth()
+            .ok(202, "Accepted", json::<MediaJob>())
+            .errs(&[400, 404]),
+        // Stories
+        route(M::GET, "/api/stories", stories::list_stories)
+            .op("listStories", "stories", "List stories, oldest first (keyset pagination)")
+            .auth()
+            .query(STORY_QUERY)
+            .ok(200, "A page of stories", json::<Page<StoryRecord>>())
+            .errs(&[400]),
+        route(M::POST, "/api/stories", stories::create_story)
+            .op("createStory", "stories", "Create a story")
+            .desc("The body may also carry `\"id\"`. `hero_id` and `custom_event_id` must name the user's own live rows (422 otherwise).")
+            .auth()
+            .body::<StoryInput>()
+            .ok(201, "Created at version 1", json::<StoryRecord>())
+            .errs(&[400, 409, 413, 415, 422]),
+        route(M::POST, "/api/stories/generate", storygen::generate)
+            .op("generateStory", "stories", "Write a new story from templates")
+            .desc("Deterministic from the input, in en, es, fr, de or it. Counts one story toward the monthly limit (403 `limit_reached` over it). With an `id` the user already has, answers 200 with that story.")
+            .auth()
+            .body::<GenerateStoryRequest>()
+            .ok(201, "The new story (version 1)", json::<StoryRecord>())
+            .ok_with(200, "The story a previous request with this `id` made", json::<StoryRecord>(), ETAG)
+            .errs(&[400, 403, 409, 413, 415, 422]),
+        route(M::GET, "/api/stories/{id}", stories::get_story)
+            .op("getStory", "stories", "One story")
+            .auth()
+            .ok_with(200, "The story", json::<StoryRecord>(), ETAG)
+            .errs(&[400, 404]),
+        route(M::PATCH, "/api/stories/{id}", stories::update_story)
+            .op("updateStory", "stories", "Change a story")
+            .desc("Setting `event_type` clears `custom_event_id` and the other way round.")
+            .auth()
+            .headers(&["If-Match"])
+            .body::<StoryPatch>()
+            .ok_with(200, "The updated story", json::<StoryRecord>(), ETAG)
+            .errs(&[400, 404, 412, 413, 415, 422]),
+        route(M::DELETE, "/api/stories/{id}", stories::delete_story)
+            .op("deleteStory", "stories", "Delete a story and its illustrations")
+            .auth()
+            .headers(&["If-Match"])
+            .ok(204, "Deleted (tombstones the change feed carries)", Content::None)
+            .errs(&[400, 404, 412]),
+        route(M::POST, "/api/stories/{id}/play", stories::play_story)
+            .op("playStory", "stories", "Count one play")
+            .desc("`play_count + 1` and `last_played_at` = now; never conflicts.")
+            .auth()
+            .ok_with(200, "The story", json::<StoryRecord>(), ETAG)
+            .errs(&[400, 404]),
+        route(M::POST, "/api/stories/{id}/audio", media::generate_audio)
+            .op("generateAudio", "media", "Generate the story's narration (asynchronous)")
+            .desc("A WAV (16-bit PCM mono, 16 kHz) as long as reading the text at ~150 words per minute; sets `audio_url` and `audio_duration`. Counts toward the monthly audio minutes.")
+            .auth()
+            .ok(202, "Accepted", json::<MediaJob>())
+            .errs(&[400, 403, 404]),
+        route(M::GET, "/api/stories/{id}/illustrations", stories::list_illustrations)
+            .op("listIllustrations", "stories", "The story's illustrations in display order")
+            .auth()
+            .ok(200, "All of them (no next page)", json::<Page<IllustrationRecord>>())
+            .errs(&[400, 404]),
+        route(M::POST, "/api/stories/{id}/illustrations", media::generate_illustrations)
+            .op("generateIllustrations", "media", "Generate 1 to 5 illustrations (asynchronous)")
+            .desc("Replaces the story's illustrations: the new ones appear at once as `pending` and become `ready` with their `image_url`. Counts toward the monthly illustrations.")
+            .auth()
+            .optional_body::<IllustrationsRequest>()
+            .ok(202, "Accepted", json::<MediaJob>())
+            .errs(&[400, 403, 404, 413, 422]),
+        // Custom events
+        route(M::GET, "/api/custom-events", stories::list_events)
+            .op("listCustomEvents", "custom-events", "List custom events, oldest first")
+            .auth()
+            .query(EVENT_QUERY)
+            .ok(200, "A page of custom events", json::<Page<CustomEventRecord>>())
+            .errs(&[400]),
+        route(M::POST, "/api/custom-events", stories::create_event)
+            .op("createCustomEvent", "custom-events", "Create a custom event")
+            .desc("The body may also carry `\"id\"`.")
+            .auth()
+            .body::<CustomEventInput>()
+            .ok(201, "Created at version 1", json::<CustomEventRecord>())
+            .errs(&[400, 409, 413, 415, 422]),
+        route(M::GET, "/api/custom-events/{id}", stories::get_event)
+            .op("getCustomEvent", "custom-events", "One custom event")
+            .auth()
+            .ok_with(200, "The custom event", json::<CustomEventRecord>(), ETAG)
+            .errs(&[400, 404]),
+        route(M::PATCH, "/api/custom-events/{id}", stories::update_event)
+            .op("updateCustomEvent", "custom-events", "Change a custom event")
+            .auth()
+            .headers(&["If-Match"])
+            .body::<CustomEventPatch>()
+            .ok_with(200, "The updated custom event", json::<CustomEventRecord>(), ETAG)
+            .errs(&[400, 404, 412, 413, 415, 422]),
+        route(M::DELETE, "/api/custom-events/{id}", stories::delete_event)
+            .op("deleteCustomEvent", "custom-events", "Delete a custom event")
+            .auth()
+            .headers(&["If-Match"])
+            .ok(204, "Deleted", Content::None)
+            .errs(&[400, 404, 412]),
+        route(M::POST, "/api/custom-events/{id}/use", stories::use_event)
+            .op("useCustomEvent", "custom-events", "Count one use")
+            .auth()
+            .ok_with(200, "The custom event", json::<CustomEventRecord>(), ETAG)
+            .errs(&[400, 404]),
+        // Sync
+        route(M::POST, "/api/sync/push", sync::push)
+            .op("push", "sync", "Apply a batch of mutations")
+            .desc("Up to 100 mutations across entities, each applied at most once per `mutation_id`; one result per mutation, in order. Entities: hero, story, custom_event (create, update, delete, increment where they have counters), user_profile (update only), illustration (always rejected: server-written).")
+            .auth()
+            .body::<PushRequest>()
+            .ok(200, "One result per mutation", json::<PushResponse>())
+            .errs(&[400, 413, 415, 422]),
+        route(M::GET, "/api/sync/changes", sync::changes)
+            .op("changes", "sync", "The change feed")
+            .desc("The user's rows (and tombstones) written after `cursor`, in server-sequence order, each at its latest version. Without `cursor`: from the start. The profile comes along once it changed.")
+            .auth()
+            .query(&["cursor", "limit"])
+            .ok(200, "A page of changes", json::<ChangesResponse>())
+            .errs(&[400, 410]),
+        // Media
+        route(M::GET, "/api/media/{name}", media::serve_media)
+            .op("getMedia", "media", "A generated file (owner only)")
+            .auth()
+            .headers(&["If-None-Match", "Range", "If-Range"])
+            .ok_with(200, "The file", Content::Binary(&["image/png", "audio/wav"]), &["ETag", "Content-Length", "Accept-Ranges"])
+            .ok_with(206, "Part of the file", Content::Binary(&["image/png", "audio/wav"]), &["ETag", "Content-Length", "Content-Range", "Accept-Ranges"])
+            .ok_with(304, "Not modified", Content::None, &["ETag"])
+            .errs(&[404, 416]),
+        // Fault injection
+        route(M::GET, faults::CONTROL_PATH, faults::get_faults)
+            .fault_control()
+            .op("getFaults", "faults", "The current fault injection")
+            .desc("Only with `--enable-fault-control`.")
+            .ok(200, "The settings", json::<FaultSettings>()),
+        route(M::POST, faults::CONTROL_PATH, faults::set_faults)
+            .fault_control()
+            .op("setFaults", "faults", "Change the fault injection")
+            .desc("Only with `--enable-fault-control`. Fields absent are unchanged; `seed` restarts the random generator.")
+            .body::<FaultPatch>()
+            .ok(200, "The resulting settings", json::<FaultSettings>())
+            .errs(&[400, 415, 422]),
+    ]
+}
