@@ -17,7 +17,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 pub const PASSWORD: &str = "story-time-1234";
 
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 fn binary(env_var: &str, name: &str) -> Result<PathBuf> {
@@ -31,7 +34,10 @@ fn binary(env_var: &str, name: &str) -> Result<PathBuf> {
         }
     };
     if !path.exists() {
-        bail!("{} not found; build it first (see scripts/test.sh) or set {env_var}", path.display());
+        bail!(
+            "{} not found; build it first (see scripts/test.sh) or set {env_var}",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -44,7 +50,9 @@ where
     F: FnOnce(PathBuf) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
-    let dir = tempfile::Builder::new().prefix(&format!("e2e-{name}-")).tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("e2e-{name}-"))
+        .tempdir()?;
     let result = tokio::time::timeout(Duration::from_secs(240), scenario(dir.path().to_owned()))
         .await
         .unwrap_or_else(|_| Err(anyhow::anyhow!("{name} took longer than 4 minutes")));
@@ -70,7 +78,10 @@ pub fn artifacts_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 async fn wait_for_port(addr: SocketAddr, deadline: Duration) -> Result<()> {
@@ -108,7 +119,10 @@ impl Proc {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(5) {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -163,7 +177,10 @@ impl Server {
     pub async fn up(&mut self) -> Result<()> {
         let bin = binary("E2E_SERVER", "story-server")?;
         let log = self.log_dir.join("server.log");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
         let child = Command::new(bin)
             .args(["--addr", &self.addr.to_string(), "--db"])
             .arg(&self.db)
@@ -174,7 +191,10 @@ impl Server {
             .stderr(log)
             .spawn()
             .context("starting story-server")?;
-        self.proc = Some(Proc { name: "story-server", child });
+        self.proc = Some(Proc {
+            name: "story-server",
+            child,
+        });
         wait_for_port(self.addr, Duration::from_secs(20)).await
     }
 
@@ -191,7 +211,11 @@ impl Server {
             .send()
             .await?;
         if !resp.status().is_success() {
-            bail!("signup answered {}: {}", resp.status(), resp.text().await.unwrap_or_default());
+            bail!(
+                "signup answered {}: {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            );
         }
         Ok(())
     }
@@ -201,7 +225,11 @@ impl Server {
         self.heroes_of(email, PASSWORD).await
     }
 
-    pub async fn heroes_of(&self, email: &str, password: &str) -> Result<Vec<is_protocol::HeroRecord>> {
+    pub async fn heroes_of(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Vec<is_protocol::HeroRecord>> {
         let http = reqwest::Client::new();
         let session: serde_json::Value = http
             .post(format!("{}/api/auth/login", self.base_url()))
@@ -235,7 +263,8 @@ impl App {
     /// Launches the app with its own data directory, talking to `server_url`.
     pub async fn launch(dir: &Path, server_url: &str) -> Result<App> {
         let app_bin = binary("E2E_APP", "infinite-stories")?;
-        let driver_bin = which("tauri-driver").context("tauri-driver is not installed (cargo install tauri-driver --locked)")?;
+        let driver_bin = which("tauri-driver")
+            .context("tauri-driver is not installed (cargo install tauri-driver --locked)")?;
 
         // A virtual display unless one is given.
         let mut xvfb = None;
@@ -243,11 +272,20 @@ impl App {
             Ok(d) if !d.is_empty() => d,
             _ => {
                 static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-                let n = 90 + (std::process::id() + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) % 9;
+                let n = 90
+                    + (std::process::id() + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+                        % 9;
                 let d = format!(":{n}");
                 xvfb = Some(Proc::spawn(
                     "Xvfb",
-                    Command::new("Xvfb").args([d.as_str(), "-screen", "0", "1280x860x24", "-nolisten", "tcp"]),
+                    Command::new("Xvfb").args([
+                        d.as_str(),
+                        "-screen",
+                        "0",
+                        "1280x860x24",
+                        "-nolisten",
+                        "tcp",
+                    ]),
                     &dir.join("xvfb.log"),
                 )?);
                 wait_for_x(&d).await?;
@@ -260,7 +298,12 @@ impl App {
         let driver = Proc::spawn(
             "tauri-driver",
             Command::new(driver_bin)
-                .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
                 .env("DISPLAY", &display)
                 .env("INFINITE_STORIES_DATA_DIR", dir.join("device"))
                 .env("INFINITE_STORIES_SERVER", server_url)
@@ -270,7 +313,11 @@ impl App {
                 .env("LIBGL_ALWAYS_SOFTWARE", "1"),
             &dir.join("tauri-driver.log"),
         )?;
-        wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(20)).await?;
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(20),
+        )
+        .await?;
 
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -279,12 +326,18 @@ impl App {
         );
         let client = tokio::time::timeout(
             Duration::from_secs(60),
-            ClientBuilder::native().capabilities(caps).connect(&format!("http://127.0.0.1:{port}")),
+            ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{port}")),
         )
         .await
         .context("the WebDriver session did not start within 60 s")?
         .context("starting the WebDriver session")?;
-        Ok(App { client, _driver: driver, _xvfb: xvfb })
+        Ok(App {
+            client,
+            _driver: driver,
+            _xvfb: xvfb,
+        })
     }
 
     pub async fn find(&self, testid: &str) -> Result<Element> {
@@ -301,7 +354,13 @@ impl App {
     }
 
     /// Waits until `css` has attribute `attr` equal to `value`.
-    pub async fn wait_attr(&self, css: &str, attr: &str, value: &str, within: Duration) -> Result<()> {
+    pub async fn wait_attr(
+        &self,
+        css: &str,
+        attr: &str,
+        value: &str,
+        within: Duration,
+    ) -> Result<()> {
         let start = Instant::now();
         let mut last = None;
         while start.elapsed() < within {
@@ -319,11 +378,17 @@ impl App {
     pub async fn type_into(&self, testid: &str, text: &str) -> Result<()> {
         let el = self.find(testid).await?;
         el.clear().await.ok();
-        el.send_keys(text).await.with_context(|| format!("typing into {testid}"))
+        el.send_keys(text)
+            .await
+            .with_context(|| format!("typing into {testid}"))
     }
 
     pub async fn click(&self, testid: &str) -> Result<()> {
-        self.find(testid).await?.click().await.with_context(|| format!("clicking {testid}"))
+        self.find(testid)
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("clicking {testid}"))
     }
 
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
@@ -336,7 +401,11 @@ impl App {
     /// The names of the hero rows currently rendered, in order.
     pub async fn hero_names(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        for row in self.client.find_all(Locator::Css("[data-testid='hero-row']")).await? {
+        for row in self
+            .client
+            .find_all(Locator::Css("[data-testid='hero-row']"))
+            .await?
+        {
             if let Some(name) = row.attr("data-hero-name").await? {
                 names.push(name);
             }
@@ -362,7 +431,10 @@ impl App {
     }
 
     pub async fn close(self) -> Result<()> {
-        self.client.close().await.context("closing the WebDriver session")
+        self.client
+            .close()
+            .await
+            .context("closing the WebDriver session")
     }
 }
 
@@ -380,7 +452,9 @@ async fn wait_for_x(display: &str) -> Result<()> {
 }
 
 fn which(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     if let Some(home) = std::env::var_os("HOME") {
         dirs.push(PathBuf::from(home).join(".cargo/bin"));
     }
