@@ -324,15 +324,28 @@ impl App {
             "tauri:options".into(),
             serde_json::json!({ "application": app_bin.to_string_lossy() }),
         );
-        let client = tokio::time::timeout(
-            Duration::from_secs(60),
-            ClientBuilder::native()
-                .capabilities(caps)
-                .connect(&format!("http://127.0.0.1:{port}")),
-        )
-        .await
-        .context("the WebDriver session did not start within 60 s")?
-        .context("starting the WebDriver session")?;
+        // tauri-driver starts WebKitWebDriver on the first request and may forward to it
+        // before it listens, so the first attempts can be refused: retry for a while.
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        let client = loop {
+            let attempt = tokio::time::timeout(
+                Duration::from_secs(60),
+                ClientBuilder::native()
+                    .capabilities(caps.clone())
+                    .connect(&url),
+            )
+            .await
+            .context("the WebDriver session did not start within 60 s")?;
+            match attempt {
+                Ok(client) => break client,
+                Err(e) if start.elapsed() < Duration::from_secs(30) => {
+                    eprintln!("WebDriver session not ready yet ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e).context("starting the WebDriver session"),
+            }
+        };
         Ok(App {
             client,
             _driver: driver,

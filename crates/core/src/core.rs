@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use is_protocol::{validate_signup, EntityKind, HeroInput, LoginRequest, SessionResponse, SignupRequest};
+use is_protocol::{
+    validate_signup, EntityKind, HeroInput, LoginRequest, SessionResponse, SignupRequest,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{broadcast, Notify};
 use uuid::Uuid;
@@ -20,6 +22,15 @@ use crate::rng::{Rng, SplitMix64};
 use crate::sync::plan::RetryPolicy;
 use crate::sync::{RunError, SyncEngine};
 use crate::transport::{HttpTransport, Transport, TransportError};
+
+/// One entry of a hero's conflict history: (detected at, resolution, the local version,
+/// the server's version).
+pub type HeroConflict = (
+    DateTime<Utc>,
+    String,
+    is_protocol::HeroRecord,
+    is_protocol::HeroRecord,
+);
 
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
@@ -84,7 +95,13 @@ impl Core {
     pub fn open(config: CoreConfig) -> Result<Core> {
         let conn = db::open(&config.db_path())?;
         let transport = Arc::new(HttpTransport::new(&config.server_url));
-        Ok(Core::with_parts(conn, transport, Arc::new(SystemClock), Arc::new(SplitMix64::from_entropy()), config))
+        Ok(Core::with_parts(
+            conn,
+            transport,
+            Arc::new(SystemClock),
+            Arc::new(SplitMix64::from_entropy()),
+            config,
+        ))
     }
 
     /// Everything injected: for tests and benchmarks.
@@ -96,8 +113,18 @@ impl Core {
         config: CoreConfig,
     ) -> Core {
         let (events, _) = broadcast::channel(256);
-        let work_offline = meta::get(&conn, meta::WORK_OFFLINE).ok().flatten().as_deref() == Some("1");
-        let engine = SyncEngine { db: Arc::new(Db::new(conn)), transport, clock, rng, policy: config.retry };
+        let work_offline = meta::get(&conn, meta::WORK_OFFLINE)
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some("1");
+        let engine = SyncEngine {
+            db: Arc::new(Db::new(conn)),
+            transport,
+            clock,
+            rng,
+            policy: config.retry,
+        };
         Core {
             inner: Arc::new(Inner {
                 engine,
@@ -105,7 +132,11 @@ impl Core {
                 events,
                 sync_lock: tokio::sync::Mutex::new(()),
                 runtime: Mutex::new(Runtime {
-                    network: if work_offline { NetworkState::Offline } else { NetworkState::Online },
+                    network: if work_offline {
+                        NetworkState::Offline
+                    } else {
+                        NetworkState::Online
+                    },
                     syncing: false,
                     last_error: None,
                 }),
@@ -123,13 +154,21 @@ impl Core {
         self.inner.events.subscribe()
     }
 
-    fn db(&self) -> &Db {
+    pub(crate) fn db(&self) -> &Db {
         &self.inner.engine.db
     }
 
-    fn ctx(&self) -> Ctx<'_> {
+    pub(crate) fn max_attempts(&self) -> u32 {
+        self.inner.engine.policy.max_attempts
+    }
+
+    pub(crate) fn ctx(&self) -> Ctx<'_> {
         let e = &self.inner.engine;
-        Ctx { clock: &*e.clock, rng: &*e.rng, max_attempts: e.policy.max_attempts }
+        Ctx {
+            clock: &*e.clock,
+            rng: &*e.rng,
+            max_attempts: e.policy.max_attempts,
+        }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -153,7 +192,7 @@ impl Core {
     }
 
     /// After a local write: tell the UI and schedule a push.
-    fn changed_locally(&self, entity: EntityKind) {
+    pub(crate) fn changed_locally(&self, entity: EntityKind) {
         self.emit(CoreEvent::DataChanged { entity });
         self.emit_overview();
         self.trigger(crate::scheduler::Trigger::LocalChange);
@@ -163,17 +202,29 @@ impl Core {
     // Account
 
     pub fn account(&self) -> Result<Option<Account>> {
-        self.db().read(|c| Ok(load_account(c)?.map(|(account, _)| account)))
+        self.db()
+            .read(|c| Ok(load_account(c)?.map(|(account, _)| account)))
     }
 
-    fn token(&self) -> Result<Option<String>> {
-        self.db().read(|c| Ok(load_account(c)?.and_then(|(_, token)| token)))
+    pub(crate) fn token(&self) -> Result<Option<String>> {
+        self.db()
+            .read(|c| Ok(load_account(c)?.and_then(|(_, token)| token)))
     }
 
     pub async fn sign_up(&self, email: &str, password: &str, name: &str) -> Result<Account> {
-        let req = SignupRequest { email: email.trim().to_owned(), password: password.to_owned(), name: name.trim().to_owned() };
+        let req = SignupRequest {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+            name: name.trim().to_owned(),
+        };
         validate_signup(&req).map_err(CoreError::Validation)?;
-        let session = self.inner.engine.transport.signup(&req).await.map_err(auth_error)?;
+        let session = self
+            .inner
+            .engine
+            .transport
+            .signup(&req)
+            .await
+            .map_err(auth_error)?;
         self.store_session(session)
     }
 
@@ -183,13 +234,25 @@ impl Core {
             fields.push(is_protocol::FieldError::new("email", "Enter your email"));
         }
         if password.is_empty() {
-            fields.push(is_protocol::FieldError::new("password", "Enter your password"));
+            fields.push(is_protocol::FieldError::new(
+                "password",
+                "Enter your password",
+            ));
         }
         if !fields.is_empty() {
             return Err(CoreError::Validation(fields));
         }
-        let req = LoginRequest { email: email.trim().to_owned(), password: password.to_owned() };
-        let session = self.inner.engine.transport.login(&req).await.map_err(auth_error)?;
+        let req = LoginRequest {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+        };
+        let session = self
+            .inner
+            .engine
+            .transport
+            .login(&req)
+            .await
+            .map_err(auth_error)?;
         self.store_session(session)
     }
 
@@ -205,7 +268,7 @@ impl Core {
             if owner.as_deref().is_some_and(|o| o != account.user_id.to_string()) {
                 // This device holds another account's data. Never push it as this user,
                 // and never drop it while it has unsynced changes.
-                let (pending, failed, conflicts) = heroes::counts(tx)?;
+                let (pending, failed, conflicts) = crate::repo::counts(tx)?;
                 if pending + failed + conflicts > 0 {
                     return Err(CoreError::Server {
                         status: 409,
@@ -232,7 +295,9 @@ impl Core {
             )?;
             Ok(())
         })?;
-        self.emit(CoreEvent::DataChanged { entity: EntityKind::Hero });
+        for entity in EntityKind::ALL {
+            self.emit(CoreEvent::DataChanged { entity });
+        }
         self.emit_overview();
         self.trigger(crate::scheduler::Trigger::Launch);
         Ok(account)
@@ -284,6 +349,10 @@ impl Core {
     pub fn delete_hero(&self, id: Uuid) -> Result<()> {
         let ctx = self.ctx();
         self.db().write(|tx| heroes::delete(tx, &ctx, id))?;
+        // Its stories show unlinked.
+        self.emit(CoreEvent::DataChanged {
+            entity: EntityKind::Story,
+        });
         self.changed_locally(EntityKind::Hero);
         Ok(())
     }
@@ -302,9 +371,23 @@ impl Core {
         Ok(())
     }
 
-    /// The local versions that lost a conflict for this hero, newest first.
-    pub fn hero_conflict_history(&self, id: Uuid) -> Result<Vec<(DateTime<Utc>, String, is_protocol::HeroRecord, is_protocol::HeroRecord)>> {
-        self.db().read(|c| crate::sync::conflict_history(c, id))
+    /// The local versions that lost a conflict for this hero, newest first:
+    /// (detected at, resolution, local version, server version).
+    pub fn hero_conflict_history(&self, id: Uuid) -> Result<Vec<HeroConflict>> {
+        let records = self
+            .db()
+            .read(|c| crate::sync::conflict_history(c, Some(EntityKind::Hero), id))?;
+        records
+            .into_iter()
+            .map(|r| {
+                Ok((
+                    r.detected_at,
+                    r.resolution,
+                    serde_json::from_value(r.local)?,
+                    serde_json::from_value(r.server)?,
+                ))
+            })
+            .collect()
     }
 
     /// Outbox entries waiting (for tests and the Sync panel).
@@ -316,20 +399,32 @@ impl Core {
     // Sync
 
     pub fn overview(&self) -> Result<SyncOverview> {
-        let (account, paused, last_sync_at, work_offline, (pending, failed, conflicts)) = self.db().read(|c| {
-            let acc = load_account(c)?;
-            let paused = acc.as_ref().is_some_and(|(_, token)| token.is_none());
-            let last = meta::get(c, meta::LAST_SYNC_AT)?.and_then(|t| t.parse().ok());
-            let offline = meta::get(c, meta::WORK_OFFLINE)?.as_deref() == Some("1");
-            Ok((acc.map(|(a, _)| a), paused, last, offline, heroes::counts(c)?))
-        })?;
+        let (account, paused, last_sync_at, work_offline, (pending, failed, conflicts)) =
+            self.db().read(|c| {
+                let acc = load_account(c)?;
+                let paused = acc.as_ref().is_some_and(|(_, token)| token.is_none());
+                let last = meta::get(c, meta::LAST_SYNC_AT)?.and_then(|t| t.parse().ok());
+                let offline = meta::get(c, meta::WORK_OFFLINE)?.as_deref() == Some("1");
+                Ok((
+                    acc.map(|(a, _)| a),
+                    paused,
+                    last,
+                    offline,
+                    crate::repo::counts(c)?,
+                ))
+            })?;
         let rt = self.runtime();
         Ok(SyncOverview {
             account,
-            network: if work_offline { NetworkState::Offline } else { rt.network },
+            network: if work_offline {
+                NetworkState::Offline
+            } else {
+                rt.network
+            },
             work_offline,
             syncing: rt.syncing,
-            paused_reason: paused.then(|| "Your session has expired. Sign in again to keep syncing.".to_owned()),
+            paused_reason: paused
+                .then(|| "Your session has expired. Sign in again to keep syncing.".to_owned()),
             last_sync_at,
             last_error: rt.last_error.clone(),
             pending,
@@ -339,7 +434,8 @@ impl Core {
     }
 
     pub fn set_work_offline(&self, enabled: bool) -> Result<SyncOverview> {
-        self.db().write(|tx| meta::set(tx, meta::WORK_OFFLINE, if enabled { "1" } else { "0" }))?;
+        self.db()
+            .write(|tx| meta::set(tx, meta::WORK_OFFLINE, if enabled { "1" } else { "0" }))?;
         self.emit_overview();
         if !enabled {
             self.trigger(crate::scheduler::Trigger::NetworkRestored);
@@ -372,7 +468,9 @@ impl Core {
     pub async fn sync_now(&self) -> Result<SyncReport> {
         let _running = self.inner.sync_lock.lock().await;
         if self.overview()?.work_offline {
-            return Err(CoreError::Transport(TransportError::Unreachable("Work offline is on".into())));
+            return Err(CoreError::Transport(TransportError::Unreachable(
+                "Work offline is on".into(),
+            )));
         }
         let Some(token) = self.token()? else {
             return Err(CoreError::NotSignedIn);
@@ -394,7 +492,10 @@ impl Core {
                 self.emit(CoreEvent::SessionExpired);
                 Err(CoreError::Server {
                     status: 401,
-                    body: is_protocol::ErrorBody::new("unauthorized", "Your session has expired. Sign in again to keep syncing."),
+                    body: is_protocol::ErrorBody::new(
+                        "unauthorized",
+                        "Your session has expired. Sign in again to keep syncing.",
+                    ),
                 })
             }
             Err(RunError::Transport(e)) => {
@@ -415,19 +516,22 @@ impl Core {
             }
         }
         // Sync may have changed rows whatever the outcome (a partial push, a page).
-        self.emit(CoreEvent::DataChanged { entity: EntityKind::Hero });
+        for entity in EntityKind::ALL {
+            self.emit(CoreEvent::DataChanged { entity });
+        }
         self.emit_overview();
         outcome
     }
 
     /// When the next push retry is due, if any row waits for one.
     pub(crate) fn next_retry_at(&self) -> Result<Option<DateTime<Utc>>> {
-        self.db().read(heroes::next_retry_at)
+        self.db().read(crate::repo::next_retry_at)
     }
 
     /// Whether background sync may run now (signed in, session valid, not offline).
     pub(crate) fn can_sync(&self) -> bool {
-        self.overview().is_ok_and(|o| !o.work_offline && o.account.is_some() && o.paused_reason.is_none())
+        self.overview()
+            .is_ok_and(|o| !o.work_offline && o.account.is_some() && o.paused_reason.is_none())
     }
 }
 
@@ -435,21 +539,43 @@ const OWNER: &str = "owner_user_id";
 
 fn load_account(conn: &Connection) -> Result<Option<(Account, Option<String>)>> {
     let row = conn
-        .query_row("SELECT user_id, email, name, server_url, token FROM account WHERE id = 1", [], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, Option<String>>(4)?))
-        })
+        .query_row(
+            "SELECT user_id, email, name, server_url, token FROM account WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            },
+        )
         .optional()?;
     row.map(|(user_id, email, name, server_url, token)| {
-        let user_id = user_id.parse().map_err(|_| CoreError::Corrupt("account: bad user id".into()))?;
-        Ok((Account { user_id, email, name, server_url }, token))
+        let user_id = user_id
+            .parse()
+            .map_err(|_| CoreError::Corrupt("account: bad user id".into()))?;
+        Ok((
+            Account {
+                user_id,
+                email,
+                name,
+                server_url,
+            },
+            token,
+        ))
     })
     .transpose()
 }
 
 fn wipe_user_data(tx: &Connection) -> Result<()> {
     tx.execute_batch(
-        "DELETE FROM heroes; DELETE FROM outbox; DELETE FROM conflict_history;
-         DELETE FROM sync_meta WHERE key IN ('changes_cursor', 'last_sync_at');",
+        "DELETE FROM heroes; DELETE FROM stories; DELETE FROM custom_events; DELETE FROM user_profile;
+         DELETE FROM story_illustrations; DELETE FROM usage_cache;
+         DELETE FROM outbox; DELETE FROM conflict_history;
+         DELETE FROM sync_meta WHERE key IN ('changes_cursor', 'last_sync_at', 'resync_active');",
     )?;
     Ok(())
 }

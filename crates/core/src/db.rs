@@ -77,6 +77,149 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX conflict_history_by_row ON conflict_history (entity, entity_id);
     "#,
+    // 2: stories, custom events, illustrations, the profile and usage; counter
+    // increments in the outbox; full-resync generations (mark and sweep).
+    r#"
+    ALTER TABLE heroes ADD COLUMN server_version INTEGER;
+    ALTER TABLE heroes ADD COLUMN seen_gen INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE heroes ADD COLUMN pending_increment INTEGER NOT NULL DEFAULT 0;
+    UPDATE heroes SET server_version = json_extract(server_snapshot, '$.version') WHERE server_snapshot IS NOT NULL;
+    -- A synced row is its own base snapshot.
+    UPDATE heroes SET base_snapshot = NULL WHERE sync_status = 'synced';
+
+    -- No foreign keys to heroes or custom events: a page of the change feed can bring a
+    -- story before its hero, and a deleted hero's stories stay (unlinked).
+    CREATE TABLE stories (
+        id                   TEXT PRIMARY KEY NOT NULL,
+        hero_id              TEXT,
+        title                TEXT NOT NULL,
+        content              TEXT NOT NULL,
+        language             TEXT NOT NULL,
+        event_type           TEXT,
+        custom_event_id      TEXT,
+        is_favorite          INTEGER NOT NULL DEFAULT 0,
+        play_count           INTEGER NOT NULL DEFAULT 0, -- the server's count
+        last_played_at       TEXT,
+        audio_url            TEXT,
+        audio_duration       REAL,
+        created_at           TEXT NOT NULL,
+        updated_at           TEXT NOT NULL,
+        sync_status          TEXT NOT NULL,
+        sync_op              TEXT,
+        base_version         INTEGER,
+        base_snapshot        TEXT,                     -- kept only while the row has local changes
+        server_snapshot      TEXT,
+        server_version       INTEGER,                  -- version of server_snapshot
+        changed_fields       TEXT NOT NULL DEFAULT '[]',
+        last_synced_at       TEXT,
+        server_updated_at    TEXT,
+        sync_error           TEXT,
+        attempts             INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at      TEXT,
+        seen_gen             INTEGER NOT NULL DEFAULT 0, -- full-resync generation that last saw it
+        pending_increment    INTEGER NOT NULL DEFAULT 0  -- local counter increments not yet confirmed
+    ) STRICT;
+    CREATE INDEX stories_by_created ON stories (created_at, id);
+    CREATE INDEX stories_by_hero ON stories (hero_id) WHERE hero_id IS NOT NULL;
+    CREATE INDEX stories_unsynced ON stories (sync_status) WHERE sync_status <> 'synced';
+
+    CREATE TABLE custom_events (
+        id                   TEXT PRIMARY KEY NOT NULL,
+        title                TEXT NOT NULL,
+        description          TEXT NOT NULL DEFAULT '',
+        prompt_seed          TEXT NOT NULL DEFAULT '',
+        keywords             TEXT NOT NULL DEFAULT '[]', -- JSON array
+        category             TEXT NOT NULL,
+        tone                 TEXT NOT NULL,
+        pictogram_emoji      TEXT NOT NULL,
+        is_favorite          INTEGER NOT NULL DEFAULT 0,
+        usage_count          INTEGER NOT NULL DEFAULT 0,  -- the server's count
+        created_at           TEXT NOT NULL,
+        updated_at           TEXT NOT NULL,
+        sync_status          TEXT NOT NULL,
+        sync_op              TEXT,
+        base_version         INTEGER,
+        base_snapshot        TEXT,                     -- kept only while the row has local changes
+        server_snapshot      TEXT,
+        server_version       INTEGER,                  -- version of server_snapshot
+        changed_fields       TEXT NOT NULL DEFAULT '[]',
+        last_synced_at       TEXT,
+        server_updated_at    TEXT,
+        sync_error           TEXT,
+        attempts             INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at      TEXT,
+        seen_gen             INTEGER NOT NULL DEFAULT 0, -- full-resync generation that last saw it
+        pending_increment    INTEGER NOT NULL DEFAULT 0  -- local counter increments not yet confirmed
+    ) STRICT;
+    CREATE INDEX custom_events_by_title ON custom_events (title COLLATE NOCASE, id);
+    CREATE INDEX custom_events_unsynced ON custom_events (sync_status) WHERE sync_status <> 'synced';
+
+    -- The signed-in user's profile (one row, id = the user's id).
+    CREATE TABLE user_profile (
+        id                   TEXT PRIMARY KEY NOT NULL,
+        name                 TEXT NOT NULL,
+        preferred_language   TEXT NOT NULL,
+        theme                TEXT NOT NULL,
+        email                TEXT NOT NULL,
+        subscription_tier    TEXT NOT NULL,
+        created_at           TEXT NOT NULL,
+        updated_at           TEXT NOT NULL,
+        sync_status          TEXT NOT NULL,
+        sync_op              TEXT,
+        base_version         INTEGER,
+        base_snapshot        TEXT,                     -- kept only while the row has local changes
+        server_snapshot      TEXT,
+        server_version       INTEGER,                  -- version of server_snapshot
+        changed_fields       TEXT NOT NULL DEFAULT '[]',
+        last_synced_at       TEXT,
+        server_updated_at    TEXT,
+        sync_error           TEXT,
+        attempts             INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at      TEXT,
+        seen_gen             INTEGER NOT NULL DEFAULT 0, -- full-resync generation that last saw it
+        pending_increment    INTEGER NOT NULL DEFAULT 0  -- local counter increments not yet confirmed
+    ) STRICT;
+
+    -- Server-written only: no sync metadata, no outbox.
+    CREATE TABLE story_illustrations (
+        id                TEXT PRIMARY KEY NOT NULL,
+        story_id          TEXT NOT NULL,
+        version           INTEGER NOT NULL,
+        created_at        TEXT NOT NULL,
+        updated_at        TEXT NOT NULL,
+        image_url         TEXT,
+        prompt            TEXT NOT NULL,
+        timestamp         REAL NOT NULL,
+        display_order     INTEGER NOT NULL,
+        generation_status TEXT NOT NULL,
+        seen_gen          INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX story_illustrations_by_story ON story_illustrations (story_id, display_order);
+
+    CREATE TABLE usage_cache (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        json       TEXT NOT NULL,
+        fetched_at TEXT NOT NULL
+    ) STRICT;
+
+    -- The outbox learns counter increments (a CHECK cannot be altered: rebuild it).
+    CREATE TABLE outbox_v2 (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        mutation_id  TEXT NOT NULL UNIQUE,
+        entity       TEXT NOT NULL,
+        entity_id    TEXT NOT NULL,
+        op           TEXT NOT NULL CHECK (op IN ('create', 'update', 'delete', 'increment')),
+        payload      TEXT NOT NULL,                    -- create data, update patch or counters (JSON)
+        base_version INTEGER,                          -- frozen when first sent
+        sent         INTEGER NOT NULL DEFAULT 0,       -- 1 once a request carried it: frozen
+        created_at   TEXT NOT NULL
+    ) STRICT;
+    INSERT INTO outbox_v2 (seq, mutation_id, entity, entity_id, op, payload, base_version, sent, created_at)
+        SELECT seq, mutation_id, entity, entity_id, op, payload, base_version, sent, created_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v2 RENAME TO outbox;
+    CREATE INDEX outbox_by_row ON outbox (entity, entity_id, seq);
+    "#,
 ];
 
 /// Opens (creating if needed) the cache at `path` and migrates it to the latest schema.
@@ -86,7 +229,9 @@ pub fn open(path: &Path) -> Result<Connection> {
     }
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;
     migrate(&conn)?;
@@ -108,6 +253,11 @@ fn configure(conn: &Connection) -> Result<()> {
     // the last transactions but never corrupts the file.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A pulled page is one large transaction; checkpointing every 1000 pages (the
+    // default) would copy and fsync the database file dozens of times during an initial
+    // sync. Checkpoint every ~40 MB of WAL instead, and truncate the WAL file after.
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     Ok(())
 }
 
@@ -158,8 +308,118 @@ mod tests {
             drop(conn);
             let conn = open(&path).unwrap();
             assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len());
-            let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+            let mode: String = conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap();
             assert_eq!(mode, "wal");
+        }
+    }
+
+    #[test]
+    fn data_of_version_1_survives_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite3");
+        let hero = |id: &str, v: i64| {
+            format!(
+                r#"{{"id":"{id}","version":{v},"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z",
+                    "deleted":false,"name":"Luna","age":6,"traits":["brave"],"appearance":"","special_ability":"",
+                    "avatar_url":null,"avatar_generation_id":null}}"#
+            )
+        };
+        let (synced, pending) = (
+            "00000000-0000-0000-0000-000000000001",
+            "00000000-0000-0000-0000-000000000002",
+        );
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate_to(&conn, 1).unwrap();
+            for (id, status, server) in [
+                (synced, "synced", None),
+                (pending, "pending_update", Some(hero(pending, 4))),
+            ] {
+                conn.execute(
+                    "INSERT INTO heroes (id, name, age, traits, created_at, updated_at, sync_status, base_version,
+                                         base_snapshot, server_snapshot)
+                     VALUES (?1, 'Luna', 6, '[\"brave\"]', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?2, 3, ?3, ?4)",
+                    rusqlite::params![id, status, hero(id, 3), server],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO outbox (mutation_id, entity, entity_id, op, payload, base_version, sent, created_at)
+                 VALUES ('00000000-0000-0000-0000-0000000000aa', 'hero', ?1, 'update', '{\"age\":7}', 3, 1, '2026-01-01T00:00:00Z')",
+                [pending],
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let row = crate::entity::load::<crate::repo::heroes::Hero>(&conn, synced.parse().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                row.fields.name.as_str(),
+                row.base_version,
+                row.base_snapshot.is_none()
+            ),
+            ("Luna", Some(3), true)
+        );
+        assert_eq!(
+            row.base_record().unwrap().version,
+            3,
+            "a synced row is its own base"
+        );
+        let row = crate::entity::load::<crate::repo::heroes::Hero>(&conn, pending.parse().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.base_snapshot.as_ref().unwrap().version,
+            3,
+            "a pending row keeps its base"
+        );
+        assert_eq!(row.known_version(), Some(4));
+        let meta =
+            crate::entity::load_meta::<crate::repo::heroes::Hero>(&conn, pending.parse().unwrap())
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            meta.remembered_version,
+            Some(4),
+            "server_version filled from the snapshot"
+        );
+        let entries = crate::outbox::entries_for(
+            &conn,
+            is_protocol::EntityKind::Hero,
+            pending.parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (entries.len(), entries[0].sent, entries[0].base_version),
+            (1, true, Some(3)),
+            "the frozen entry is intact"
+        );
+        // The new outbox accepts increments; the new tables exist.
+        crate::outbox::record_increment(
+            &conn,
+            uuid::Uuid::from_u128(9),
+            is_protocol::EntityKind::Story,
+            uuid::Uuid::from_u128(8),
+            "play_count",
+            1,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        for table in [
+            "stories",
+            "custom_events",
+            "user_profile",
+            "story_illustrations",
+            "usage_cache",
+        ] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
         }
     }
 
@@ -184,7 +444,9 @@ pub struct Db {
 
 impl Db {
     pub fn new(conn: Connection) -> Self {
-        Db { conn: std::sync::Mutex::new(conn) }
+        Db {
+            conn: std::sync::Mutex::new(conn),
+        }
     }
 
     /// Runs `f` with the connection (reads, or writes that manage their own transaction).
@@ -210,6 +472,12 @@ pub mod meta {
     use crate::error::Result;
 
     pub const CURSOR: &str = "changes_cursor";
+    /// The full-resync generation rows are marked with when the server shows them.
+    pub const GENERATION: &str = "resync_generation";
+    /// Set while a full resync runs (cleared by the sweep that ends it).
+    pub const RESYNC: &str = "resync_active";
+    /// Per-entity conflict strategy chosen in Settings: `strategy.<entity>`.
+    pub const STRATEGY_PREFIX: &str = "strategy.";
     pub const LAST_SYNC_AT: &str = "last_sync_at";
     pub const WORK_OFFLINE: &str = "work_offline";
 
@@ -227,7 +495,8 @@ pub mod meta {
     }
 
     pub fn delete(conn: &Connection, key: &str) -> Result<()> {
-        conn.prepare_cached("DELETE FROM sync_meta WHERE key = ?1")?.execute(params![key])?;
+        conn.prepare_cached("DELETE FROM sync_meta WHERE key = ?1")?
+            .execute(params![key])?;
         Ok(())
     }
 }

@@ -19,6 +19,9 @@ pub enum CoreError {
     InvalidTransition(#[from] InvalidTransition),
     #[error("Sign in to sync")]
     NotSignedIn,
+    /// A cache-only read found nothing saved.
+    #[error("This is not available offline yet")]
+    NotCached,
     #[error("{}", .body.message)]
     Server { status: u16, body: ErrorBody },
     #[error(transparent)]
@@ -46,11 +49,21 @@ impl CoreError {
             CoreError::NotFound { .. } => "not_found",
             CoreError::InvalidTransition(_) => "invalid_transition",
             CoreError::NotSignedIn => "not_signed_in",
+            CoreError::NotCached => "not_cached",
             CoreError::Server { status: 401, .. } => "unauthorized",
             CoreError::Server { body, .. } => &body.code,
             CoreError::Transport(e) if e.is_offline() => "offline",
             CoreError::Transport(_) => "server",
             CoreError::Db(_) | CoreError::Corrupt(_) | CoreError::Io(_) => "internal",
+        }
+    }
+
+    /// A transport failure of a direct request (not a sync run): an answered error keeps
+    /// the server's code (`not_found`, `limit_reached`, ...).
+    pub fn from_transport(e: TransportError) -> CoreError {
+        match e {
+            TransportError::Http { status, body, .. } => CoreError::Server { status, body },
+            other => CoreError::Transport(other),
         }
     }
 
@@ -65,7 +78,11 @@ impl CoreError {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
-        ErrorPayload { code: self.code().to_owned(), message: self.to_string(), fields }
+        ErrorPayload {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+            fields,
+        }
     }
 }
 

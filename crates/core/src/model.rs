@@ -1,8 +1,11 @@
 //! The types the core hands to its clients (the app's UI, the CLI, tests).
 
 use chrono::{DateTime, Utc};
-use is_protocol::{EntityKind, HeroTrait};
-use serde::Serialize;
+use is_protocol::{
+    EntityKind, EventCategory, EventTone, EventType, GenerationStatus, HeroTrait, Language,
+    SubscriptionTier, Theme, UsageStats,
+};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ErrorPayload;
@@ -93,6 +96,229 @@ pub struct SyncReport {
     pub finished_at: DateTime<Utc>,
 }
 
+/// A story as the reader shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StoryView {
+    pub id: Uuid,
+    /// The story's hero while that hero exists (a deleted hero's stories are unlinked).
+    pub hero_id: Option<Uuid>,
+    pub hero_name: Option<String>,
+    pub title: String,
+    /// Plain text; never to be rendered as HTML.
+    pub content: String,
+    pub language: Language,
+    pub event_type: Option<EventType>,
+    pub custom_event_id: Option<Uuid>,
+    pub is_favorite: bool,
+    /// The server's count plus plays not yet confirmed by it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub play_count: i64,
+    pub last_played_at: Option<DateTime<Utc>>,
+    pub audio_url: Option<String>,
+    pub audio_duration: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sync: RowSync,
+}
+
+/// A story as a list row shows it: no full text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StorySummary {
+    pub id: Uuid,
+    pub hero_id: Option<Uuid>,
+    pub hero_name: Option<String>,
+    pub title: String,
+    /// The first characters of the text.
+    pub excerpt: String,
+    pub language: Language,
+    pub event_type: Option<EventType>,
+    pub custom_event_id: Option<Uuid>,
+    pub is_favorite: bool,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub play_count: i64,
+    pub last_played_at: Option<DateTime<Utc>>,
+    pub has_audio: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sync: RowSync,
+}
+
+/// Which stories a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StoryFilter {
+    #[serde(default)]
+    pub hero_id: Option<Uuid>,
+    #[serde(default)]
+    pub favorites_only: bool,
+}
+
+/// What "generate a story" asks the server for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GenerateStoryInput {
+    pub hero_id: Uuid,
+    #[serde(default)]
+    pub event_type: Option<EventType>,
+    #[serde(default)]
+    pub custom_event_id: Option<Uuid>,
+    pub language: Language,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct IllustrationView {
+    pub id: Uuid,
+    pub story_id: Uuid,
+    pub image_url: Option<String>,
+    pub prompt: String,
+    /// Seconds into the story's audio.
+    pub timestamp: f64,
+    pub display_order: u32,
+    pub generation_status: GenerationStatus,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CustomEventView {
+    pub id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub prompt_seed: String,
+    pub keywords: Vec<String>,
+    pub category: EventCategory,
+    pub tone: EventTone,
+    pub pictogram_emoji: String,
+    pub is_favorite: bool,
+    /// The server's count plus uses not yet confirmed by it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub usage_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sync: RowSync,
+}
+
+/// The editable part of the profile, as a form edits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProfileInput {
+    pub name: String,
+    pub preferred_language: Language,
+    pub theme: Theme,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProfileView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub preferred_language: Language,
+    pub theme: Theme,
+    pub subscription_tier: SubscriptionTier,
+    pub updated_at: DateTime<Utc>,
+    pub sync: RowSync,
+}
+
+/// Usage this month, and when the server sent it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UsageView {
+    pub stats: UsageStats,
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// A row waiting for the user to settle a conflict (the conflicts list).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConflictSummary {
+    pub entity: EntityKind,
+    pub id: Uuid,
+    /// The row's name or title, as shown locally.
+    pub title: String,
+    /// Fields that differ between the two versions.
+    pub fields: Vec<String>,
+}
+
+/// The conflict dialog: both versions side by side, and the automatic merge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConflictDetail {
+    pub entity: EntityKind,
+    pub id: Uuid,
+    /// The operation the local change is about (a delete against an edit, ...).
+    pub op: PendingOp,
+    /// "Your version": the user-writable fields, as a JSON object.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub local: serde_json::Value,
+    /// "Server version".
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub server: serde_json::Value,
+    /// Whether the server's copy is a deletion.
+    pub server_deleted: bool,
+    /// Fields that differ (to highlight).
+    pub differing: Vec<String>,
+    /// The automatic merge, to pre-fill "Merge"; for fields changed on both sides it
+    /// holds the local value.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub merged: serde_json::Value,
+    /// Fields changed on both sides, for the user to choose.
+    pub needs_choice: Vec<String>,
+}
+
+/// How the user settles a conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "choice", rename_all = "snake_case")]
+pub enum ConflictChoice {
+    KeepMine,
+    UseServer,
+    /// The merged fields, as a JSON object of the entity's input.
+    Merged {
+        #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+        fields: serde_json::Value,
+    },
+}
+
+/// A version that lost a conflict, kept so that the user can restore it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConflictRecord {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: i64,
+    pub entity: EntityKind,
+    pub entity_id: Uuid,
+    pub detected_at: DateTime<Utc>,
+    /// How it was settled: `server_wins`, `local_wins`, `merge`, `last_write_wins`,
+    /// `server_deleted`, `user_chose_server`, `user_chose_local`, `user_merged`.
+    pub resolution: String,
+    /// The local version (a full record of the entity).
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub local: serde_json::Value,
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub server: serde_json::Value,
+}
+
+/// A fresh value a cacheAndNetwork (or background) read got from the server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refreshed {
+    Illustrations {
+        story_id: Uuid,
+        items: Vec<IllustrationView>,
+    },
+    Profile {
+        profile: ProfileView,
+    },
+    Usage {
+        usage: UsageView,
+    },
+}
+
 /// Pushed to the UI as the `core-event` event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -106,4 +332,8 @@ pub enum CoreEvent {
     SyncFailed { error: ErrorPayload },
     /// The server no longer accepts our session: sync is paused until sign-in.
     SessionExpired,
+    /// A cacheAndNetwork read has its refreshed value.
+    Refreshed { value: Refreshed },
+    /// A cacheAndNetwork read could not refresh; the cached value stays.
+    RefreshFailed { what: String, error: ErrorPayload },
 }

@@ -42,7 +42,11 @@ pub fn next_wake(
     retry_at: Option<DateTime<Utc>>,
 ) -> Wake {
     let periodic = last_run + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
-    let at = [Some(periodic), debounce_until, retry_at].into_iter().flatten().min().unwrap_or(periodic);
+    let at = [Some(periodic), debounce_until, retry_at]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(periodic);
     if at <= now {
         Wake::Now
     } else {
@@ -53,7 +57,11 @@ pub fn next_wake(
 impl Core {
     /// Asks the background loop for a sync. Never blocks; repeated triggers coalesce.
     pub fn trigger(&self, trigger: Trigger) {
-        let mut pending = self.inner.pending_trigger.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self
+            .inner
+            .pending_trigger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         // A non-debounced trigger wins over a debounced one.
         if pending.is_none() || *pending == Some(Trigger::LocalChange) {
             *pending = Some(trigger);
@@ -67,7 +75,9 @@ impl Core {
         let sync = tokio::spawn(sync_loop(self.clone()));
         let monitor = tokio::spawn(monitor_loop(self.clone()));
         self.trigger(Trigger::Launch);
-        Background { tasks: vec![sync, monitor] }
+        Background {
+            tasks: vec![sync, monitor],
+        }
     }
 }
 
@@ -122,10 +132,14 @@ async fn sync_loop(core: Core) {
         }
         match core.sync_now().await {
             Ok(report) => tracing::info!(?report, "background sync finished"),
-            Err(e) if e.code() == "offline" => tracing::info!(%e, "background sync: server out of reach"),
+            Err(e) if e.code() == "offline" => {
+                tracing::info!(%e, "background sync: server out of reach")
+            }
             Err(e) => {
                 tracing::warn!(%e, "background sync failed");
-                core.emit(CoreEvent::SyncFailed { error: e.to_payload() });
+                core.emit(CoreEvent::SyncFailed {
+                    error: e.to_payload(),
+                });
             }
         }
     }
@@ -186,7 +200,11 @@ mod tests {
             (t(10), t(0), None, Some(t(5000)), Wake::At(t(900))),
         ];
         for (now, last, debounce, retry, want) in cases {
-            assert_eq!(next_wake(now, last, fifteen, debounce, retry), want, "{now} {debounce:?} {retry:?}");
+            assert_eq!(
+                next_wake(now, last, fifteen, debounce, retry),
+                want,
+                "{now} {debounce:?} {retry:?}"
+            );
         }
     }
 }

@@ -293,8 +293,18 @@ pub fn next_state(state: SyncState, event: SyncEvent) -> Result<Transition, Inva
     use SyncEvent as E;
     use SyncState as S;
 
-    let t = |state, row, outbox| Transition { state, row, outbox, reset_attempts: false };
-    let fresh = |state, row, outbox| Transition { state, row, outbox, reset_attempts: true };
+    let t = |state, row, outbox| Transition {
+        state,
+        row,
+        outbox,
+        reset_attempts: false,
+    };
+    let fresh = |state, row, outbox| Transition {
+        state,
+        row,
+        outbox,
+        reset_attempts: true,
+    };
     let invalid = Err(InvalidTransition { state, event });
     // After the oldest entry is applied, the row is pending whatever comes next, or synced.
     let after_applied = |next: Option<PendingOp>| match next {
@@ -339,7 +349,9 @@ pub fn next_state(state: SyncState, event: SyncEvent) -> Result<Transition, Inva
 
         // ---- Push results, only for rows that were pushed.
         // A create or update sent before the user deleted the row: the delete is next.
-        (S::Pending(Delete), E::PushApplied { next: Some(_) }) => t(S::Pending(Delete), R::Keep, O::PopHead),
+        (S::Pending(Delete), E::PushApplied { next: Some(_) }) => {
+            t(S::Pending(Delete), R::Keep, O::PopHead)
+        }
         (S::Pending(Delete), E::PushApplied { next: None }) => t(S::Synced, R::Remove, O::DropAll),
         (S::Pending(_), E::PushApplied { next }) => after_applied(next),
         (S::Pending(op), E::PushFailed { gave_up: false }) => t(S::Pending(op), R::Keep, O::Hold),
@@ -406,7 +418,10 @@ mod tests {
     use SyncState as S;
 
     /// The expected result for every (state, event) pair. `None` = invalid.
-    fn expected(state: SyncState, event: SyncEvent) -> Option<(SyncState, RowEffect, OutboxEffect)> {
+    fn expected(
+        state: SyncState,
+        event: SyncEvent,
+    ) -> Option<(SyncState, RowEffect, OutboxEffect)> {
         let r = |s, row, o| Some((s, row, o));
         match (state, event) {
             (S::Synced, E::LocalEdit) => r(S::Pending(Update), R::Keep, O::Record(Update)),
@@ -416,53 +431,91 @@ mod tests {
             (S::Synced, _) => None,
 
             (S::Pending(Create), E::LocalEdit) => r(S::Pending(Create), R::Keep, O::Record(Update)),
-            (S::Pending(Create), E::LocalDelete { on_server: false }) => r(S::Synced, R::Remove, O::DropAll),
+            (S::Pending(Create), E::LocalDelete { on_server: false }) => {
+                r(S::Synced, R::Remove, O::DropAll)
+            }
             (S::Pending(Create), E::LocalDelete { on_server: true }) => {
                 r(S::Pending(Delete), R::Keep, O::Record(Delete))
             }
-            (S::Pending(Create), E::PushApplied { next: None }) => r(S::Synced, R::Keep, O::PopHead),
-            (S::Pending(Create), E::PushApplied { next: Some(op) }) => r(S::Pending(op), R::Keep, O::PopHead),
-            (S::Pending(Create), E::PushConflict(KeepLocal)) => r(S::Pending(Update), R::Rebase, O::Reissue),
+            (S::Pending(Create), E::PushApplied { next: None }) => {
+                r(S::Synced, R::Keep, O::PopHead)
+            }
+            (S::Pending(Create), E::PushApplied { next: Some(op) }) => {
+                r(S::Pending(op), R::Keep, O::PopHead)
+            }
+            (S::Pending(Create), E::PushConflict(KeepLocal)) => {
+                r(S::Pending(Update), R::Rebase, O::Reissue)
+            }
 
             (S::Pending(Update), E::LocalEdit) => r(S::Pending(Update), R::Keep, O::Record(Update)),
-            (S::Pending(Update), E::LocalDelete { .. }) => r(S::Pending(Delete), R::Keep, O::Record(Delete)),
-            (S::Pending(Update), E::PushApplied { next: None }) => r(S::Synced, R::Keep, O::PopHead),
-            (S::Pending(Update), E::PushApplied { next: Some(op) }) => r(S::Pending(op), R::Keep, O::PopHead),
+            (S::Pending(Update), E::LocalDelete { .. }) => {
+                r(S::Pending(Delete), R::Keep, O::Record(Delete))
+            }
+            (S::Pending(Update), E::PushApplied { next: None }) => {
+                r(S::Synced, R::Keep, O::PopHead)
+            }
+            (S::Pending(Update), E::PushApplied { next: Some(op) }) => {
+                r(S::Pending(op), R::Keep, O::PopHead)
+            }
 
             (S::Pending(Delete), E::LocalEdit) => None,
             (S::Pending(Delete), E::LocalDelete { .. }) => r(S::Pending(Delete), R::Keep, O::None),
-            (S::Pending(Delete), E::PushApplied { next: Some(_) }) => r(S::Pending(Delete), R::Keep, O::PopHead),
-            (S::Pending(Delete), E::PushApplied { next: None }) => r(S::Synced, R::Remove, O::DropAll),
+            (S::Pending(Delete), E::PushApplied { next: Some(_) }) => {
+                r(S::Pending(Delete), R::Keep, O::PopHead)
+            }
+            (S::Pending(Delete), E::PushApplied { next: None }) => {
+                r(S::Synced, R::Remove, O::DropAll)
+            }
             (S::Pending(Delete), E::RemoteDeleted) => r(S::Synced, R::Remove, O::DropAll),
 
-            (S::Pending(op), E::PushFailed { gave_up: false }) => r(S::Pending(op), R::Keep, O::Hold),
+            (S::Pending(op), E::PushFailed { gave_up: false }) => {
+                r(S::Pending(op), R::Keep, O::Hold)
+            }
             (S::Pending(op), E::PushFailed { gave_up: true }) => r(S::Failed(op), R::Keep, O::Hold),
             (S::Pending(op), E::PushRejected) => r(S::Failed(op), R::Keep, O::Reissue),
             (S::Pending(_), E::PushConflict(TakeServer)) => r(S::Synced, R::TakeServer, O::DropAll),
-            (S::Pending(op), E::PushConflict(KeepLocal)) => r(S::Pending(op), R::Rebase, O::Reissue),
-            (S::Pending(op), E::PushConflict(Prompt)) => r(S::Conflict(op), R::RememberServer, O::Reissue),
-            (S::Pending(op), E::RemoteChanged | E::RemoteDeleted) => r(S::Pending(op), R::RememberServer, O::None),
+            (S::Pending(op), E::PushConflict(KeepLocal)) => {
+                r(S::Pending(op), R::Rebase, O::Reissue)
+            }
+            (S::Pending(op), E::PushConflict(Prompt)) => {
+                r(S::Conflict(op), R::RememberServer, O::Reissue)
+            }
+            (S::Pending(op), E::RemoteChanged | E::RemoteDeleted) => {
+                r(S::Pending(op), R::RememberServer, O::None)
+            }
             (S::Pending(_), E::Retry | E::Discard { .. } | E::Resolve { .. }) => None,
 
             (S::Failed(Create), E::LocalEdit) => r(S::Pending(Create), R::Keep, O::Record(Update)),
             (S::Failed(Update), E::LocalEdit) => r(S::Pending(Update), R::Keep, O::Record(Update)),
             (S::Failed(Delete), E::LocalEdit) => None,
-            (S::Failed(Create), E::LocalDelete { on_server: false }) => r(S::Synced, R::Remove, O::DropAll),
-            (S::Failed(_), E::LocalDelete { .. }) => r(S::Pending(Delete), R::Keep, O::Record(Delete)),
+            (S::Failed(Create), E::LocalDelete { on_server: false }) => {
+                r(S::Synced, R::Remove, O::DropAll)
+            }
+            (S::Failed(_), E::LocalDelete { .. }) => {
+                r(S::Pending(Delete), R::Keep, O::Record(Delete))
+            }
             (S::Failed(op), E::Retry) => r(S::Pending(op), R::Keep, O::None),
             (S::Failed(Create), E::Discard { .. }) => r(S::Synced, R::Remove, O::DropAll),
             (S::Failed(_), E::Discard { .. }) => r(S::Synced, R::RevertToBase, O::DropAll),
             (S::Failed(Delete), E::RemoteDeleted) => r(S::Synced, R::Remove, O::DropAll),
-            (S::Failed(op), E::RemoteChanged | E::RemoteDeleted) => r(S::Failed(op), R::RememberServer, O::None),
+            (S::Failed(op), E::RemoteChanged | E::RemoteDeleted) => {
+                r(S::Failed(op), R::RememberServer, O::None)
+            }
             (S::Failed(_), _) => None,
 
             (S::Conflict(op), E::LocalEdit) => r(S::Conflict(op), R::Keep, O::Record(Update)),
-            (S::Conflict(Delete), E::Resolve { keep_local: true }) => r(S::Pending(Delete), R::Rebase, O::Reissue),
-            (S::Conflict(_), E::Resolve { keep_local: true }) => r(S::Pending(Update), R::Rebase, O::Reissue),
+            (S::Conflict(Delete), E::Resolve { keep_local: true }) => {
+                r(S::Pending(Delete), R::Rebase, O::Reissue)
+            }
+            (S::Conflict(_), E::Resolve { keep_local: true }) => {
+                r(S::Pending(Update), R::Rebase, O::Reissue)
+            }
             (S::Conflict(_), E::Resolve { keep_local: false } | E::Discard { .. }) => {
                 r(S::Synced, R::TakeServer, O::DropAll)
             }
-            (S::Conflict(op), E::RemoteChanged | E::RemoteDeleted) => r(S::Conflict(op), R::RememberServer, O::None),
+            (S::Conflict(op), E::RemoteChanged | E::RemoteDeleted) => {
+                r(S::Conflict(op), R::RememberServer, O::None)
+            }
             (S::Conflict(_), _) => None,
         }
     }
@@ -472,7 +525,9 @@ mod tests {
         let mut checked = 0;
         for state in SyncState::ALL {
             for event in SyncEvent::all() {
-                let got = next_state(state, event).ok().map(|t| (t.state, t.row, t.outbox));
+                let got = next_state(state, event)
+                    .ok()
+                    .map(|t| (t.state, t.row, t.outbox));
                 assert_eq!(got, expected(state, event), "{state} x {event:?}");
                 checked += 1;
             }
@@ -483,23 +538,49 @@ mod tests {
     #[test]
     fn the_cases_the_seed_forgets() {
         // An edit while pendingCreate stays pendingCreate.
-        assert_eq!(next_state(S::Pending(Create), E::LocalEdit).unwrap().state, S::Pending(Create));
+        assert_eq!(
+            next_state(S::Pending(Create), E::LocalEdit).unwrap().state,
+            S::Pending(Create)
+        );
         // A delete while pendingCreate removes the row with no server call.
         let t = next_state(S::Pending(Create), E::LocalDelete { on_server: false }).unwrap();
         assert_eq!((t.row, t.outbox), (R::Remove, O::DropAll));
         // An edit while failed keeps the failed operation's kind.
-        assert_eq!(next_state(S::Failed(Create), E::LocalEdit).unwrap().state, S::Pending(Create));
+        assert_eq!(
+            next_state(S::Failed(Create), E::LocalEdit).unwrap().state,
+            S::Pending(Create)
+        );
         // An edit while in conflict stays in conflict.
-        assert_eq!(next_state(S::Conflict(Update), E::LocalEdit).unwrap().state, S::Conflict(Update));
+        assert_eq!(
+            next_state(S::Conflict(Update), E::LocalEdit).unwrap().state,
+            S::Conflict(Update)
+        );
         // Giving up keeps the row, failed and visible, remembering the operation.
-        assert_eq!(next_state(S::Pending(Delete), E::PushFailed { gave_up: true }).unwrap().state, S::Failed(Delete));
+        assert_eq!(
+            next_state(S::Pending(Delete), E::PushFailed { gave_up: true })
+                .unwrap()
+                .state,
+            S::Failed(Delete)
+        );
     }
 
     #[test]
     fn user_actions_reset_attempts_push_results_do_not() {
-        assert!(next_state(S::Failed(Update), E::Retry).unwrap().reset_attempts);
-        assert!(next_state(S::Failed(Update), E::LocalEdit).unwrap().reset_attempts);
-        assert!(!next_state(S::Pending(Update), E::PushFailed { gave_up: false }).unwrap().reset_attempts);
+        assert!(
+            next_state(S::Failed(Update), E::Retry)
+                .unwrap()
+                .reset_attempts
+        );
+        assert!(
+            next_state(S::Failed(Update), E::LocalEdit)
+                .unwrap()
+                .reset_attempts
+        );
+        assert!(
+            !next_state(S::Pending(Update), E::PushFailed { gave_up: false })
+                .unwrap()
+                .reset_attempts
+        );
     }
 
     #[test]

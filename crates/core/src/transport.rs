@@ -26,7 +26,11 @@ pub enum TransportError {
     Timeout,
     /// The server answered with an error status.
     #[error("the server answered {status}: {}", .body.message)]
-    Http { status: u16, body: ErrorBody, retry_after: Option<Duration> },
+    Http {
+        status: u16,
+        body: ErrorBody,
+        retry_after: Option<Duration>,
+    },
     /// The server answered something that is not the protocol.
     #[error("the server sent an unreadable answer: {0}")]
     Protocol(String),
@@ -37,7 +41,9 @@ impl TransportError {
     pub fn is_transient(&self) -> bool {
         match self {
             TransportError::Unreachable(_) | TransportError::Timeout => true,
-            TransportError::Http { status, .. } => *status == 429 || *status == 408 || *status >= 500,
+            TransportError::Http { status, .. } => {
+                *status == 429 || *status == 408 || *status >= 500
+            }
             // A garbled answer is most likely a proxy or a half-deployed server: retry later.
             TransportError::Protocol(_) => true,
         }
@@ -45,7 +51,10 @@ impl TransportError {
 
     /// True when the server is out of reach (as opposed to answering with an error).
     pub fn is_offline(&self) -> bool {
-        matches!(self, TransportError::Unreachable(_) | TransportError::Timeout)
+        matches!(
+            self,
+            TransportError::Unreachable(_) | TransportError::Timeout
+        )
     }
 
     pub fn status(&self) -> Option<u16> {
@@ -67,16 +76,51 @@ impl TransportError {
 pub trait Transport: Send + Sync + 'static {
     fn base_url(&self) -> &str;
     fn health(&self) -> BoxFuture<'_, TransportResult<Health>>;
-    fn signup<'a>(&'a self, req: &'a SignupRequest) -> BoxFuture<'a, TransportResult<SessionResponse>>;
-    fn login<'a>(&'a self, req: &'a LoginRequest) -> BoxFuture<'a, TransportResult<SessionResponse>>;
+    fn signup<'a>(
+        &'a self,
+        req: &'a SignupRequest,
+    ) -> BoxFuture<'a, TransportResult<SessionResponse>>;
+    fn login<'a>(
+        &'a self,
+        req: &'a LoginRequest,
+    ) -> BoxFuture<'a, TransportResult<SessionResponse>>;
     fn logout<'a>(&'a self, token: &'a str) -> BoxFuture<'a, TransportResult<()>>;
-    fn push<'a>(&'a self, token: &'a str, req: &'a PushRequest) -> BoxFuture<'a, TransportResult<PushResponse>>;
+    fn push<'a>(
+        &'a self,
+        token: &'a str,
+        req: &'a PushRequest,
+    ) -> BoxFuture<'a, TransportResult<PushResponse>>;
     fn changes<'a>(
         &'a self,
         token: &'a str,
         cursor: Option<&'a str>,
         limit: u32,
     ) -> BoxFuture<'a, TransportResult<ChangesResponse>>;
+    /// `GET path` (a REST resource, e.g. `/api/users/me`) as JSON.
+    fn get_json<'a>(
+        &'a self,
+        _token: &'a str,
+        path: &'a str,
+    ) -> BoxFuture<'a, TransportResult<serde_json::Value>> {
+        Box::pin(async move {
+            Err(TransportError::Protocol(format!(
+                "this transport cannot GET {path}"
+            )))
+        })
+    }
+    /// `POST path` with a JSON body (e.g. `/api/stories/generate`), answered with JSON.
+    fn post_json<'a>(
+        &'a self,
+        _token: &'a str,
+        path: &'a str,
+        _body: &'a serde_json::Value,
+    ) -> BoxFuture<'a, TransportResult<serde_json::Value>> {
+        Box::pin(async move {
+            Err(TransportError::Protocol(format!(
+                "this transport cannot POST {path}"
+            )))
+        })
+    }
 }
 
 /// The real transport: JSON over HTTP(S) with reqwest.
@@ -91,10 +135,16 @@ impl HttpTransport {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
-            .user_agent(concat!("infinite-stories-desktop/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "infinite-stories-desktop/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()
             .expect("a reqwest client with static settings always builds");
-        HttpTransport { base: base_url.trim_end_matches('/').to_owned(), client }
+        HttpTransport {
+            base: base_url.trim_end_matches('/').to_owned(),
+            client,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -113,9 +163,14 @@ impl HttpTransport {
         let bytes = resp.bytes().await.map_err(map_reqwest_error)?;
         if status.is_success() {
             let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-            return serde_json::from_slice(body).map_err(|e| TransportError::Protocol(e.to_string()));
+            return serde_json::from_slice(body)
+                .map_err(|e| TransportError::Protocol(e.to_string()));
         }
-        Err(TransportError::Http { status: status.as_u16(), body: error_body(status, &bytes), retry_after })
+        Err(TransportError::Http {
+            status: status.as_u16(),
+            body: error_body(status, &bytes),
+            retry_after,
+        })
     }
 
     async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
@@ -154,12 +209,17 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// The server's `{error: {...}}` body, or a generic one if it sent something else.
 fn error_body(status: StatusCode, bytes: &[u8]) -> ErrorBody {
-    serde_json::from_slice::<ErrorEnvelope>(bytes).map(|e| e.error).unwrap_or_else(|_| {
-        ErrorBody::new(
-            "http",
-            status.canonical_reason().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
-        )
-    })
+    serde_json::from_slice::<ErrorEnvelope>(bytes)
+        .map(|e| e.error)
+        .unwrap_or_else(|_| {
+            ErrorBody::new(
+                "http",
+                status
+                    .canonical_reason()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("HTTP {status}")),
+            )
+        })
 }
 
 impl Transport for HttpTransport {
@@ -169,28 +229,44 @@ impl Transport for HttpTransport {
 
     fn health(&self) -> BoxFuture<'_, TransportResult<Health>> {
         Box::pin(async move {
-            let req = self.client.get(self.url("/api/health")).timeout(Duration::from_secs(5));
+            let req = self
+                .client
+                .get(self.url("/api/health"))
+                .timeout(Duration::from_secs(5));
             self.send(req).await
         })
     }
 
-    fn signup<'a>(&'a self, req: &'a SignupRequest) -> BoxFuture<'a, TransportResult<SessionResponse>> {
+    fn signup<'a>(
+        &'a self,
+        req: &'a SignupRequest,
+    ) -> BoxFuture<'a, TransportResult<SessionResponse>> {
         Box::pin(self.post("/api/auth/signup", None, req))
     }
 
-    fn login<'a>(&'a self, req: &'a LoginRequest) -> BoxFuture<'a, TransportResult<SessionResponse>> {
+    fn login<'a>(
+        &'a self,
+        req: &'a LoginRequest,
+    ) -> BoxFuture<'a, TransportResult<SessionResponse>> {
         Box::pin(self.post("/api/auth/login", None, req))
     }
 
     fn logout<'a>(&'a self, token: &'a str) -> BoxFuture<'a, TransportResult<()>> {
         Box::pin(async move {
-            let req = self.client.post(self.url("/api/auth/logout")).bearer_auth(token);
+            let req = self
+                .client
+                .post(self.url("/api/auth/logout"))
+                .bearer_auth(token);
             let _: serde_json::Value = self.send(req).await?;
             Ok(())
         })
     }
 
-    fn push<'a>(&'a self, token: &'a str, req: &'a PushRequest) -> BoxFuture<'a, TransportResult<PushResponse>> {
+    fn push<'a>(
+        &'a self,
+        token: &'a str,
+        req: &'a PushRequest,
+    ) -> BoxFuture<'a, TransportResult<PushResponse>> {
         Box::pin(self.post("/api/sync/push", Some(token), req))
     }
 
@@ -205,9 +281,33 @@ impl Transport for HttpTransport {
             if let Some(cursor) = cursor {
                 query.push(("cursor", cursor.to_owned()));
             }
-            let req = self.client.get(self.url("/api/sync/changes")).query(&query).bearer_auth(token);
+            let req = self
+                .client
+                .get(self.url("/api/sync/changes"))
+                .query(&query)
+                .bearer_auth(token);
             self.send(req).await
         })
+    }
+
+    fn get_json<'a>(
+        &'a self,
+        token: &'a str,
+        path: &'a str,
+    ) -> BoxFuture<'a, TransportResult<serde_json::Value>> {
+        Box::pin(async move {
+            self.send(self.client.get(self.url(path)).bearer_auth(token))
+                .await
+        })
+    }
+
+    fn post_json<'a>(
+        &'a self,
+        token: &'a str,
+        path: &'a str,
+        body: &'a serde_json::Value,
+    ) -> BoxFuture<'a, TransportResult<serde_json::Value>> {
+        Box::pin(self.post(path, Some(token), body))
     }
 }
 
@@ -217,7 +317,11 @@ mod tests {
 
     #[test]
     fn classification() {
-        let http = |status| TransportError::Http { status, body: ErrorBody::new("x", "y"), retry_after: None };
+        let http = |status| TransportError::Http {
+            status,
+            body: ErrorBody::new("x", "y"),
+            retry_after: None,
+        };
         assert!(TransportError::Timeout.is_transient());
         assert!(TransportError::Unreachable("refused".into()).is_offline());
         assert!(http(503).is_transient());
@@ -232,7 +336,10 @@ mod tests {
         let body = error_body(StatusCode::BAD_GATEWAY, b"<html>nginx</html>");
         assert_eq!(body.code, "http");
         assert_eq!(body.message, "Bad Gateway");
-        let body = error_body(StatusCode::CONFLICT, br#"{"error":{"code":"conflict","message":"m"}}"#);
+        let body = error_body(
+            StatusCode::CONFLICT,
+            br#"{"error":{"code":"conflict","message":"m"}}"#,
+        );
         assert_eq!(body.code, "conflict");
     }
 

@@ -26,6 +26,18 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_protocol::HeroInput>(&cfg, &mut files);
     render::<is_protocol::FieldError>(&cfg, &mut files);
     render::<is_protocol::EntityKind>(&cfg, &mut files);
+    render::<is_protocol::Language>(&cfg, &mut files);
+    render::<is_protocol::EventType>(&cfg, &mut files);
+    render::<is_protocol::StoryInput>(&cfg, &mut files);
+    render::<is_protocol::EventCategory>(&cfg, &mut files);
+    render::<is_protocol::EventTone>(&cfg, &mut files);
+    render::<is_protocol::CustomEventInput>(&cfg, &mut files);
+    render::<is_protocol::GenerationStatus>(&cfg, &mut files);
+    render::<is_protocol::Theme>(&cfg, &mut files);
+    render::<is_protocol::SubscriptionTier>(&cfg, &mut files);
+    render::<is_protocol::UsageLimits>(&cfg, &mut files);
+    render::<is_protocol::TierLimits>(&cfg, &mut files);
+    render::<is_protocol::UsageStats>(&cfg, &mut files);
     // The core's view types.
     render::<is_core::sync_state::SyncStatus>(&cfg, &mut files);
     render::<is_core::sync_state::PendingOp>(&cfg, &mut files);
@@ -37,6 +49,25 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_core::SyncReport>(&cfg, &mut files);
     render::<is_core::CoreEvent>(&cfg, &mut files);
     render::<is_core::ErrorPayload>(&cfg, &mut files);
+    render::<is_core::StoryView>(&cfg, &mut files);
+    render::<is_core::StorySummary>(&cfg, &mut files);
+    render::<is_core::StoryFilter>(&cfg, &mut files);
+    render::<is_core::GenerateStoryInput>(&cfg, &mut files);
+    render::<is_core::IllustrationView>(&cfg, &mut files);
+    render::<is_core::CustomEventView>(&cfg, &mut files);
+    render::<is_core::ProfileInput>(&cfg, &mut files);
+    render::<is_core::ProfileView>(&cfg, &mut files);
+    render::<is_core::UsageView>(&cfg, &mut files);
+    render::<is_core::Refreshed>(&cfg, &mut files);
+    render::<is_core::ConflictStrategy>(&cfg, &mut files);
+    render::<is_core::ConflictSummary>(&cfg, &mut files);
+    render::<is_core::ConflictDetail>(&cfg, &mut files);
+    render::<is_core::ConflictChoice>(&cfg, &mut files);
+    render::<is_core::ConflictRecord>(&cfg, &mut files);
+    render::<is_core::CachePolicy>(&cfg, &mut files);
+    render::<is_core::ReadSource>(&cfg, &mut files);
+    // Generic: rendered once with its type parameter.
+    render::<is_core::Read<is_core::ProfileView>>(&cfg, &mut files);
 
     let dir = bindings_dir();
     let update = std::env::var_os("UPDATE_BINDINGS").is_some();

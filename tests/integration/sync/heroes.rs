@@ -39,17 +39,33 @@ async fn offline_create_update_delete_then_sync() {
     let mut edited = hero("Luna the Brave", 7);
     edited.traits = vec![is_core::HeroTrait::Brave];
     let luna = phone.update_hero(luna.id, edited).unwrap();
-    assert_eq!(luna.sync.status, SyncStatus::PendingCreate, "an edit of a pending create stays a create");
+    assert_eq!(
+        luna.sync.status,
+        SyncStatus::PendingCreate,
+        "an edit of a pending create stays a create"
+    );
     phone.delete_hero(gone.id).unwrap();
-    assert_eq!(names(&phone.list_heroes().unwrap()), ["Luna the Brave", "Max"]);
-    assert_eq!(phone.outbox_len().unwrap(), 2, "the deleted create left nothing to send");
+    assert_eq!(
+        names(&phone.list_heroes().unwrap()),
+        ["Luna the Brave", "Max"]
+    );
+    assert_eq!(
+        phone.outbox_len().unwrap(),
+        2,
+        "the deleted create left nothing to send"
+    );
 
     let err = phone.sync_now().await.unwrap_err();
     assert_eq!(err.code(), "offline", "{err}");
     assert_eq!(phone.network_state(), NetworkState::ServerUnreachable);
     let heroes = phone.list_heroes().unwrap();
-    assert_eq!(statuses(&heroes), [SyncStatus::PendingCreate, SyncStatus::PendingCreate]);
-    assert!(heroes.iter().all(|h| h.sync.attempts == 1 && h.sync.error.is_some()));
+    assert_eq!(
+        statuses(&heroes),
+        [SyncStatus::PendingCreate, SyncStatus::PendingCreate]
+    );
+    assert!(heroes
+        .iter()
+        .all(|h| h.sync.attempts == 1 && h.sync.error.is_some()));
 
     // Back online.
     let server = TestServer::start_on(&world.server_db(), addr).await;
@@ -57,7 +73,9 @@ async fn offline_create_update_delete_then_sync() {
     assert_eq!((report.pushed, report.applied), (2, 2));
     let heroes = phone.list_heroes().unwrap();
     assert_eq!(statuses(&heroes), [SyncStatus::Synced, SyncStatus::Synced]);
-    assert!(heroes.iter().all(|h| h.sync.version == Some(1) && h.sync.error.is_none()));
+    assert!(heroes
+        .iter()
+        .all(|h| h.sync.version == Some(1) && h.sync.error.is_none()));
     assert_eq!(phone.outbox_len().unwrap(), 0);
     assert_eq!(phone.network_state(), NetworkState::Online);
 
@@ -65,7 +83,10 @@ async fn offline_create_update_delete_then_sync() {
     let mut server_names: Vec<_> = on_server.iter().map(|h| h.name.clone()).collect();
     server_names.sort();
     assert_eq!(server_names, ["Luna the Brave", "Max"]);
-    assert!(on_server.iter().all(|h| h.id != gone.id), "the deleted create never reached the server");
+    assert!(
+        on_server.iter().all(|h| h.id != gone.id),
+        "the deleted create never reached the server"
+    );
     let luna_srv = on_server.iter().find(|h| h.id == luna.id).unwrap();
     assert_eq!((luna_srv.age, luna_srv.traits.len()), (7, 1));
 
@@ -79,7 +100,11 @@ async fn offline_create_update_delete_then_sync() {
         all.sort_by_key(|h| h.name.clone());
         statuses(&all)
     };
-    assert_eq!(statuses_before, [SyncStatus::PendingUpdate], "the pending delete is hidden");
+    assert_eq!(
+        statuses_before,
+        [SyncStatus::PendingUpdate],
+        "the pending delete is hidden"
+    );
     phone.sync_now().await.unwrap();
     let on_server = server_heroes(&server, "ada@example.com").await;
     assert_eq!(on_server.len(), 1);
@@ -102,7 +127,10 @@ async fn a_lost_push_answer_is_replayed_without_a_second_effect() {
     assert_eq!(err.code(), "offline");
     // The server applied it; the phone does not know.
     assert_eq!(server_heroes(&server, "ada@example.com").await.len(), 1);
-    assert_eq!(phone.get_hero(luna.id).unwrap().sync.status, SyncStatus::PendingCreate);
+    assert_eq!(
+        phone.get_hero(luna.id).unwrap().sync.status,
+        SyncStatus::PendingCreate
+    );
 
     // An edit while the create's fate is unknown queues behind it, never into it.
     phone.update_hero(luna.id, hero("Luna Moon", 6)).unwrap();
@@ -114,7 +142,10 @@ async fn a_lost_push_answer_is_replayed_without_a_second_effect() {
     assert_eq!(on_server[0].name, "Luna Moon");
     assert_eq!(on_server[0].version, 2, "create once + update once");
     let local = phone.get_hero(luna.id).unwrap();
-    assert_eq!((local.sync.status, local.sync.version), (SyncStatus::Synced, Some(2)));
+    assert_eq!(
+        (local.sync.status, local.sync.version),
+        (SyncStatus::Synced, Some(2))
+    );
 
     // Same for an update whose answer is lost.
     phone.update_hero(luna.id, hero("Luna Star", 6)).unwrap();
@@ -122,7 +153,10 @@ async fn a_lost_push_answer_is_replayed_without_a_second_effect() {
     phone.sync_now().await.unwrap_err();
     phone.sync_now().await.unwrap();
     let on_server = server_heroes(&server, "ada@example.com").await;
-    assert_eq!((on_server[0].name.as_str(), on_server[0].version), ("Luna Star", 3));
+    assert_eq!(
+        (on_server[0].name.as_str(), on_server[0].version),
+        ("Luna Star", 3)
+    );
     assert!(transport.pushes.load(Ordering::SeqCst) >= 4);
     server.stop().await;
 }
@@ -144,11 +178,19 @@ async fn a_second_device_pulls_and_deletes_propagate() {
     assert_eq!(report.pulled, 2);
     let on_laptop = laptop.list_heroes().unwrap();
     assert_eq!(names(&on_laptop), ["Luna", "Max"]);
-    assert!(on_laptop.iter().any(|h| h.id == luna.id), "one id everywhere");
-    assert_eq!(statuses(&on_laptop), [SyncStatus::Synced, SyncStatus::Synced]);
+    assert!(
+        on_laptop.iter().any(|h| h.id == luna.id),
+        "one id everywhere"
+    );
+    assert_eq!(
+        statuses(&on_laptop),
+        [SyncStatus::Synced, SyncStatus::Synced]
+    );
 
     // An edit on the laptop reaches the phone.
-    laptop.update_hero(luna.id, hero("Luna the Bold", 6)).unwrap();
+    laptop
+        .update_hero(luna.id, hero("Luna the Bold", 6))
+        .unwrap();
     laptop.sync_now().await.unwrap();
     phone.sync_now().await.unwrap();
     assert_eq!(phone.get_hero(luna.id).unwrap().name, "Luna the Bold");
@@ -180,7 +222,8 @@ async fn another_user_sees_none_of_them() {
     bob.sync_now().await.unwrap();
     assert!(bob.list_heroes().unwrap().is_empty());
     let bob_token = server.login("bob@example.com", TEST_PASSWORD).await.token;
-    let (status, body) = get_json(&server.url(&format!("/api/heroes/{}", luna.id)), &bob_token).await;
+    let (status, body) =
+        get_json(&server.url(&format!("/api/heroes/{}", luna.id)), &bob_token).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "not_found");
     server.stop().await;
@@ -198,8 +241,12 @@ async fn concurrent_edits_server_wins_and_the_loser_is_kept() {
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
 
-    phone.update_hero(luna.id, hero("Luna from the phone", 6)).unwrap();
-    laptop.update_hero(luna.id, hero("Luna from the laptop", 6)).unwrap();
+    phone
+        .update_hero(luna.id, hero("Luna from the phone", 6))
+        .unwrap();
+    laptop
+        .update_hero(luna.id, hero("Luna from the laptop", 6))
+        .unwrap();
     phone.sync_now().await.unwrap();
     let report = laptop.sync_now().await.unwrap();
     assert_eq!(report.conflicts, 1);
@@ -210,8 +257,15 @@ async fn concurrent_edits_server_wins_and_the_loser_is_kept() {
     let history = laptop.hero_conflict_history(luna.id).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].1, "server_wins");
-    assert_eq!(history[0].2.name, "Luna from the laptop", "the losing version is kept");
-    assert_eq!(server_heroes(&server, "ada@example.com").await[0].version, 2, "nothing overwritten");
+    assert_eq!(
+        history[0].2.name, "Luna from the laptop",
+        "the losing version is kept"
+    );
+    assert_eq!(
+        server_heroes(&server, "ada@example.com").await[0].version,
+        2,
+        "nothing overwritten"
+    );
     server.stop().await;
 }
 
@@ -224,7 +278,10 @@ async fn an_expired_session_pauses_sync_and_keeps_local_work() {
     let mut events = phone.subscribe();
 
     // Revoke every session of the account, as an expiry would.
-    server.state.with_conn(|c| c.execute("DELETE FROM sessions", []).expect("revoke sessions"));
+    server.state.with_conn(|c| {
+        c.execute("DELETE FROM sessions", [])
+            .expect("revoke sessions")
+    });
     let luna = phone.create_hero(hero("Luna", 6)).unwrap();
     let err = phone.sync_now().await.unwrap_err();
     assert_eq!(err.code(), "unauthorized");
@@ -243,7 +300,10 @@ async fn an_expired_session_pauses_sync_and_keeps_local_work() {
 
     sign_in(&phone, "ada@example.com").await;
     phone.sync_now().await.unwrap();
-    assert_eq!(server_heroes(&server, "ada@example.com").await[0].name, "Luna Moon");
+    assert_eq!(
+        server_heroes(&server, "ada@example.com").await[0].name,
+        "Luna Moon"
+    );
     server.stop().await;
 }
 
@@ -274,7 +334,10 @@ async fn a_row_is_given_up_after_the_maximum_attempts_never_dropped() {
     let retried = phone.retry_hero(luna.id).unwrap();
     assert_eq!(retried.sync.status, SyncStatus::PendingCreate);
     phone.sync_now().await.unwrap();
-    assert_eq!(phone.get_hero(luna.id).unwrap().sync.status, SyncStatus::Synced);
+    assert_eq!(
+        phone.get_hero(luna.id).unwrap().sync.status,
+        SyncStatus::Synced
+    );
     assert_eq!(server_heroes(&server, "ada@example.com").await.len(), 1);
     server.stop().await;
 }
@@ -285,16 +348,23 @@ async fn signing_in_as_another_account_never_leaks_or_drops_unsynced_work() {
     let server = world.start_server().await;
     let device = world.device("shared", &server.base_url);
     sign_up(&device, "ada@example.com").await;
-    let _bob = {
+    {
         let other = world.device("bob", &server.base_url);
         sign_up(&other, "bob@example.com").await;
-    };
+    }
     device.create_hero(hero("Luna", 6)).unwrap();
     device.sign_out().await.unwrap();
 
-    let err = device.sign_in("bob@example.com", TEST_PASSWORD).await.unwrap_err();
+    let err = device
+        .sign_in("bob@example.com", TEST_PASSWORD)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "account_mismatch");
-    assert_eq!(device.list_heroes().unwrap().len(), 1, "ada's unsynced hero is still here");
+    assert_eq!(
+        device.list_heroes().unwrap().len(),
+        1,
+        "ada's unsynced hero is still here"
+    );
 
     sign_in(&device, "ada@example.com").await;
     device.sync_now().await.unwrap();

@@ -1,8 +1,10 @@
-//! Pure decisions of the sync engine: what a pulled row does to the local one, and when
-//! a failed push is tried again. The engine applies them; the tests below enumerate them.
+//! Pure decisions of the sync engine: what a pulled row does to the local one, whether an
+//! outbox entry may be sent now, and when a failed push is tried again. The engine
+//! applies them; the tests below enumerate them.
 
 use std::time::Duration;
 
+use crate::outbox::EntryOp;
 use crate::sync_state::{next_state, OutboxEffect, RowEffect, SyncEvent, SyncState};
 
 /// What the local cache does with one row of the change feed.
@@ -29,15 +31,37 @@ pub struct LocalMeta {
     pub remembered_version: Option<i64>,
 }
 
-pub fn plan_pull(local: Option<LocalMeta>, version: i64, deleted: bool) -> PullAction {
+/// What a pulled row does to the local one. During a full resync (`resync`) the feed
+/// restarts from the beginning, possibly on a server whose versions started over: a
+/// version is then skipped only if it is exactly the one we know, and any other replaces
+/// it (as newer).
+pub fn plan_pull(
+    local: Option<LocalMeta>,
+    version: i64,
+    deleted: bool,
+    resync: bool,
+) -> PullAction {
     let Some(local) = local else {
-        return if deleted { PullAction::Skip } else { PullAction::Insert };
+        return if deleted {
+            PullAction::Skip
+        } else {
+            PullAction::Insert
+        };
     };
     let known = local.base_version.max(local.remembered_version);
-    if known.is_some_and(|known| known >= version) {
+    let have_it = match known {
+        Some(known) if resync => known == version,
+        Some(known) => known >= version,
+        None => false,
+    };
+    if have_it {
         return PullAction::Skip;
     }
-    let event = if deleted { SyncEvent::RemoteDeleted } else { SyncEvent::RemoteChanged };
+    let event = if deleted {
+        SyncEvent::RemoteDeleted
+    } else {
+        SyncEvent::RemoteChanged
+    };
     // Remote events are valid in every state; a failure here is a bug in the table.
     let Ok(t) = next_state(local.state, event) else {
         debug_assert!(false, "remote events must be valid in {}", local.state);
@@ -45,8 +69,37 @@ pub fn plan_pull(local: Option<LocalMeta>, version: i64, deleted: bool) -> PullA
     };
     match t.row {
         RowEffect::TakeServer => PullAction::Overwrite,
-        RowEffect::Remove => PullAction::Remove { drop_outbox: t.outbox == OutboxEffect::DropAll },
+        RowEffect::Remove => PullAction::Remove {
+            drop_outbox: t.outbox == OutboxEffect::DropAll,
+        },
         _ => PullAction::Remember,
+    }
+}
+
+/// Whether an outbox entry may be sent now.
+/// - `due`: the row's backoff (if any) has passed.
+/// - `on_server`: the server has the row (it has a version).
+/// - `waiting_on_create`: the entry refers to a row whose create the server has not
+///   confirmed yet (a story's hero): it waits, so that the server never sees a story
+///   before its hero.
+///
+/// Edits go while the row is pending (not failed or in conflict, which wait for the
+/// user). Counter increments never conflict: they go whenever the server has the row.
+pub fn push_ready(
+    state: SyncState,
+    op: EntryOp,
+    due: bool,
+    on_server: bool,
+    waiting_on_create: bool,
+) -> bool {
+    if !due {
+        return false;
+    }
+    match op {
+        EntryOp::Increment => on_server,
+        EntryOp::Create | EntryOp::Update | EntryOp::Delete => {
+            state.is_pushable() && !waiting_on_create
+        }
     }
 }
 
@@ -61,14 +114,20 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { base: Duration::from_secs(2), max: Duration::from_secs(10 * 60), max_attempts: 8 }
+        RetryPolicy {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(10 * 60),
+            max_attempts: 8,
+        }
     }
 }
 
 impl RetryPolicy {
     /// Delay before attempt number `attempts + 1`, given a uniform `jitter` in `[0, 1)`.
     pub fn delay(&self, attempts: u32, jitter: f64, retry_after: Option<Duration>) -> Duration {
-        let exp = self.base.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(30)));
+        let exp = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(30)));
         let cap = exp.min(self.max);
         let jittered = cap.mul_f64(jitter.clamp(0.0, 1.0));
         jittered.max(retry_after.unwrap_or_default())
@@ -83,35 +142,106 @@ mod tests {
     use SyncState as S;
 
     fn meta(state: SyncState, base: Option<i64>) -> Option<LocalMeta> {
-        Some(LocalMeta { state, base_version: base, remembered_version: None })
+        Some(LocalMeta {
+            state,
+            base_version: base,
+            remembered_version: None,
+        })
     }
 
     #[test]
     fn pull_table() {
+        let remembered = |state, base, r| {
+            Some(LocalMeta {
+                state,
+                base_version: base,
+                remembered_version: r,
+            })
+        };
+        // (local, version, deleted, resync, expected)
+        let resync_cases: Vec<(Option<LocalMeta>, i64, bool, bool, PullAction)> = vec![
+            (meta(S::Synced, Some(2)), 2, false, true, Skip),
+            (meta(S::Synced, Some(3)), 2, false, true, Overwrite),
+            (meta(S::Synced, Some(1)), 2, false, true, Overwrite),
+            (
+                meta(S::Synced, Some(3)),
+                2,
+                true,
+                true,
+                Remove { drop_outbox: false },
+            ),
+            (None, 2, true, true, Skip),
+            (None, 2, false, true, Insert),
+            (meta(S::Pending(Update), Some(5)), 2, false, true, Remember),
+            (
+                remembered(S::Pending(Update), Some(1), Some(4)),
+                4,
+                false,
+                true,
+                Skip,
+            ),
+            (
+                remembered(S::Pending(Update), Some(1), Some(4)),
+                3,
+                false,
+                true,
+                Remember,
+            ),
+        ];
+        for (local, version, deleted, resync, want) in resync_cases {
+            assert_eq!(
+                plan_pull(local, version, deleted, resync),
+                want,
+                "resync {local:?} v{version} deleted={deleted}"
+            );
+        }
         let cases: Vec<(Option<LocalMeta>, i64, bool, PullAction)> = vec![
             (None, 1, false, Insert),
             (None, 2, true, Skip),
             (meta(S::Synced, Some(1)), 2, false, Overwrite),
             (meta(S::Synced, Some(2)), 2, false, Skip),
             (meta(S::Synced, Some(3)), 2, false, Skip),
-            (meta(S::Synced, Some(1)), 2, true, Remove { drop_outbox: false }),
+            (
+                meta(S::Synced, Some(1)),
+                2,
+                true,
+                Remove { drop_outbox: false },
+            ),
             (meta(S::Pending(Create), None), 1, false, Remember),
             (meta(S::Pending(Update), Some(1)), 2, false, Remember),
             (meta(S::Pending(Update), Some(1)), 2, true, Remember),
             (meta(S::Pending(Delete), Some(1)), 2, false, Remember),
-            (meta(S::Pending(Delete), Some(1)), 2, true, Remove { drop_outbox: true }),
+            (
+                meta(S::Pending(Delete), Some(1)),
+                2,
+                true,
+                Remove { drop_outbox: true },
+            ),
             (meta(S::Failed(Update), Some(1)), 2, false, Remember),
-            (meta(S::Failed(Delete), Some(1)), 2, true, Remove { drop_outbox: true }),
+            (
+                meta(S::Failed(Delete), Some(1)),
+                2,
+                true,
+                Remove { drop_outbox: true },
+            ),
             (meta(S::Conflict(Update), Some(1)), 3, false, Remember),
             (
-                Some(LocalMeta { state: S::Pending(Update), base_version: Some(1), remembered_version: Some(4) }),
+                Some(LocalMeta {
+                    state: S::Pending(Update),
+                    base_version: Some(1),
+                    remembered_version: Some(4),
+                }),
                 3,
                 false,
                 Skip,
             ),
         ];
         for (local, version, deleted, want) in cases {
-            assert_eq!(plan_pull(local, version, deleted), want, "{local:?} v{version} deleted={deleted}");
+            assert_eq!(
+                plan_pull(local, version, deleted, false),
+                want,
+                "{local:?} v{version} deleted={deleted}"
+            );
         }
     }
 
@@ -119,25 +249,92 @@ mod tests {
     fn pull_never_overwrites_local_changes() {
         for state in SyncState::ALL {
             for deleted in [false, true] {
-                let got = plan_pull(meta(state, Some(1)), 2, deleted);
+                let got = plan_pull(meta(state, Some(1)), 2, deleted, false);
                 if state.needs_sync() {
-                    assert!(matches!(got, Remember | Remove { drop_outbox: true }), "{state} {deleted}: {got:?}");
+                    assert!(
+                        matches!(got, Remember | Remove { drop_outbox: true }),
+                        "{state} {deleted}: {got:?}"
+                    );
                 }
             }
         }
     }
 
     #[test]
+    fn push_ready_table() {
+        use EntryOp::*;
+        let all_ops = [Create, Update, Delete, Increment];
+        for state in SyncState::ALL {
+            for op in all_ops {
+                for (due, on_server, waiting) in [
+                    (true, true, false),
+                    (true, false, false),
+                    (true, true, true),
+                    (false, true, false),
+                ] {
+                    let want = due
+                        && match op {
+                            Increment => on_server,
+                            _ => matches!(state, S::Pending(_)) && !waiting,
+                        };
+                    assert_eq!(
+                        push_ready(state, op, due, on_server, waiting),
+                        want,
+                        "{state} {op:?} due={due} on_server={on_server} waiting={waiting}"
+                    );
+                }
+            }
+        }
+        // The cases that matter, spelled out.
+        use crate::sync_state::PendingOp as P;
+        assert!(
+            !push_ready(S::Pending(P::Create), Create, true, false, true),
+            "a story waits for its hero's create"
+        );
+        assert!(
+            push_ready(S::Synced, Increment, true, true, false),
+            "a play of a synced story goes"
+        );
+        assert!(
+            !push_ready(S::Pending(P::Create), Increment, true, false, false),
+            "not before the row exists"
+        );
+        assert!(
+            !push_ready(S::Failed(P::Update), Update, true, true, false),
+            "a failed row waits for Retry"
+        );
+        assert!(
+            push_ready(S::Conflict(P::Update), Increment, true, true, false),
+            "counters never conflict"
+        );
+    }
+
+    #[test]
     fn backoff_grows_caps_and_honours_retry_after() {
-        let p = RetryPolicy { base: Duration::from_secs(1), max: Duration::from_secs(60), max_attempts: 5 };
+        let p = RetryPolicy {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            max_attempts: 5,
+        };
         // Full jitter: the top of the range doubles per attempt.
         assert_eq!(p.delay(1, 0.999_999, None).as_secs(), 0);
         assert_eq!(p.delay(1, 0.5, None), Duration::from_millis(500));
         assert_eq!(p.delay(2, 0.5, None), Duration::from_secs(1));
         assert_eq!(p.delay(3, 0.5, None), Duration::from_secs(2));
-        assert_eq!(p.delay(40, 0.5, None), Duration::from_secs(30), "capped at max");
+        assert_eq!(
+            p.delay(40, 0.5, None),
+            Duration::from_secs(30),
+            "capped at max"
+        );
         assert_eq!(p.delay(1, 0.0, None), Duration::ZERO);
-        assert_eq!(p.delay(1, 0.0, Some(Duration::from_secs(7))), Duration::from_secs(7));
-        assert_eq!(p.delay(u32::MAX, 1.0, None), Duration::from_secs(60), "no overflow");
+        assert_eq!(
+            p.delay(1, 0.0, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            p.delay(u32::MAX, 1.0, None),
+            Duration::from_secs(60),
+            "no overflow"
+        );
     }
 }
