@@ -191,10 +191,11 @@ impl Core {
         }
     }
 
-    /// After a local write: tell the UI and schedule a push.
+    /// After a local write: tell the UI and schedule a push. The new pending count
+    /// follows from the background loop (see `scheduler::sync_loop`), so that a write
+    /// costs one transaction and not a count of every unsynced row.
     pub(crate) fn changed_locally(&self, entity: EntityKind) {
         self.emit(CoreEvent::DataChanged { entity });
-        self.emit_overview();
         self.trigger(crate::scheduler::Trigger::LocalChange);
     }
 

@@ -115,6 +115,9 @@ async fn sync_loop(core: Core) {
                     let trigger = core.inner.pending_trigger.lock().unwrap_or_else(|e| e.into_inner()).take();
                     match trigger {
                         Some(Trigger::LocalChange) => {
+                            // Counting what is pending is off the write path: once per
+                            // wake-up here, however many writes came in meanwhile.
+                            core.emit_overview();
                             debounce_until = Some(core.now() + chrono::Duration::from_std(cfg.push_debounce).unwrap_or_default());
                             continue;
                         }
