@@ -25,4 +25,4 @@ cargo build -p infinite-stories --features custom-protocol
 # Same features as the build above, so the Tauri stack compiles once.
 cargo test -p infinite-stories --features custom-protocol --lib
 unset DISPLAY
-timeout 600 cargo test -p e2e -- --test-threads=1
+timeout 600 cargo test -p e2e --test app -- --test-threads=1
