@@ -10,14 +10,13 @@ use chrono::{DateTime, Utc};
 use is_protocol::{
     CustomEventInput, CustomEventPatch, CustomEventRecord, EventCategory, EventTone,
 };
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, Row, Transaction};
 use uuid::Uuid;
 
-use crate::db::{from_micros, next_seq, parse_uuid, to_micros};
-use crate::store::{
-    validate_increment, CreateOutcome, DeleteOutcome, IncrementOutcome, UpdateOutcome,
-};
+use crate::db::{from_micros, parse_uuid, to_micros};
+use crate::store::{CreateOutcome, DeleteOutcome, IncrementOutcome, UpdateOutcome};
 use crate::story_store::conversion_error;
+use crate::table::{self, reread, write_row, CustomEvents};
 
 const COLUMNS: &str = "id, version, created_at, updated_at, deleted, title, description, \
                        prompt_seed, keywords, category, tone, pictogram_emoji, is_favorite, \
@@ -68,39 +67,12 @@ pub fn get_event(
     user_id: Uuid,
     id: Uuid,
 ) -> rusqlite::Result<Option<CustomEventRecord>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM custom_events WHERE id = ?1 AND user_id = ?2"),
-        params![id.to_string(), user_id.to_string()],
-        from_row,
-    )
-    .optional()
-    .map(|o| o.map(|s| s.event))
+    table::get_row(conn, "custom_events", COLUMNS, user_id, id, from_row)
+        .map(|o| o.map(|s| s.event))
 }
 
 pub fn live_event_exists(conn: &Connection, user_id: Uuid, id: Uuid) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM custom_events WHERE id = ?1 AND user_id = ?2 AND deleted = 0",
-            params![id.to_string(), user_id.to_string()],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-fn reread(conn: &Connection, user_id: Uuid, id: Uuid) -> rusqlite::Result<CustomEventRecord> {
-    get_event(conn, user_id, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
-}
-
-fn id_exists(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM custom_events WHERE id = ?1",
-            [id.to_string()],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+    table::live_exists::<CustomEvents>(conn, user_id, id)
 }
 
 pub fn create_event(
@@ -114,24 +86,20 @@ pub fn create_event(
     if let Err(errors) = input.validate() {
         return Ok(CreateOutcome::Invalid(errors));
     }
-    if let Some(existing) = get_event(tx, user_id, id)? {
-        return Ok(CreateOutcome::Exists(existing));
+    if let Some(outcome) = table::create_conflict::<CustomEvents>(tx, user_id, id)? {
+        return Ok(outcome);
     }
-    if id_exists(tx, id)? {
-        return Ok(CreateOutcome::IdTaken);
-    }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "INSERT INTO custom_events (id, user_id, version, seq, created_seq, created_at,
                                     updated_at, deleted, title, description, prompt_seed,
                                     keywords, category, tone, pictogram_emoji, is_favorite,
                                     usage_count)
          VALUES (?1, ?2, 1, ?3, ?3, ?4, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0)",
         params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
             input.title,
             input.description,
             input.prompt_seed,
@@ -142,7 +110,7 @@ pub fn create_event(
             input.is_favorite,
         ],
     )?;
-    reread(tx, user_id, id).map(CreateOutcome::Created)
+    reread::<CustomEvents>(tx, user_id, id).map(CreateOutcome::Created)
 }
 
 pub fn update_event(
@@ -153,38 +121,24 @@ pub fn update_event(
     patch: CustomEventPatch,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<UpdateOutcome<CustomEventRecord>> {
-    let Some(current) = get_event(tx, user_id, id)? else {
-        return Ok(UpdateOutcome::NotFound);
+    let started = table::start_update::<CustomEvents>(tx, user_id, id, expected_version, patch)?;
+    let (_, merged) = match started {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
     };
-    if current.deleted {
-        return Ok(UpdateOutcome::Deleted(current));
-    }
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Ok(UpdateOutcome::VersionMismatch(current));
-    }
-    let patch = patch.normalized();
-    if let Err(errors) = patch.validate() {
-        return Ok(UpdateOutcome::Invalid(errors));
-    }
-    if patch.is_empty() {
-        return Ok(UpdateOutcome::Unchanged(current));
-    }
-    let mut merged = current.input();
-    merged.apply(&patch);
     if let Err(errors) = merged.validate() {
         return Ok(UpdateOutcome::Invalid(errors));
     }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "UPDATE custom_events SET version = version + 1, seq = ?3, updated_at = ?4, title = ?5,
                 description = ?6, prompt_seed = ?7, keywords = ?8, category = ?9, tone = ?10,
                 pictogram_emoji = ?11, is_favorite = ?12
          WHERE id = ?1 AND user_id = ?2",
         params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
             merged.title,
             merged.description,
             merged.prompt_seed,
@@ -195,7 +149,7 @@ pub fn update_event(
             merged.is_favorite,
         ],
     )?;
-    reread(tx, user_id, id).map(UpdateOutcome::Applied)
+    reread::<CustomEvents>(tx, user_id, id).map(UpdateOutcome::Applied)
 }
 
 pub fn delete_event(
@@ -205,22 +159,7 @@ pub fn delete_event(
     expected_version: Option<i64>,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<DeleteOutcome<CustomEventRecord>> {
-    let Some(current) = get_event(tx, user_id, id)? else {
-        return Ok(DeleteOutcome::NotFound);
-    };
-    if current.deleted {
-        return Ok(DeleteOutcome::AlreadyDeleted(current));
-    }
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Ok(DeleteOutcome::VersionMismatch(current));
-    }
-    let seq = next_seq(tx)?;
-    tx.execute(
-        "UPDATE custom_events SET deleted = 1, version = version + 1, seq = ?3, updated_at = ?4
-         WHERE id = ?1 AND user_id = ?2",
-        params![id.to_string(), user_id.to_string(), seq, to_micros(now)],
-    )?;
-    reread(tx, user_id, id).map(DeleteOutcome::Deleted)
+    table::delete_row::<CustomEvents>(tx, user_id, id, expected_version, now, |_| Ok(()))
 }
 
 /// Adds to the event's counters (only `usage_count`), whatever its version.
@@ -231,30 +170,24 @@ pub fn increment_event(
     counters: &BTreeMap<String, i64>,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<IncrementOutcome<CustomEventRecord>> {
-    if let Err(errors) = validate_increment(is_protocol::CUSTOM_EVENT_COUNTERS, counters) {
-        return Ok(IncrementOutcome::Invalid(errors));
-    }
-    let Some(current) = get_event(tx, user_id, id)? else {
-        return Ok(IncrementOutcome::NotFound);
-    };
-    if current.deleted {
-        return Ok(IncrementOutcome::Tombstone(current));
+    let allowed = is_protocol::CUSTOM_EVENT_COUNTERS;
+    if let Err(outcome) =
+        table::increment_check::<CustomEvents>(tx, user_id, id, allowed, counters)?
+    {
+        return Ok(outcome);
     }
     let uses = counters.get("usage_count").copied().unwrap_or(0);
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "UPDATE custom_events SET version = version + 1, seq = ?3, updated_at = ?4,
                 usage_count = usage_count + ?5
          WHERE id = ?1 AND user_id = ?2",
-        params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
-            uses
-        ],
+        params![uses],
     )?;
-    reread(tx, user_id, id).map(IncrementOutcome::Applied)
+    reread::<CustomEvents>(tx, user_id, id).map(IncrementOutcome::Applied)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -302,12 +235,13 @@ pub fn changed_since(
     after_seq: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<SeqEvent>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM custom_events WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(
-        params![user_id.to_string(), after_seq, limit as i64],
+    table::changed_since(
+        conn,
+        "custom_events",
+        COLUMNS,
+        user_id,
+        after_seq,
+        limit,
         from_row,
-    )?;
-    rows.collect()
+    )
 }

@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use is_protocol::{GenerationStatus, IllustrationRecord};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, Row, Transaction};
 use uuid::Uuid;
 
 use crate::db::{from_micros, next_seq, parse_uuid, to_micros};
 use crate::story_store::conversion_error;
+use crate::table::write_row;
 
 const COLUMNS: &str = "id, version, created_at, updated_at, deleted, story_id, image_url, \
                        prompt, timestamp, display_order, generation_status, seq";
@@ -45,13 +46,8 @@ pub fn get_illustration(
     user_id: Uuid,
     id: Uuid,
 ) -> rusqlite::Result<Option<IllustrationRecord>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM illustrations WHERE id = ?1 AND user_id = ?2"),
-        params![id.to_string(), user_id.to_string()],
-        from_row,
-    )
-    .optional()
-    .map(|o| o.map(|s| s.illustration))
+    crate::table::get_row(conn, "illustrations", COLUMNS, user_id, id, from_row)
+        .map(|o| o.map(|s| s.illustration))
 }
 
 /// The story's live illustrations, in display order.
@@ -128,19 +124,15 @@ pub fn set_status(
         Some(i) if !i.deleted => {}
         _ => return Ok(None),
     }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "UPDATE illustrations SET version = version + 1, seq = ?3, updated_at = ?4,
                 generation_status = ?5, image_url = COALESCE(?6, image_url)
          WHERE id = ?1 AND user_id = ?2",
-        params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
-            status.as_str(),
-            image_url,
-        ],
+        params![status.as_str(), image_url],
     )?;
     get_illustration(tx, user_id, id)
 }
@@ -180,12 +172,13 @@ pub fn changed_since(
     after_seq: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<SeqIllustration>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM illustrations WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(
-        params![user_id.to_string(), after_seq, limit as i64],
+    crate::table::changed_since(
+        conn,
+        "illustrations",
+        COLUMNS,
+        user_id,
+        after_seq,
+        limit,
         from_row,
-    )?;
-    rows.collect()
+    )
 }

@@ -46,6 +46,7 @@ pub mod media;
 pub mod openapi;
 pub mod profile;
 pub mod ratelimit;
+pub mod resource;
 pub mod rest;
 pub mod routes;
 pub mod store;
@@ -53,6 +54,7 @@ pub mod stories;
 pub mod story_store;
 pub mod storygen;
 pub mod sync;
+pub mod table;
 pub mod testing;
 
 pub use profile::TierLimitsConfig;

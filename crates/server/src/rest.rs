@@ -4,7 +4,9 @@
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use is_protocol::{CustomEventRecord, HeroRecord, IllustrationRecord, StoryRecord, UserProfile};
+use is_protocol::{
+    CustomEventRecord, HeroRecord, IllustrationRecord, Page, StoryRecord, UserProfile,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -148,6 +150,27 @@ pub fn parse_list_cursor(prefix: char, v: Option<&str>) -> Result<Option<i64>, A
     .transpose()
 }
 
+/// A page of at most `limit` rows out of `rows` (fetched with one extra to tell whether
+/// there is a next page), with the cursor of its last row when there is.
+pub fn page<T, R>(
+    mut rows: Vec<R>,
+    limit: usize,
+    prefix: char,
+    key: impl Fn(&R) -> i64,
+    item: impl Fn(R) -> T,
+) -> Page<T> {
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| encode_list_cursor(prefix, key(r)))
+    } else {
+        None
+    };
+    Page {
+        items: rows.into_iter().map(item).collect(),
+        next_cursor,
+    }
+}
+
 /// Splits a create body into the optional client-chosen `"id"` (a new v7 without one)
 /// and the rest of the fields.
 pub fn split_create_body(body: serde_json::Value) -> Result<(Uuid, serde_json::Value), ApiError> {
@@ -247,6 +270,35 @@ mod tests {
         assert_eq!(decode_list_cursor('e', &encode_list_cursor('s', 9)), None);
         assert_eq!(decode_list_cursor('s', "s1.-1"), None);
         assert_eq!(decode_list_cursor('s', "s2.1"), None);
+    }
+
+    #[test]
+    fn hero_list_cursor_roundtrip() {
+        assert_eq!(encode_list_cursor('h', 42), "h1.42");
+        assert_eq!(
+            decode_list_cursor('h', &encode_list_cursor('h', 42)),
+            Some(42)
+        );
+        assert_eq!(decode_list_cursor('h', "h1.x"), None);
+        assert_eq!(decode_list_cursor('h', "h1.-3"), None);
+        assert_eq!(decode_list_cursor('h', "garbage"), None);
+    }
+
+    #[test]
+    fn if_match_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(parse_if_match(&h).unwrap(), None);
+        for (raw, want) in [
+            ("3", Some(3)),
+            ("\"3\"", Some(3)),
+            ("W/\"7\"", Some(7)),
+            ("*", None),
+        ] {
+            h.insert(header::IF_MATCH, HeaderValue::from_static(raw));
+            assert_eq!(parse_if_match(&h).unwrap(), want, "{raw}");
+        }
+        h.insert(header::IF_MATCH, HeaderValue::from_static("abc"));
+        assert!(parse_if_match(&h).is_err());
     }
 
     #[test]

@@ -6,14 +6,14 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
 use is_protocol::{
-    ChangesResponse, CustomEventInput, CustomEventPatch, CustomEventRecord, ErrorEnvelope,
-    FaultPatch, FaultSettings, GenerateStoryRequest, Health, HeroInput, HeroPatch, HeroRecord,
+    ChangesResponse, ErrorEnvelope, FaultPatch, FaultSettings, GenerateStoryRequest, Health,
     IllustrationRecord, IllustrationsRequest, LoginRequest, MediaJob, Page, PushRequest,
-    PushResponse, SessionResponse, SignupRequest, StoryInput, StoryPatch, StoryRecord, UsageStats,
-    UserProfile, UserProfilePatch,
+    PushResponse, SessionResponse, SignupRequest, StoryRecord, UsageStats, UserProfile,
+    UserProfilePatch,
 };
 
 use crate::openapi::{error_description, schema, Content, OpDoc, Resp, SchemaFn};
+use crate::resource::{self, CustomEvents, Heroes, Resource, Stories};
 use crate::{auth, faults, heroes, media, profile, stories, storygen, sync, AppState};
 
 /// One endpoint.
@@ -164,6 +164,71 @@ impl Route {
     }
 }
 
+/// `POST {COLLECTION}` of a [`Resource`].
+fn create_route<R: Resource>() -> Route {
+    route(Method::POST, R::COLLECTION, resource::create::<R>)
+        .auth()
+        .body::<R::Input>()
+        .ok(201, "Created at version 1", json::<R::Record>())
+        .errs(&[400, 409, 413, 415, 422])
+}
+
+/// `GET {ITEM}` of a [`Resource`].
+fn get_route<R: Resource>(ok: &'static str) -> Route {
+    route(Method::GET, R::ITEM, resource::get::<R>)
+        .auth()
+        .ok_with(200, ok, json::<R::Record>(), ETAG)
+        .errs(&[400, 404])
+}
+
+/// `PATCH {ITEM}` of a [`Resource`].
+fn update_route<R: Resource>(ok: &'static str) -> Route {
+    route(Method::PATCH, R::ITEM, resource::update::<R>)
+        .auth()
+        .headers(&["If-Match"])
+        .body::<R::Patch>()
+        .ok_with(200, ok, json::<R::Record>(), ETAG)
+        .errs(&[400, 404, 412, 413, 415, 422])
+}
+
+/// `DELETE {ITEM}` of a [`Resource`].
+fn delete_route<R: Resource>(ok: &'static str) -> Route {
+    route(Method::DELETE, R::ITEM, resource::delete::<R>)
+        .auth()
+        .headers(&["If-Match"])
+        .ok(204, ok, Content::None)
+        .errs(&[400, 404, 412])
+}
+
+/// The list of a [`Resource`] (`GET {COLLECTION}`), served by `handler`.
+fn list_route<R: Resource, H, T>(
+    handler: H,
+    query: &'static [&'static str],
+    ok: &'static str,
+) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    route(Method::GET, R::COLLECTION, handler)
+        .auth()
+        .query(query)
+        .ok(200, ok, json::<Page<R::Record>>())
+        .errs(&[400])
+}
+
+/// A counter of a [`Resource`] row (`POST {ITEM}/...`), served by `handler`.
+fn counter_route<R: Resource, H, T>(path: &'static str, handler: H, ok: &'static str) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    route(Method::POST, path, handler)
+        .auth()
+        .ok_with(200, ok, json::<R::Record>(), ETAG)
+        .errs(&[400, 404])
+}
+
 const LIST_QUERY: &[&str] = &["cursor", "limit", "updated_after", "include_deleted"];
 const STORY_QUERY: &[&str] = &[
     "cursor",
@@ -235,37 +300,15 @@ pub fn table() -> Vec<Route> {
             .ok(200, "Usage", json::<UsageStats>())
             .errs(&[]),
         // Heroes
-        route(M::GET, "/api/heroes", heroes::list)
-            .op("listHeroes", "heroes", "List heroes, oldest first (keyset pagination)")
-            .auth()
-            .query(LIST_QUERY)
-            .ok(200, "A page of heroes", json::<Page<HeroRecord>>())
-            .errs(&[400]),
-        route(M::POST, "/api/heroes", heroes::create)
+        list_route::<Heroes, _, _>(heroes::list, LIST_QUERY, "A page of heroes")
+            .op("listHeroes", "heroes", "List heroes, oldest first (keyset pagination)"),
+        create_route::<Heroes>()
             .op("createHero", "heroes", "Create a hero")
-            .desc("The body may also carry `\"id\"`: the client-chosen UUID of the new hero.")
-            .auth()
-            .body::<HeroInput>()
-            .ok(201, "Created at version 1", json::<HeroRecord>())
-            .errs(&[400, 409, 413, 415, 422]),
-        route(M::GET, "/api/heroes/{id}", heroes::get)
-            .op("getHero", "heroes", "One hero")
-            .auth()
-            .ok_with(200, "The hero", json::<HeroRecord>(), ETAG)
-            .errs(&[400, 404]),
-        route(M::PATCH, "/api/heroes/{id}", heroes::update)
-            .op("updateHero", "heroes", "Change a hero")
-            .auth()
-            .headers(&["If-Match"])
-            .body::<HeroPatch>()
-            .ok_with(200, "The updated hero", json::<HeroRecord>(), ETAG)
-            .errs(&[400, 404, 412, 413, 415, 422]),
-        route(M::DELETE, "/api/heroes/{id}", heroes::delete)
-            .op("deleteHero", "heroes", "Delete a hero (its stories stay, unlinked)")
-            .auth()
-            .headers(&["If-Match"])
-            .ok(204, "Deleted (a tombstone the change feed carries)", Content::None)
-            .errs(&[400, 404, 412]),
+            .desc("The body may also carry `\"id\"`: the client-chosen UUID of the new hero."),
+        get_route::<Heroes>("The hero").op("getHero", "heroes", "One hero"),
+        update_route::<Heroes>("The updated hero").op("updateHero", "heroes", "Change a hero"),
+        delete_route::<Heroes>("Deleted (a tombstone the change feed carries)")
+            .op("deleteHero", "heroes", "Delete a hero (its stories stay, unlinked)"),
         route(M::POST, "/api/heroes/{id}/avatar", media::generate_avatar)
             .op("generateAvatar", "media", "Generate the hero's avatar (asynchronous)")
             .desc("Answers at once; the PNG then sets the hero's `avatar_url` and `avatar_generation_id` (a new version in the change feed).")
@@ -273,19 +316,11 @@ pub fn table() -> Vec<Route> {
             .ok(202, "Accepted", json::<MediaJob>())
             .errs(&[400, 404]),
         // Stories
-        route(M::GET, "/api/stories", stories::list_stories)
-            .op("listStories", "stories", "List stories, oldest first (keyset pagination)")
-            .auth()
-            .query(STORY_QUERY)
-            .ok(200, "A page of stories", json::<Page<StoryRecord>>())
-            .errs(&[400]),
-        route(M::POST, "/api/stories", stories::create_story)
+        list_route::<Stories, _, _>(stories::list_stories, STORY_QUERY, "A page of stories")
+            .op("listStories", "stories", "List stories, oldest first (keyset pagination)"),
+        create_route::<Stories>()
             .op("createStory", "stories", "Create a story")
-            .desc("The body may also carry `\"id\"`. `hero_id` and `custom_event_id` must name the user's own live rows (422 otherwise).")
-            .auth()
-            .body::<StoryInput>()
-            .ok(201, "Created at version 1", json::<StoryRecord>())
-            .errs(&[400, 409, 413, 415, 422]),
+            .desc("The body may also carry `\"id\"`. `hero_id` and `custom_event_id` must name the user's own live rows (422 otherwise)."),
         route(M::POST, "/api/stories/generate", storygen::generate)
             .op("generateStory", "stories", "Write a new story from templates")
             .desc("Deterministic from the input, in en, es, fr, de or it. Counts one story toward the monthly limit (403 `limit_reached` over it). With an `id` the user already has, answers 200 with that story.")
@@ -294,31 +329,15 @@ pub fn table() -> Vec<Route> {
             .ok(201, "The new story (version 1)", json::<StoryRecord>())
             .ok_with(200, "The story a previous request with this `id` made", json::<StoryRecord>(), ETAG)
             .errs(&[400, 403, 409, 413, 415, 422]),
-        route(M::GET, "/api/stories/{id}", stories::get_story)
-            .op("getStory", "stories", "One story")
-            .auth()
-            .ok_with(200, "The story", json::<StoryRecord>(), ETAG)
-            .errs(&[400, 404]),
-        route(M::PATCH, "/api/stories/{id}", stories::update_story)
+        get_route::<Stories>("The story").op("getStory", "stories", "One story"),
+        update_route::<Stories>("The updated story")
             .op("updateStory", "stories", "Change a story")
-            .desc("Setting `event_type` clears `custom_event_id` and the other way round.")
-            .auth()
-            .headers(&["If-Match"])
-            .body::<StoryPatch>()
-            .ok_with(200, "The updated story", json::<StoryRecord>(), ETAG)
-            .errs(&[400, 404, 412, 413, 415, 422]),
-        route(M::DELETE, "/api/stories/{id}", stories::delete_story)
-            .op("deleteStory", "stories", "Delete a story and its illustrations")
-            .auth()
-            .headers(&["If-Match"])
-            .ok(204, "Deleted (tombstones the change feed carries)", Content::None)
-            .errs(&[400, 404, 412]),
-        route(M::POST, "/api/stories/{id}/play", stories::play_story)
+            .desc("Setting `event_type` clears `custom_event_id` and the other way round."),
+        delete_route::<Stories>("Deleted (tombstones the change feed carries)")
+            .op("deleteStory", "stories", "Delete a story and its illustrations"),
+        counter_route::<Stories, _, _>("/api/stories/{id}/play", stories::play_story, "The story")
             .op("playStory", "stories", "Count one play")
-            .desc("`play_count + 1` and `last_played_at` = now; never conflicts.")
-            .auth()
-            .ok_with(200, "The story", json::<StoryRecord>(), ETAG)
-            .errs(&[400, 404]),
+            .desc("`play_count + 1` and `last_played_at` = now; never conflicts."),
         route(M::POST, "/api/stories/{id}/audio", media::generate_audio)
             .op("generateAudio", "media", "Generate the story's narration (asynchronous)")
             .desc("A WAV (16-bit PCM mono, 16 kHz) as long as reading the text at ~150 words per minute; sets `audio_url` and `audio_duration`. Counts toward the monthly audio minutes.")
@@ -338,42 +357,19 @@ pub fn table() -> Vec<Route> {
             .ok(202, "Accepted", json::<MediaJob>())
             .errs(&[400, 403, 404, 413, 422]),
         // Custom events
-        route(M::GET, "/api/custom-events", stories::list_events)
-            .op("listCustomEvents", "custom-events", "List custom events, oldest first")
-            .auth()
-            .query(EVENT_QUERY)
-            .ok(200, "A page of custom events", json::<Page<CustomEventRecord>>())
-            .errs(&[400]),
-        route(M::POST, "/api/custom-events", stories::create_event)
+        list_route::<CustomEvents, _, _>(stories::list_events, EVENT_QUERY, "A page of custom events")
+            .op("listCustomEvents", "custom-events", "List custom events, oldest first"),
+        create_route::<CustomEvents>()
             .op("createCustomEvent", "custom-events", "Create a custom event")
-            .desc("The body may also carry `\"id\"`.")
-            .auth()
-            .body::<CustomEventInput>()
-            .ok(201, "Created at version 1", json::<CustomEventRecord>())
-            .errs(&[400, 409, 413, 415, 422]),
-        route(M::GET, "/api/custom-events/{id}", stories::get_event)
-            .op("getCustomEvent", "custom-events", "One custom event")
-            .auth()
-            .ok_with(200, "The custom event", json::<CustomEventRecord>(), ETAG)
-            .errs(&[400, 404]),
-        route(M::PATCH, "/api/custom-events/{id}", stories::update_event)
-            .op("updateCustomEvent", "custom-events", "Change a custom event")
-            .auth()
-            .headers(&["If-Match"])
-            .body::<CustomEventPatch>()
-            .ok_with(200, "The updated custom event", json::<CustomEventRecord>(), ETAG)
-            .errs(&[400, 404, 412, 413, 415, 422]),
-        route(M::DELETE, "/api/custom-events/{id}", stories::delete_event)
-            .op("deleteCustomEvent", "custom-events", "Delete a custom event")
-            .auth()
-            .headers(&["If-Match"])
-            .ok(204, "Deleted", Content::None)
-            .errs(&[400, 404, 412]),
-        route(M::POST, "/api/custom-events/{id}/use", stories::use_event)
-            .op("useCustomEvent", "custom-events", "Count one use")
-            .auth()
-            .ok_with(200, "The custom event", json::<CustomEventRecord>(), ETAG)
-            .errs(&[400, 404]),
+            .desc("The body may also carry `\"id\"`."),
+        get_route::<CustomEvents>("The custom event")
+            .op("getCustomEvent", "custom-events", "One custom event"),
+        update_route::<CustomEvents>("The updated custom event")
+            .op("updateCustomEvent", "custom-events", "Change a custom event"),
+        delete_route::<CustomEvents>("Deleted")
+            .op("deleteCustomEvent", "custom-events", "Delete a custom event"),
+        counter_route::<CustomEvents, _, _>("/api/custom-events/{id}/use", stories::use_event, "The custom event")
+            .op("useCustomEvent", "custom-events", "Count one use"),
         // Sync
         route(M::POST, "/api/sync/push", sync::push)
             .op("push", "sync", "Apply a batch of mutations")

@@ -11,10 +11,11 @@
 
 use chrono::{DateTime, Utc};
 use is_protocol::{FieldError, HeroInput, HeroPatch, HeroRecord, HeroTrait};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, Row, Transaction};
 use uuid::Uuid;
 
-use crate::db::{from_micros, next_seq, parse_uuid, to_micros};
+use crate::db::{from_micros, parse_uuid, to_micros};
+use crate::table::{self, reread, write_row, Heroes};
 
 const HERO_COLUMNS: &str = "id, version, created_at, updated_at, deleted, name, age, traits, \
                             appearance, special_ability, avatar_url, avatar_generation_id, seq, \
@@ -79,24 +80,7 @@ pub fn get_hero_with_seq(
     user_id: Uuid,
     id: Uuid,
 ) -> rusqlite::Result<Option<SeqHero>> {
-    conn.query_row(
-        &format!("SELECT {HERO_COLUMNS} FROM heroes WHERE id = ?1 AND user_id = ?2"),
-        params![id.to_string(), user_id.to_string()],
-        hero_from_row,
-    )
-    .optional()
-}
-
-/// Whether any user has a hero with this id.
-fn hero_id_exists(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM heroes WHERE id = ?1",
-            [id.to_string()],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+    table::get_row(conn, "heroes", HERO_COLUMNS, user_id, id, hero_from_row)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -127,22 +111,18 @@ pub fn create_hero(
     if let Err(errors) = input.validate() {
         return Ok(CreateOutcome::Invalid(errors));
     }
-    if let Some(existing) = get_hero(tx, user_id, id)? {
-        return Ok(CreateOutcome::Exists(existing));
+    if let Some(outcome) = table::create_conflict::<Heroes>(tx, user_id, id)? {
+        return Ok(outcome);
     }
-    if hero_id_exists(tx, id)? {
-        return Ok(CreateOutcome::IdTaken);
-    }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "INSERT INTO heroes (id, user_id, version, seq, created_seq, created_at, updated_at,
                              deleted, name, age, traits, appearance, special_ability)
          VALUES (?1, ?2, 1, ?3, ?3, ?4, ?4, 0, ?5, ?6, ?7, ?8, ?9)",
         params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
             input.name,
             input.age as i64,
             traits_json(&input.traits),
@@ -150,7 +130,7 @@ pub fn create_hero(
             input.special_ability,
         ],
     )?;
-    reread(tx, user_id, id).map(CreateOutcome::Created)
+    reread::<Heroes>(tx, user_id, id).map(CreateOutcome::Created)
 }
 
 /// What an update did. Shared by every entity.
@@ -180,37 +160,23 @@ pub fn update_hero(
     patch: HeroPatch,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<UpdateOutcome> {
-    let Some(current) = get_hero(tx, user_id, id)? else {
-        return Ok(UpdateOutcome::NotFound);
+    let started = table::start_update::<Heroes>(tx, user_id, id, expected_version, patch)?;
+    let (_, merged) = match started {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
     };
-    if current.deleted {
-        return Ok(UpdateOutcome::Deleted(current));
-    }
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Ok(UpdateOutcome::VersionMismatch(current));
-    }
-    let patch = patch.normalized();
-    if let Err(errors) = patch.validate() {
-        return Ok(UpdateOutcome::Invalid(errors));
-    }
-    if patch.is_empty() {
-        return Ok(UpdateOutcome::Unchanged(current));
-    }
-    let mut merged = current.input();
-    merged.apply(&patch);
     if let Err(errors) = merged.validate() {
         return Ok(UpdateOutcome::Invalid(errors));
     }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "UPDATE heroes SET version = version + 1, seq = ?3, updated_at = ?4, name = ?5, age = ?6,
                 traits = ?7, appearance = ?8, special_ability = ?9
          WHERE id = ?1 AND user_id = ?2",
         params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
             merged.name,
             merged.age as i64,
             traits_json(&merged.traits),
@@ -218,7 +184,7 @@ pub fn update_hero(
             merged.special_ability,
         ],
     )?;
-    reread(tx, user_id, id).map(UpdateOutcome::Applied)
+    reread::<Heroes>(tx, user_id, id).map(UpdateOutcome::Applied)
 }
 
 /// What a delete did. Shared by every entity.
@@ -285,24 +251,10 @@ pub fn delete_hero(
     expected_version: Option<i64>,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<DeleteOutcome> {
-    let Some(current) = get_hero(tx, user_id, id)? else {
-        return Ok(DeleteOutcome::NotFound);
-    };
-    if current.deleted {
-        return Ok(DeleteOutcome::AlreadyDeleted(current));
-    }
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Ok(DeleteOutcome::VersionMismatch(current));
-    }
-    let seq = next_seq(tx)?;
-    tx.execute(
-        "UPDATE heroes SET deleted = 1, version = version + 1, seq = ?3, updated_at = ?4
-         WHERE id = ?1 AND user_id = ?2",
-        params![id.to_string(), user_id.to_string(), seq, to_micros(now)],
-    )?;
-    // The hero's stories stay, unlinked (each a new version, so the feed carries it).
-    crate::story_store::unlink_hero(tx, user_id, id, now)?;
-    reread(tx, user_id, id).map(DeleteOutcome::Deleted)
+    table::delete_row::<Heroes>(tx, user_id, id, expected_version, now, |tx| {
+        // The hero's stories stay, unlinked (each a new version, so the feed carries it).
+        crate::story_store::unlink_hero(tx, user_id, id, now).map(drop)
+    })
 }
 
 /// Sets the server-written avatar fields of a live hero (a new version). `None` when the
@@ -315,41 +267,21 @@ pub fn set_hero_avatar(
     generation_id: Uuid,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Option<HeroRecord>> {
-    match get_hero(tx, user_id, id)? {
-        Some(h) if !h.deleted => {}
-        _ => return Ok(None),
-    }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    table::write_live_row::<Heroes>(
+        tx,
+        user_id,
+        id,
+        now,
         "UPDATE heroes SET version = version + 1, seq = ?3, updated_at = ?4, avatar_url = ?5,
                 avatar_generation_id = ?6
          WHERE id = ?1 AND user_id = ?2",
-        params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
-            avatar_url,
-            generation_id.to_string(),
-        ],
-    )?;
-    get_hero(tx, user_id, id)
+        params![avatar_url, generation_id.to_string()],
+    )
 }
 
 /// Whether the user has a live (not deleted) hero `id`.
 pub fn live_hero_exists(conn: &Connection, user_id: Uuid, id: Uuid) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM heroes WHERE id = ?1 AND user_id = ?2 AND deleted = 0",
-            params![id.to_string(), user_id.to_string()],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-fn reread(conn: &Connection, user_id: Uuid, id: Uuid) -> rusqlite::Result<HeroRecord> {
-    get_hero(conn, user_id, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+    table::live_exists::<Heroes>(conn, user_id, id)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -407,17 +339,15 @@ pub fn heroes_changed_since(
     after_seq: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<SeqHero>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {HERO_COLUMNS} FROM heroes
-         WHERE user_id = ?1 AND seq > ?2
-         ORDER BY seq
-         LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(
-        params![user_id.to_string(), after_seq, limit as i64],
+    table::changed_since(
+        conn,
+        "heroes",
+        HERO_COLUMNS,
+        user_id,
+        after_seq,
+        limit,
         hero_from_row,
-    )?;
-    rows.collect()
+    )
 }
 
 #[cfg(test)]

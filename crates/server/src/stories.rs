@@ -1,24 +1,23 @@
 //! `/api/stories` and `/api/custom-events`: the REST faces of stories and custom events.
-//! Thin handlers over [`crate::story_store`] and [`crate::event_store`]; every query is
-//! scoped to the signed-in user (another user's id answers 404, like a missing one).
+//! Lists and counters here; create, get, change and delete are the generic handlers of
+//! [`crate::resource`]. Thin handlers over [`crate::story_store`] and
+//! [`crate::event_store`]; every query is scoped to the signed-in user (another user's id
+//! answers 404, like a missing one).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use is_protocol::{
-    CustomEventInput, CustomEventPatch, CustomEventRecord, IllustrationRecord, Page, StoryInput,
-    StoryPatch, StoryRecord,
-};
+use is_protocol::{CustomEventRecord, IllustrationRecord, Page, StoryRecord};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::error::{ApiError, Json, Path, Query};
+use crate::error::{ApiError, Path, Query};
 use crate::event_store::{self, EventFilter};
+use crate::resource::{in_tx, list_page, CustomEvents, Resource, Stories};
 use crate::rest::{
-    encode_list_cursor, parse_bool, parse_if_match, parse_limit, parse_list_cursor, parse_opt_bool,
-    parse_updated_after, parse_uuid_param, present, respond_create, respond_delete, respond_get,
-    respond_update, split_create_body, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT,
+    parse_bool, parse_limit, parse_list_cursor, parse_opt_bool, parse_updated_after,
+    parse_uuid_param, present, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT,
 };
 use crate::story_store::{self, StoryFilter};
 use crate::AppState;
@@ -36,27 +35,8 @@ pub struct ListParams {
     pub favorite: Option<String>,
 }
 
-const STORY: &str = "story";
-const EVENT: &str = "custom event";
-
-fn page<T, R>(
-    mut rows: Vec<R>,
-    limit: usize,
-    prefix: char,
-    key: impl Fn(&R) -> i64,
-    item: impl Fn(R) -> T,
-) -> Page<T> {
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|r| encode_list_cursor(prefix, key(r)))
-    } else {
-        None
-    };
-    Page {
-        items: rows.into_iter().map(item).collect(),
-        next_cursor,
-    }
-}
+const STORY: &str = Stories::WHAT;
+const EVENT: &str = CustomEvents::WHAT;
 
 /// `GET /api/stories?cursor=&limit=&updated_after=&include_deleted=&hero_id=&favorite=`
 /// → `Page<StoryRecord>`, oldest first, keyset-paginated by creation order.
@@ -73,96 +53,17 @@ pub async fn list_stories(
         favorite: parse_opt_bool("favorite", present(&params.favorite))?,
     };
     let limit = parse_limit(present(&params.limit), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
-    let user = auth.id();
-    let rows = state
-        .run(move |conn| Ok(story_store::list_stories(conn, user, &filter, limit + 1)?))
-        .await?;
-    Ok(axum::Json(page(
-        rows,
+    let fetch = move |conn: &_, user, n| story_store::list_stories(conn, user, &filter, n);
+    list_page(
+        &state,
+        auth.id(),
         limit,
         's',
+        fetch,
         |r| r.created_seq,
         |r| r.story,
-    )))
-}
-
-/// `POST /api/stories`: a [`StoryInput`] plus an optional client-chosen `"id"` → 201.
-pub async fn create_story(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Json(body): Json<serde_json::Value>,
-) -> Result<Response, ApiError> {
-    let (id, fields) = split_create_body(body)?;
-    let input: StoryInput =
-        serde_json::from_value(fields).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let user = auth.id();
-    let now = state.now();
-    let outcome = state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = story_store::create_story(&tx, user, id, input, now)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await?;
-    respond_create(outcome, "/api/stories", STORY)
-}
-
-/// `GET /api/stories/{id}` → the story (404 for a tombstone, a stranger's or a missing id).
-pub async fn get_story(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<Uuid>,
-) -> Result<Response, ApiError> {
-    let user = auth.id();
-    let row = state
-        .run(move |conn| Ok(story_store::get_story(conn, user, id)?))
-        .await?;
-    respond_get(row, STORY)
-}
-
-/// `PATCH /api/stories/{id}` with a [`StoryPatch`] and optional `If-Match: <version>`.
-pub async fn update_story(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<Uuid>,
-    headers: HeaderMap,
-    Json(patch): Json<StoryPatch>,
-) -> Result<Response, ApiError> {
-    let expected = parse_if_match(&headers)?;
-    let user = auth.id();
-    let now = state.now();
-    let outcome = state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = story_store::update_story(&tx, user, id, expected, patch, now)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await?;
-    respond_update(outcome, STORY)
-}
-
-/// `DELETE /api/stories/{id}` with optional `If-Match` → 204 (the story and its
-/// illustrations become tombstones).
-pub async fn delete_story(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<Uuid>,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    let expected = parse_if_match(&headers)?;
-    let user = auth.id();
-    let now = state.now();
-    let outcome = state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = story_store::delete_story(&tx, user, id, expected, now)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await?;
-    respond_delete(outcome, STORY)
+    )
+    .await
 }
 
 /// `POST /api/stories/{id}/play` → the story with `play_count + 1` and `last_played_at`
@@ -175,14 +76,10 @@ pub async fn play_story(
     let user = auth.id();
     let now = state.now();
     let counters = [("play_count".to_owned(), 1)].into_iter().collect();
-    let outcome = state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = story_store::increment_story(&tx, user, id, &counters, now)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await?;
+    let outcome = in_tx(&state, move |tx| {
+        story_store::increment_story(tx, user, id, &counters, now)
+    })
+    .await?;
     increment_response(outcome, STORY)
 }
 
@@ -248,92 +145,17 @@ pub async fn list_events(
         favorite: parse_opt_bool("favorite", present(&params.favorite))?,
     };
     let limit = parse_limit(present(&params.limit), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
-    let user = auth.id();
-    let rows = state
-        .run(move |conn| Ok(event_store::list_events(conn, user, &filter, limit + 1)?))
-        .await?;
-    Ok(axum::Json(page(
-        rows,
+    let fetch = move |conn: &_, user, n| event_store::list_events(conn, user, &filter, n);
+    list_page(
+        &state,
+        auth.id(),
         limit,
         'e',
+        fetch,
         |r| r.created_seq,
         |r| r.event,
-    )))
-}
-
-/// `POST /api/custom-events`: a [`CustomEventInput`] plus an optional `"id"` → 201.
-pub async fn create_event(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Json(body): Json<serde_json::Value>,
-) -> Result<Response, ApiError> {
-    let (id, fields) = split_create_body(body)?;
-    let input: CustomEventInput =
-        serde_json::from_value(fields).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let user = auth.id();
-    let now = state.now();
-    let outcome = state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = event_store::create_event(&tx, user, id, input, now)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await?;
-    respond_create(outcome, "/api/custom-events", EVENT)
-}
-
-pub async fn get_event(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<Uuid>,
-) -> Result<Response, ApiError> {
-    let user = auth.id();
-    let row = state
-        .run(move |conn| Ok(event_store::get_event(conn, user, id)?))
-        .await?;
-    respond_get(row, EVENT)
-}
-
-pub async fn update_event(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<Uuid>,
-    headers: HeaderMap,
-    Json(patch): Json<CustomEventPatch>,
-) -> Result<Response, ApiError> {
-    let expected = parse_if_match(&headers)?;
-    let user = auth.id();
-    let now = state.now();
-    let outcome = state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = event_store::update_event(&tx, user, id, expected, patch, now)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await?;
-    respond_update(outcome, EVENT)
-}
-
-pub async fn delete_event(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<Uuid>,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    let expected = parse_if_match(&headers)?;
-    let user = auth.id();
-    let now = state.now();
-    let outcome = state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = event_store::delete_event(&tx, user, id, expected, now)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await?;
-    respond_delete(outcome, EVENT)
+    )
+    .await
 }
 
 /// `POST /api/custom-events/{id}/use` → the event with `usage_count + 1`.
@@ -345,13 +167,9 @@ pub async fn use_event(
     let user = auth.id();
     let now = state.now();
     let counters = [("usage_count".to_owned(), 1)].into_iter().collect();
-    let outcome = state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = event_store::increment_event(&tx, user, id, &counters, now)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await?;
+    let outcome = in_tx(&state, move |tx| {
+        event_store::increment_event(tx, user, id, &counters, now)
+    })
+    .await?;
     increment_response(outcome, EVENT)
 }

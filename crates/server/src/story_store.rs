@@ -9,13 +9,12 @@
 
 use chrono::{DateTime, Utc};
 use is_protocol::{EventType, FieldError, Language, StoryInput, StoryPatch, StoryRecord};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, Row, Transaction};
 use uuid::Uuid;
 
 use crate::db::{from_micros, next_seq, parse_uuid, to_micros};
-use crate::store::{
-    validate_increment, CreateOutcome, DeleteOutcome, IncrementOutcome, UpdateOutcome,
-};
+use crate::store::{CreateOutcome, DeleteOutcome, IncrementOutcome, UpdateOutcome};
+use crate::table::{self, reread, write_row, Stories};
 
 const COLUMNS: &str = "id, version, created_at, updated_at, deleted, hero_id, title, content, \
                        language, event_type, custom_event_id, is_favorite, play_count, \
@@ -85,27 +84,7 @@ pub fn get_with_seq(
     user_id: Uuid,
     id: Uuid,
 ) -> rusqlite::Result<Option<SeqStory>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM stories WHERE id = ?1 AND user_id = ?2"),
-        params![id.to_string(), user_id.to_string()],
-        from_row,
-    )
-    .optional()
-}
-
-fn reread(conn: &Connection, user_id: Uuid, id: Uuid) -> rusqlite::Result<StoryRecord> {
-    get_story(conn, user_id, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
-}
-
-fn id_exists(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM stories WHERE id = ?1",
-            [id.to_string()],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+    table::get_row(conn, "stories", COLUMNS, user_id, id, from_row)
 }
 
 /// Field errors for references to rows the user does not have (alive).
@@ -149,23 +128,19 @@ pub fn create_story(
     if !errors.is_empty() {
         return Ok(CreateOutcome::Invalid(errors));
     }
-    if let Some(existing) = get_story(tx, user_id, id)? {
-        return Ok(CreateOutcome::Exists(existing));
+    if let Some(outcome) = table::create_conflict::<Stories>(tx, user_id, id)? {
+        return Ok(outcome);
     }
-    if id_exists(tx, id)? {
-        return Ok(CreateOutcome::IdTaken);
-    }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "INSERT INTO stories (id, user_id, version, seq, created_seq, created_at, updated_at,
                               deleted, hero_id, title, content, language, event_type,
                               custom_event_id, is_favorite, play_count)
          VALUES (?1, ?2, 1, ?3, ?3, ?4, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)",
         params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
             input.hero_id.map(|h| h.to_string()),
             input.title,
             input.content,
@@ -175,7 +150,7 @@ pub fn create_story(
             input.is_favorite,
         ],
     )?;
-    reread(tx, user_id, id).map(CreateOutcome::Created)
+    reread::<Stories>(tx, user_id, id).map(CreateOutcome::Created)
 }
 
 /// Applies `patch` to the user's story `id` if it is still at `expected_version` (or
@@ -189,24 +164,11 @@ pub fn update_story(
     patch: StoryPatch,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<UpdateOutcome<StoryRecord>> {
-    let Some(current) = get_story(tx, user_id, id)? else {
-        return Ok(UpdateOutcome::NotFound);
+    let started = table::start_update::<Stories>(tx, user_id, id, expected_version, patch)?;
+    let (current, merged) = match started {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
     };
-    if current.deleted {
-        return Ok(UpdateOutcome::Deleted(current));
-    }
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Ok(UpdateOutcome::VersionMismatch(current));
-    }
-    let patch = patch.normalized();
-    if let Err(errors) = patch.validate() {
-        return Ok(UpdateOutcome::Invalid(errors));
-    }
-    if patch.is_empty() {
-        return Ok(UpdateOutcome::Unchanged(current));
-    }
-    let mut merged = current.input();
-    merged.apply(&patch);
     let mut errors = merged.validate().err().unwrap_or_default();
     let new_hero = merged.hero_id.filter(|h| Some(*h) != current.hero_id);
     let new_event = merged
@@ -216,17 +178,16 @@ pub fn update_story(
     if !errors.is_empty() {
         return Ok(UpdateOutcome::Invalid(errors));
     }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "UPDATE stories SET version = version + 1, seq = ?3, updated_at = ?4, hero_id = ?5,
                 title = ?6, content = ?7, language = ?8, event_type = ?9,
                 custom_event_id = ?10, is_favorite = ?11
          WHERE id = ?1 AND user_id = ?2",
         params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
             merged.hero_id.map(|h| h.to_string()),
             merged.title,
             merged.content,
@@ -236,7 +197,7 @@ pub fn update_story(
             merged.is_favorite,
         ],
     )?;
-    reread(tx, user_id, id).map(UpdateOutcome::Applied)
+    reread::<Stories>(tx, user_id, id).map(UpdateOutcome::Applied)
 }
 
 /// Tombstones the user's story `id` (and its illustrations) if it is still at
@@ -248,23 +209,9 @@ pub fn delete_story(
     expected_version: Option<i64>,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<DeleteOutcome<StoryRecord>> {
-    let Some(current) = get_story(tx, user_id, id)? else {
-        return Ok(DeleteOutcome::NotFound);
-    };
-    if current.deleted {
-        return Ok(DeleteOutcome::AlreadyDeleted(current));
-    }
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Ok(DeleteOutcome::VersionMismatch(current));
-    }
-    let seq = next_seq(tx)?;
-    tx.execute(
-        "UPDATE stories SET deleted = 1, version = version + 1, seq = ?3, updated_at = ?4
-         WHERE id = ?1 AND user_id = ?2",
-        params![id.to_string(), user_id.to_string(), seq, to_micros(now)],
-    )?;
-    crate::illustration_store::delete_for_story(tx, user_id, id, now)?;
-    reread(tx, user_id, id).map(DeleteOutcome::Deleted)
+    table::delete_row::<Stories>(tx, user_id, id, expected_version, now, |tx| {
+        crate::illustration_store::delete_for_story(tx, user_id, id, now).map(drop)
+    })
 }
 
 /// Adds to the story's counters (only `play_count`), whatever its version. Sets
@@ -276,31 +223,23 @@ pub fn increment_story(
     counters: &std::collections::BTreeMap<String, i64>,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<IncrementOutcome<StoryRecord>> {
-    if let Err(errors) = validate_increment(is_protocol::STORY_COUNTERS, counters) {
-        return Ok(IncrementOutcome::Invalid(errors));
-    }
-    let Some(current) = get_story(tx, user_id, id)? else {
-        return Ok(IncrementOutcome::NotFound);
-    };
-    if current.deleted {
-        return Ok(IncrementOutcome::Tombstone(current));
+    let allowed = is_protocol::STORY_COUNTERS;
+    if let Err(outcome) = table::increment_check::<Stories>(tx, user_id, id, allowed, counters)? {
+        return Ok(outcome);
     }
     let plays = counters.get("play_count").copied().unwrap_or(0);
-    let seq = next_seq(tx)?;
-    tx.execute(
+    write_row(
+        tx,
+        user_id,
+        id,
+        now,
         "UPDATE stories SET version = version + 1, seq = ?3, updated_at = ?4,
                 play_count = play_count + ?5,
                 last_played_at = CASE WHEN ?5 > 0 THEN ?4 ELSE last_played_at END
          WHERE id = ?1 AND user_id = ?2",
-        params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
-            plays
-        ],
+        params![plays],
     )?;
-    reread(tx, user_id, id).map(IncrementOutcome::Applied)
+    reread::<Stories>(tx, user_id, id).map(IncrementOutcome::Applied)
 }
 
 /// Unlinks the user's live stories of `hero_id` (a new version each).
@@ -341,25 +280,16 @@ pub fn set_audio(
     duration_secs: f64,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Option<StoryRecord>> {
-    match get_story(tx, user_id, id)? {
-        Some(s) if !s.deleted => {}
-        _ => return Ok(None),
-    }
-    let seq = next_seq(tx)?;
-    tx.execute(
+    table::write_live_row::<Stories>(
+        tx,
+        user_id,
+        id,
+        now,
         "UPDATE stories SET version = version + 1, seq = ?3, updated_at = ?4, audio_url = ?5,
                 audio_duration = ?6
          WHERE id = ?1 AND user_id = ?2",
-        params![
-            id.to_string(),
-            user_id.to_string(),
-            seq,
-            to_micros(now),
-            audio_url,
-            duration_secs,
-        ],
-    )?;
-    get_story(tx, user_id, id)
+        params![audio_url, duration_secs],
+    )
 }
 
 /// Filters of `GET /api/stories`.
@@ -415,12 +345,7 @@ pub fn changed_since(
     after_seq: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<SeqStory>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM stories WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(
-        params![user_id.to_string(), after_seq, limit as i64],
-        from_row,
-    )?;
-    rows.collect()
+    table::changed_since(
+        conn, "stories", COLUMNS, user_id, after_seq, limit, from_row,
+    )
 }
