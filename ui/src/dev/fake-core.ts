@@ -9,14 +9,19 @@
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { Account } from '$lib/bindings/Account';
+import type { Commands } from '$lib/bindings/commands';
 import type { CoreEvent } from '$lib/bindings/CoreEvent';
 import type { ErrorPayload } from '$lib/bindings/ErrorPayload';
-import type { HeroInput } from '$lib/bindings/HeroInput';
 import type { HeroView } from '$lib/bindings/HeroView';
 import type { RowSync } from '$lib/bindings/RowSync';
+import { HERO_TRAITS, type ErrorCode } from '$lib/bindings/rules';
 import type { SyncOverview } from '$lib/bindings/SyncOverview';
 import type { SyncReport } from '$lib/bindings/SyncReport';
-import { HERO_TRAITS } from '$lib/hero';
+
+/** An answer for every command the core has: a missing or misnamed one is a type error. */
+type Handlers = {
+  [K in keyof Commands]: (args: Commands[K]['args']) => Commands[K]['returns'] | Promise<Commands[K]['returns']>;
+};
 
 const SYNC_DELAY_MS = 1200;
 const NAMES = ['Luna', 'Milo', 'Ada', 'Finn', 'Zara', 'Otis', 'Nova', 'Pip', 'Iris', 'Theo', 'Wren', 'Kai'];
@@ -68,7 +73,7 @@ export function installFakeCore(params: URLSearchParams): void {
     (account = { user_id: 'user-1', email, name, server_url: 'http://127.0.0.1:8787' });
   if (params.has('signed-in')) signIn('parent@example.com', 'Sam');
 
-  const fail = (code: string, message: string): never => {
+  const fail = (code: ErrorCode, message: string): never => {
     throw { code, message, fields: [] } satisfies ErrorPayload;
   };
   const send = (event: CoreEvent) => void emit('core-event', event);
@@ -111,70 +116,68 @@ export function installFakeCore(params: URLSearchParams): void {
 
   if (params.has('expired')) setTimeout(() => send({ type: 'session_expired' }), 3000);
 
+  const handlers: Handlers = {
+    account_get: () => account,
+    sign_in: ({ email, password }) => {
+      if (password === 'wrong') fail('unauthorized', 'Invalid email or password');
+      return signIn(email, email.split('@')[0]);
+    },
+    sign_up: ({ email, name }) => signIn(email, name),
+    sign_out: () => {
+      account = null;
+      return null;
+    },
+    heroes_list: () => heroes.filter((h) => h.sync.status !== 'pending_delete').map((h) => ({ ...h })),
+    hero_get: ({ id }) => ({ ...find(id) }),
+    hero_create: ({ input }) => {
+      const hero: HeroView = { ...seedHero(0, now()), ...input, id: crypto.randomUUID() };
+      pending(hero, 'pending_create', 'create');
+      hero.sync.version = null;
+      heroes = [hero, ...heroes];
+      changed();
+      return hero;
+    },
+    hero_update: ({ id, input }) => {
+      const hero = find(id);
+      Object.assign(hero, input, { updated_at: now() });
+      if (hero.sync.status === 'synced') pending(hero, 'pending_update', 'update');
+      changed();
+      return { ...hero };
+    },
+    hero_delete: ({ id }) => {
+      const hero = find(id);
+      if (hero.sync.status === 'pending_create') heroes = heroes.filter((h) => h !== hero);
+      else pending(hero, 'pending_delete', 'delete');
+      changed();
+      return null;
+    },
+    hero_retry: ({ id }) => {
+      const hero = find(id);
+      pending(hero, `pending_${hero.sync.op ?? 'update'}`, hero.sync.op);
+      changed();
+      return { ...hero };
+    },
+    hero_discard: ({ id }) => {
+      const hero = find(id);
+      if (hero.sync.op === 'create') heroes = heroes.filter((h) => h !== hero);
+      else hero.sync = synced(now());
+      changed();
+      return null;
+    },
+    sync_now: syncNow,
+    sync_overview: overview,
+    set_work_offline: ({ enabled }) => {
+      workOffline = enabled;
+      send({ type: 'overview', overview: overview() });
+      return overview();
+    },
+  };
+
   mockIPC(
-    async (command, payload) => {
-      const args = (payload ?? {}) as Record<string, unknown>;
-      switch (command) {
-        case 'account_get':
-          return account;
-        case 'sign_in':
-          if (args.password === 'wrong') fail('unauthorized', 'Invalid email or password');
-          return signIn(String(args.email), String(args.email).split('@')[0]);
-        case 'sign_up':
-          return signIn(String(args.email), String(args.name));
-        case 'sign_out':
-          account = null;
-          return null;
-        case 'heroes_list':
-          return heroes.filter((h) => h.sync.status !== 'pending_delete').map((h) => ({ ...h }));
-        case 'hero_get':
-          return { ...find(String(args.id)) };
-        case 'hero_create': {
-          const hero: HeroView = { ...seedHero(0, now()), ...(args.input as HeroInput), id: crypto.randomUUID() };
-          pending(hero, 'pending_create', 'create');
-          hero.sync.version = null;
-          heroes = [hero, ...heroes];
-          changed();
-          return hero;
-        }
-        case 'hero_update': {
-          const hero = find(String(args.id));
-          Object.assign(hero, args.input as HeroInput, { updated_at: now() });
-          if (hero.sync.status === 'synced') pending(hero, 'pending_update', 'update');
-          changed();
-          return { ...hero };
-        }
-        case 'hero_delete': {
-          const hero = find(String(args.id));
-          if (hero.sync.status === 'pending_create') heroes = heroes.filter((h) => h !== hero);
-          else pending(hero, 'pending_delete', 'delete');
-          changed();
-          return null;
-        }
-        case 'hero_retry': {
-          const hero = find(String(args.id));
-          pending(hero, `pending_${hero.sync.op ?? 'update'}` as RowSync['status'], hero.sync.op);
-          changed();
-          return { ...hero };
-        }
-        case 'hero_discard': {
-          const hero = find(String(args.id));
-          if (hero.sync.op === 'create') heroes = heroes.filter((h) => h !== hero);
-          else hero.sync = synced(now());
-          changed();
-          return null;
-        }
-        case 'sync_now':
-          return syncNow();
-        case 'sync_overview':
-          return overview();
-        case 'set_work_offline':
-          workOffline = Boolean(args.enabled);
-          send({ type: 'overview', overview: overview() });
-          return overview();
-        default:
-          return fail('internal', `Unknown command ${command}`);
-      }
+    (command, payload) => {
+      if (!Object.hasOwn(handlers, command)) return fail('internal', `Unknown command ${command}`);
+      const handler = handlers[command as keyof Commands] as (args: unknown) => unknown;
+      return handler(payload ?? {});
     },
     { shouldMockEvents: true },
   );

@@ -1,0 +1,64 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { SyncOverview } from '$lib/bindings/SyncOverview';
+
+const list = vi.hoisted(() => vi.fn());
+vi.mock('$lib/backend', () => ({ heroes: { list }, auth: {}, sync: {} }));
+
+const { handleCoreEvent } = await import('./events');
+const { session } = await import('$lib/session/store.svelte');
+const { syncStore } = await import('$lib/sync/store.svelte');
+const { toasts } = await import('$lib/ui/toasts.svelte');
+
+const overview: SyncOverview = {
+  account: null,
+  network: 'server_unreachable',
+  work_offline: false,
+  syncing: true,
+  paused_reason: null,
+  last_sync_at: null,
+  last_error: null,
+  pending: 3,
+  failed: 1,
+  conflicts: 0,
+};
+
+describe('handleCoreEvent', () => {
+  beforeEach(() => {
+    list.mockReset().mockResolvedValue([]);
+    toasts.items = [];
+    session.account = null;
+    session.expired = false;
+  });
+
+  it('refetches heroes on data_changed, only when signed in', () => {
+    handleCoreEvent({ type: 'data_changed', entity: 'hero' });
+    expect(list).not.toHaveBeenCalled();
+    session.account = { user_id: 'u', email: 'e@x.io', name: 'Sam', server_url: 'http://s' };
+    handleCoreEvent({ type: 'data_changed', entity: 'hero' });
+    expect(list).toHaveBeenCalledTimes(1);
+  });
+
+  it('refetches only the list of the entity that changed', () => {
+    session.account = { user_id: 'u', email: 'e@x.io', name: 'Sam', server_url: 'http://s' };
+    for (const entity of ['story', 'illustration', 'custom_event', 'user_profile'] as const) {
+      handleCoreEvent({ type: 'data_changed', entity });
+    }
+    expect(list).not.toHaveBeenCalled();
+  });
+
+  it('takes the overview as it comes', () => {
+    handleCoreEvent({ type: 'overview', overview });
+    expect(syncStore.overview).toEqual(overview);
+    expect(syncStore.syncing).toBe(true);
+  });
+
+  it('shows sync failures as toasts', () => {
+    handleCoreEvent({ type: 'sync_failed', error: { code: 'server', message: 'Server error (500)', fields: [] } });
+    expect(toasts.items.map((t) => t.message)).toEqual(['Server error (500)']);
+  });
+
+  it('marks the session expired', () => {
+    handleCoreEvent({ type: 'session_expired' });
+    expect(session.expired).toBe(true);
+  });
+});

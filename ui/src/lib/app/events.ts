@@ -1,0 +1,29 @@
+/** Applies the core's `core-event`s to the stores. */
+import type { CoreEvent } from '$lib/bindings/CoreEvent';
+import type { EntityKind } from '$lib/bindings/EntityKind';
+import { heroStore } from '$lib/heroes/store.svelte';
+import { session } from '$lib/session/store.svelte';
+import { syncStore } from '$lib/sync/store.svelte';
+import { reportError } from './report';
+
+/** The store that lists each entity the app shows; `data_changed` refetches that one only. */
+const LISTS: Partial<Record<EntityKind, { refresh(): Promise<void> }>> = {
+  hero: heroStore,
+};
+
+export function handleCoreEvent(event: CoreEvent): void {
+  switch (event.type) {
+    case 'data_changed':
+      if (session.account) void LISTS[event.entity]?.refresh();
+      break;
+    case 'overview':
+      syncStore.overview = event.overview;
+      break;
+    case 'sync_failed':
+      reportError(event.error);
+      break;
+    case 'session_expired':
+      session.expired = true;
+      break;
+  }
+}
