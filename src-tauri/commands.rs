@@ -1,6 +1,11 @@
 //! Tauri commands: extract state, call the core, map the error. Nothing else.
+//!
+//! Every command is declared once in [`commands!`]: the macro writes the Tauri handler,
+//! registers it ([`handler`]) and describes it for the UI's typed command map
+//! (`ui/src/lib/bindings/commands.ts`, generated and checked for drift by this crate's
+//! tests), so a command renamed or removed here is a type error in the UI.
 
-use is_core::{Account, Core, CoreError, ErrorPayload, HeroInput, HeroView, SyncOverview, SyncReport};
+use is_core::{Account, Core, CoreError, ErrorPayload, Hero, HeroInput, HeroView, SyncOverview, SyncReport};
 use tauri::State;
 use uuid::Uuid;
 
@@ -10,72 +15,68 @@ fn ipc(e: CoreError) -> ErrorPayload {
     e.to_payload()
 }
 
-#[tauri::command]
-pub fn account_get(core: State<'_, Core>) -> Res<Option<Account>> {
-    core.account().map_err(ipc)
+/// `sync name(args) -> T => |core| expr;` or `async name(args) -> T => |core| expr;`
+/// where `expr` is a `Result<T, CoreError>` (awaited for `async`).
+macro_rules! commands {
+    ($(
+        $(#[$doc:meta])*
+        $kind:ident $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => |$core:ident| $body:expr;
+    )*) => {
+        $( commands!(@one $kind $(#[$doc])* $name($($arg: $ty),*) -> $ret => |$core| $body); )*
+
+        /// The handler that answers every command.
+        pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($name),*]
+        }
+
+        /// Each command with its arguments and its answer, as TypeScript types.
+        #[cfg(test)]
+        pub fn signatures(cfg: &ts_rs::Config) -> Vec<crate::typescript::Signature> {
+            use crate::typescript::{named, Signature};
+            vec![$(
+                Signature {
+                    name: stringify!($name),
+                    args: vec![$((stringify!($arg), <$ty as ts_rs::TS>::name(cfg))),*],
+                    returns: <$ret as ts_rs::TS>::name(cfg),
+                    types: [$(named::<$ty>(cfg),)* named::<$ret>(cfg)].concat(),
+                },
+            )*]
+        }
+    };
+    (@one sync $(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => |$core:ident| $body:expr) => {
+        $(#[$doc])*
+        #[tauri::command]
+        pub fn $name(core: State<'_, Core>, $($arg: $ty),*) -> Res<$ret> {
+            let $core = &*core;
+            $body.map_err(ipc)
+        }
+    };
+    (@one async $(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => |$core:ident| $body:expr) => {
+        $(#[$doc])*
+        #[tauri::command]
+        pub async fn $name(core: State<'_, Core>, $($arg: $ty),*) -> Res<$ret> {
+            let $core = &*core;
+            $body.await.map_err(ipc)
+        }
+    };
 }
 
-#[tauri::command]
-pub async fn sign_in(core: State<'_, Core>, email: String, password: String) -> Res<Account> {
-    core.sign_in(&email, &password).await.map_err(ipc)
-}
+commands! {
+    sync account_get() -> Option<Account> => |core| core.account();
+    async sign_in(email: String, password: String) -> Account => |core| core.sign_in(&email, &password);
+    async sign_up(email: String, password: String, name: String) -> Account
+        => |core| core.sign_up(&email, &password, &name);
+    async sign_out() -> () => |core| core.sign_out();
 
-#[tauri::command]
-pub async fn sign_up(core: State<'_, Core>, email: String, password: String, name: String) -> Res<Account> {
-    core.sign_up(&email, &password, &name).await.map_err(ipc)
-}
+    sync heroes_list() -> Vec<HeroView> => |core| core.list::<Hero>(&());
+    sync hero_get(id: Uuid) -> HeroView => |core| core.cached::<Hero>(id);
+    sync hero_create(input: HeroInput) -> HeroView => |core| core.create::<Hero>(input);
+    sync hero_update(id: Uuid, input: HeroInput) -> HeroView => |core| core.update::<Hero>(id, input);
+    sync hero_delete(id: Uuid) -> () => |core| core.delete::<Hero>(id);
+    sync hero_retry(id: Uuid) -> HeroView => |core| core.retry::<Hero>(id);
+    sync hero_discard(id: Uuid) -> () => |core| core.discard::<Hero>(id);
 
-#[tauri::command]
-pub async fn sign_out(core: State<'_, Core>) -> Res<()> {
-    core.sign_out().await.map_err(ipc)
-}
-
-#[tauri::command]
-pub fn heroes_list(core: State<'_, Core>) -> Res<Vec<HeroView>> {
-    core.list_heroes().map_err(ipc)
-}
-
-#[tauri::command]
-pub fn hero_get(core: State<'_, Core>, id: Uuid) -> Res<HeroView> {
-    core.get_hero(id).map_err(ipc)
-}
-
-#[tauri::command]
-pub fn hero_create(core: State<'_, Core>, input: HeroInput) -> Res<HeroView> {
-    core.create_hero(input).map_err(ipc)
-}
-
-#[tauri::command]
-pub fn hero_update(core: State<'_, Core>, id: Uuid, input: HeroInput) -> Res<HeroView> {
-    core.update_hero(id, input).map_err(ipc)
-}
-
-#[tauri::command]
-pub fn hero_delete(core: State<'_, Core>, id: Uuid) -> Res<()> {
-    core.delete_hero(id).map_err(ipc)
-}
-
-#[tauri::command]
-pub fn hero_retry(core: State<'_, Core>, id: Uuid) -> Res<HeroView> {
-    core.retry_hero(id).map_err(ipc)
-}
-
-#[tauri::command]
-pub fn hero_discard(core: State<'_, Core>, id: Uuid) -> Res<()> {
-    core.discard_hero(id).map_err(ipc)
-}
-
-#[tauri::command]
-pub async fn sync_now(core: State<'_, Core>) -> Res<SyncReport> {
-    core.sync_now().await.map_err(ipc)
-}
-
-#[tauri::command]
-pub fn sync_overview(core: State<'_, Core>) -> Res<SyncOverview> {
-    core.overview().map_err(ipc)
-}
-
-#[tauri::command]
-pub fn set_work_offline(core: State<'_, Core>, enabled: bool) -> Res<SyncOverview> {
-    core.set_work_offline(enabled).map_err(ipc)
+    async sync_now() -> SyncReport => |core| core.sync_now();
+    sync sync_overview() -> SyncOverview => |core| core.overview();
+    sync set_work_offline(enabled: bool) -> SyncOverview => |core| core.set_work_offline(enabled);
 }

@@ -3,6 +3,8 @@
 
 mod commands;
 mod settings;
+#[cfg(test)]
+mod typescript;
 
 use anyhow::Context;
 use is_core::{Core, CoreConfig, Trigger};
@@ -63,22 +65,7 @@ pub fn run() -> anyhow::Result<()> {
                 }
             }
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::account_get,
-            commands::sign_in,
-            commands::sign_up,
-            commands::sign_out,
-            commands::heroes_list,
-            commands::hero_get,
-            commands::hero_create,
-            commands::hero_update,
-            commands::hero_delete,
-            commands::hero_retry,
-            commands::hero_discard,
-            commands::sync_now,
-            commands::sync_overview,
-            commands::set_work_offline,
-        ])
+        .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .context("running the Tauri application")
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use is_core::clock::SystemClock;
 use is_core::rng::SplitMix64;
 use is_core::transport::{BoxFuture, Transport, TransportError, TransportResult};
-use is_core::{Core, CoreConfig, EventType, Language, StoryInput};
+use is_core::{Core, CoreConfig, EventType, Hero, Language, Story, StoryInput};
 use is_protocol::{
     ChangeSet, ChangesResponse, Health, HeroRecord, HeroTrait, LoginRequest, PushRequest,
     PushResponse, SessionResponse, SignupRequest, StoryRecord, UserSummary,
@@ -345,7 +345,7 @@ fn initial_sync(rt: &tokio::runtime::Runtime) -> (Duration, Duration) {
     let took = start.elapsed();
     assert_eq!(report.pulled as usize, ROWS, "{report:?}");
     assert_eq!(
-        core.list_stories(&Default::default()).unwrap().len(),
+        core.list::<Story>(&Default::default()).unwrap().len(),
         ROWS - 1
     );
     rt.block_on(server.stop());

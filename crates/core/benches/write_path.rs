@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use is_core::clock::SystemClock;
 use is_core::rng::SplitMix64;
 use is_core::transport::HttpTransport;
-use is_core::{Core, CoreConfig, HeroInput, HeroTrait};
+use is_core::{Core, CoreConfig, Hero, HeroInput, HeroTrait};
 
 const WARMUP: usize = 200;
 const SAMPLES: usize = 5_000;
@@ -55,13 +55,13 @@ fn main() {
     );
 
     for i in 0..WARMUP {
-        core.create_hero(input(i)).unwrap();
+        core.create::<Hero>(input(i)).unwrap();
     }
     let mut ids = Vec::with_capacity(SAMPLES);
     let mut creates = Vec::with_capacity(SAMPLES);
     for i in 0..SAMPLES {
         let start = Instant::now();
-        let hero = core.create_hero(input(WARMUP + i)).unwrap();
+        let hero = core.create::<Hero>(input(WARMUP + i)).unwrap();
         creates.push(start.elapsed());
         ids.push(hero.id);
     }
@@ -70,13 +70,13 @@ fn main() {
         let mut changed = input(i);
         changed.name = format!("Renamed hero {i}");
         let start = Instant::now();
-        core.update_hero(*id, changed).unwrap();
+        core.update::<Hero>(*id, changed).unwrap();
         edits.push(start.elapsed());
     }
     let mut lists = Vec::with_capacity(20);
     for _ in 0..20 {
         let start = Instant::now();
-        let all = core.list_heroes().unwrap();
+        let all = core.list::<Hero>(&()).unwrap();
         lists.push(start.elapsed());
         assert_eq!(all.len(), WARMUP + SAMPLES);
     }

@@ -1,7 +1,10 @@
-//! The local SQLite cache: connection setup and numbered migrations.
+//! The local SQLite cache: connection setup, numbered migrations, and the columns the
+//! entities declare.
 
 use std::path::Path;
 
+use is_protocol::entity::{ColumnType, SqlKind};
+use is_protocol::{CustomEvent, Entity, Fields, Hero, Profile, Story};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{CoreError, Result};
@@ -266,9 +269,73 @@ pub fn schema_version(conn: &Connection) -> Result<usize> {
     Ok(v as usize)
 }
 
-/// Applies every migration after the file's current version, each in its own transaction.
+/// Applies every migration after the file's current version, each in its own
+/// transaction, then adds the columns the entities declare that no migration made.
 pub fn migrate(conn: &Connection) -> Result<()> {
-    migrate_to(conn, MIGRATIONS.len())
+    migrate_to(conn, MIGRATIONS.len())?;
+    add_declared_columns(conn)
+}
+
+/// Adds every column an entity declares (in `is_protocol`) that its table lacks, so that
+/// a new field with a value for existing rows (an optional field, a flag, a text) needs
+/// no hand-written migration. A field without such a value (a required enum) must come
+/// with a numbered migration; this says so instead of guessing.
+pub fn add_declared_columns(conn: &Connection) -> Result<()> {
+    add_columns::<Hero>(conn)?;
+    add_columns::<Story>(conn)?;
+    add_columns::<CustomEvent>(conn)?;
+    add_columns::<Profile>(conn)
+}
+
+/// The entity's declared columns: the user-written fields, then the server-written ones.
+pub fn declared_columns<E: Entity>() -> impl Iterator<Item = (&'static str, ColumnType)> {
+    let input = <E::Input as Fields>::COLUMNS
+        .iter()
+        .copied()
+        .zip(<E::Input as Fields>::COLUMN_TYPES.iter().copied());
+    let server = <E::Server as Fields>::COLUMNS
+        .iter()
+        .copied()
+        .zip(<E::Server as Fields>::COLUMN_TYPES.iter().copied());
+    input.chain(server)
+}
+
+/// The SQLite type a column of `kind` is declared with here (times as RFC 3339 text).
+pub fn sql_type(kind: SqlKind) -> &'static str {
+    match kind {
+        SqlKind::Text | SqlKind::Time | SqlKind::Uuid | SqlKind::Json => "TEXT",
+        SqlKind::Integer => "INTEGER",
+        SqlKind::Real => "REAL",
+    }
+}
+
+/// The columns of `table` with their declared types and NOT NULL flags.
+pub fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String, bool)>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+    let rows = stmt.query_map([], |r| Ok((r.get("name")?, r.get("type")?, r.get("notnull")?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn add_columns<E: Entity>(conn: &Connection) -> Result<()> {
+    let existing = table_columns(conn, E::TABLE)?;
+    for (name, ty) in declared_columns::<E>() {
+        if existing.iter().any(|(n, _, _)| n == name) {
+            continue;
+        }
+        let Some(default) = ty.default else {
+            return Err(CoreError::Corrupt(format!(
+                "{}.{name} has no value for existing rows: add a migration for it",
+                E::TABLE
+            )));
+        };
+        let not_null = if ty.nullable { "" } else { " NOT NULL" };
+        conn.execute_batch(&format!(
+            "ALTER TABLE {} ADD COLUMN {name} {}{not_null} DEFAULT {default}",
+            E::TABLE,
+            sql_type(ty.kind)
+        ))?;
+    }
+    Ok(())
 }
 
 pub fn migrate_to(conn: &Connection, target: usize) -> Result<()> {
@@ -291,6 +358,42 @@ pub fn migrate_to(conn: &Connection, target: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written migrations and the entities' declarations agree: every declared
+    /// column exists with its type and nullability before any is added automatically.
+    #[test]
+    fn migrations_match_the_declared_columns() {
+        fn check<E: Entity>(conn: &Connection) {
+            let columns = table_columns(conn, E::TABLE).unwrap();
+            for (name, ty) in declared_columns::<E>() {
+                let (_, decl, not_null) = columns
+                    .iter()
+                    .find(|(n, _, _)| n == name)
+                    .unwrap_or_else(|| panic!("{}.{name} has no column", E::TABLE));
+                assert_eq!(decl, sql_type(ty.kind), "{}.{name}", E::TABLE);
+                assert_eq!(*not_null, !ty.nullable, "{}.{name} nullability", E::TABLE);
+            }
+        }
+        let conn = Connection::open_in_memory().unwrap();
+        configure(&conn).unwrap();
+        migrate_to(&conn, MIGRATIONS.len()).unwrap();
+        check::<Hero>(&conn);
+        check::<Story>(&conn);
+        check::<CustomEvent>(&conn);
+        check::<Profile>(&conn);
+    }
+
+    #[test]
+    fn a_declared_column_missing_from_the_table_is_added() {
+        let conn = open_in_memory().unwrap();
+        conn.execute_batch("ALTER TABLE heroes DROP COLUMN avatar_generation_id")
+            .unwrap();
+        add_declared_columns(&conn).unwrap();
+        assert!(table_columns(&conn, "heroes")
+            .unwrap()
+            .iter()
+            .any(|(n, t, not_null)| n == "avatar_generation_id" && t == "TEXT" && !not_null));
+    }
 
     #[test]
     fn migrates_from_empty_and_from_every_earlier_version() {
@@ -353,7 +456,7 @@ mod tests {
             .unwrap();
         }
         let conn = open(&path).unwrap();
-        let row = crate::entity::load::<crate::repo::heroes::Hero>(&conn, synced.parse().unwrap())
+        let row = crate::entity::store::load::<crate::repo::heroes::Hero>(&conn, synced.parse().unwrap())
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -369,7 +472,7 @@ mod tests {
             3,
             "a synced row is its own base"
         );
-        let row = crate::entity::load::<crate::repo::heroes::Hero>(&conn, pending.parse().unwrap())
+        let row = crate::entity::store::load::<crate::repo::heroes::Hero>(&conn, pending.parse().unwrap())
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -379,7 +482,7 @@ mod tests {
         );
         assert_eq!(row.known_version(), Some(4));
         let meta =
-            crate::entity::load_meta::<crate::repo::heroes::Hero>(&conn, pending.parse().unwrap())
+            crate::entity::store::load_meta::<crate::repo::heroes::Hero>(&conn, pending.parse().unwrap())
                 .unwrap()
                 .unwrap();
         assert_eq!(

@@ -4,7 +4,7 @@
 use is_protocol::{ErrorBody, FieldError};
 use serde::Serialize;
 
-use crate::sync_state::InvalidTransition;
+use crate::sync::state::InvalidTransition;
 use crate::transport::TransportError;
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
@@ -41,21 +41,65 @@ fn validation_message(errors: &[FieldError]) -> String {
     }
 }
 
+/// The codes the core gives its own errors. A server error keeps the server's code (one
+/// of [`is_protocol::codes::ALL`]); both lists are generated into the UI's bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Validation,
+    NotFound,
+    InvalidTransition,
+    NotSignedIn,
+    NotCached,
+    Unauthorized,
+    Offline,
+    Server,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::Validation,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidTransition,
+        ErrorCode::NotSignedIn,
+        ErrorCode::NotCached,
+        ErrorCode::Unauthorized,
+        ErrorCode::Offline,
+        ErrorCode::Server,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Validation => "validation",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::NotSignedIn => "not_signed_in",
+            ErrorCode::NotCached => "not_cached",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Offline => "offline",
+            ErrorCode::Server => "server",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
 impl CoreError {
     /// Stable machine-readable code, shown to the UI.
     pub fn code(&self) -> &str {
-        match self {
-            CoreError::Validation(_) => "validation",
-            CoreError::NotFound { .. } => "not_found",
-            CoreError::InvalidTransition(_) => "invalid_transition",
-            CoreError::NotSignedIn => "not_signed_in",
-            CoreError::NotCached => "not_cached",
-            CoreError::Server { status: 401, .. } => "unauthorized",
-            CoreError::Server { body, .. } => &body.code,
-            CoreError::Transport(e) if e.is_offline() => "offline",
-            CoreError::Transport(_) => "server",
-            CoreError::Db(_) | CoreError::Corrupt(_) | CoreError::Io(_) => "internal",
-        }
+        let own = match self {
+            CoreError::Validation(_) => ErrorCode::Validation,
+            CoreError::NotFound { .. } => ErrorCode::NotFound,
+            CoreError::InvalidTransition(_) => ErrorCode::InvalidTransition,
+            CoreError::NotSignedIn => ErrorCode::NotSignedIn,
+            CoreError::NotCached => ErrorCode::NotCached,
+            CoreError::Server { status: 401, .. } => ErrorCode::Unauthorized,
+            CoreError::Server { body, .. } => return &body.code,
+            CoreError::Transport(e) if e.is_offline() => ErrorCode::Offline,
+            CoreError::Transport(_) => ErrorCode::Server,
+            CoreError::Db(_) | CoreError::Corrupt(_) | CoreError::Io(_) => ErrorCode::Internal,
+        };
+        own.as_str()
     }
 
     /// A transport failure of a direct request (not a sync run): an answered error keeps

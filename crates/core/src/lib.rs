@@ -2,36 +2,51 @@
 //!
 //! This crate must never depend on Tauri (checked by `tests/no_tauri.rs`): the desktop
 //! app, the tests and any CLI are all clients of [`Core`].
+//!
+//! Map (ARCHITECTURE.md has the long version):
+//! - [`app`]: the [`Core`] façade, one file per topic (accounts, entities, conflicts,
+//!   sync, media);
+//! - [`entity`]: what the client adds to each entity's one description (in
+//!   `is_protocol`), the generic local row and its storage;
+//! - [`repo`]: local reads and optimistic writes, generic, plus each entity's view and
+//!   list;
+//! - [`sync`]: the engine (push, pull, resync), its pure decisions (plan, the state
+//!   machine), the scheduler and the network monitor;
+//! - [`merge`], [`policy`], [`outbox`]: conflict resolution, cache policies, the outbox;
+//! - [`transport`], [`clock`], [`rng`], [`db`]: the injected world.
 
+pub mod app;
 pub mod clock;
-mod core;
-mod data;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod events;
 pub mod merge;
-pub mod model;
 pub mod outbox;
 pub mod policy;
 pub mod repo;
 pub mod rng;
-pub mod scheduler;
 pub mod sync;
-pub mod sync_state;
 pub mod transport;
 
-pub use crate::core::{Core, CoreConfig, HeroConflict};
-pub use entity::ConflictStrategy;
-pub use error::{CoreError, ErrorPayload, Result};
+pub use app::accounts::Account;
+pub use app::conflicts::{ConflictChoice, ConflictDetail, ConflictRecord, ConflictSummary};
+pub use app::sync::{NetworkState, SyncOverview};
+pub use app::{Core, CoreConfig};
+pub use entity::{Collection, ConflictStrategy, Favorite, RowSync, SyncEntity};
+pub use error::{CoreError, ErrorCode, ErrorPayload, Result};
+pub use events::{CoreEvent, Refreshed};
 pub use is_protocol::{
-    CustomEventInput, EventCategory, EventTone, EventType, GenerationStatus, HeroInput, HeroTrait,
-    Language, StoryInput, SubscriptionTier, Theme, UsageStats,
-};
-pub use model::{
-    Account, ConflictChoice, ConflictDetail, ConflictRecord, ConflictSummary, CoreEvent,
-    CustomEventView, GenerateStoryInput, HeroView, IllustrationView, NetworkState, ProfileInput,
-    ProfileView, Refreshed, RowSync, StoryFilter, StorySummary, StoryView, SyncOverview,
-    SyncReport, UsageView,
+    CustomEvent, CustomEventInput, EventCategory, EventTone, EventType, GenerationStatus, Hero,
+    HeroInput, HeroTrait, Language, Profile, ProfileInput, Story, StoryInput, SubscriptionTier,
+    Theme, UsageStats,
 };
 pub use policy::{CachePolicy, Read, ReadSource};
-pub use scheduler::Trigger;
+pub use repo::custom_events::CustomEventView;
+pub use repo::heroes::HeroView;
+pub use repo::illustrations::IllustrationView;
+pub use repo::profile::ProfileView;
+pub use repo::stories::{GenerateStoryInput, StoryFilter, StorySummary, StoryView};
+pub use repo::usage::UsageView;
+pub use sync::scheduler::Trigger;
+pub use sync::SyncReport;

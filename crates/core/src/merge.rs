@@ -3,74 +3,14 @@
 //! [`merge`] is the three-way merge of one row against its base snapshot, field by
 //! field; [`decide`] turns an entity's strategy and the three versions into what the
 //! sync engine does with a conflicting push. Rows are handled as JSON objects of their
-//! user-writable fields, so one implementation serves every entity; each entity lists
-//! its fields and how each merges ([`FieldSpec`]).
+//! user-writable fields, so one implementation serves every entity; each entity's
+//! fields and how each merges are declared once in the protocol ([`Field`], [`Merge`]).
 
+use is_protocol::entity::{Field, Merge};
 use serde_json::{Map, Value};
 
 use crate::entity::ConflictStrategy;
-use crate::sync_state::PendingOp;
-
-/// How a field merges when both sides changed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldKind {
-    /// Free text. Changed on both sides: the entity's prompt rule, or the newer edit.
-    Text,
-    /// Any other single value. Changed on both sides: the newer edit.
-    Value,
-    /// A list used as a set (hero traits, keywords): additions and removals of both
-    /// sides combine.
-    Set,
-    /// A counter: both sides' increments add up.
-    Counter,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldSpec {
-    pub name: &'static str,
-    pub kind: FieldKind,
-    /// Changed on both sides to different values: ask the user (the entity's
-    /// userPrompt rule for this field) instead of letting the newer edit win.
-    pub prompt: bool,
-}
-
-impl FieldSpec {
-    pub const fn text(name: &'static str) -> Self {
-        FieldSpec {
-            name,
-            kind: FieldKind::Text,
-            prompt: false,
-        }
-    }
-    pub const fn prompt_text(name: &'static str) -> Self {
-        FieldSpec {
-            name,
-            kind: FieldKind::Text,
-            prompt: true,
-        }
-    }
-    pub const fn value(name: &'static str) -> Self {
-        FieldSpec {
-            name,
-            kind: FieldKind::Value,
-            prompt: false,
-        }
-    }
-    pub const fn set(name: &'static str) -> Self {
-        FieldSpec {
-            name,
-            kind: FieldKind::Set,
-            prompt: false,
-        }
-    }
-    pub const fn counter(name: &'static str) -> Self {
-        FieldSpec {
-            name,
-            kind: FieldKind::Counter,
-            prompt: false,
-        }
-    }
-}
+use crate::sync::state::PendingOp;
 
 /// Which side a field of the merged row came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +29,7 @@ pub enum Pick {
 pub struct MergeResult {
     /// The merged fields. For fields the user must choose, the local value.
     pub merged: Map<String, Value>,
-    /// Per field (in [`FieldSpec`] order), where its value came from.
+    /// Per field (in declaration order), where its value came from.
     pub picks: Vec<(&'static str, Pick)>,
 }
 
@@ -151,7 +91,7 @@ fn changed(base: Option<&Map<String, Value>>, side: &Map<String, Value>, f: &str
 /// - any other field changed on both sides to different values asks the user if its
 ///   spec says so, else the newer edit (`local_newer`) wins.
 pub fn merge(
-    fields: &[FieldSpec],
+    fields: &[Field],
     base: Option<&Map<String, Value>>,
     local: &Map<String, Value>,
     server: &Map<String, Value>,
@@ -170,12 +110,12 @@ pub fn merge(
             (l.clone(), Pick::Local)
         } else {
             let b = base.map(|b| get(b, f));
-            match spec.kind {
-                FieldKind::Counter => (add_counters(b, l, s), Pick::Combined),
-                FieldKind::Set => (union_sets(b, l, s), Pick::Combined),
-                FieldKind::Text | FieldKind::Value if spec.prompt => (l.clone(), Pick::Ask),
-                FieldKind::Text | FieldKind::Value if local_newer => (l.clone(), Pick::Local),
-                FieldKind::Text | FieldKind::Value => (s.clone(), Pick::Server),
+            match spec.merge {
+                Merge::Counter => (add_counters(b, l, s), Pick::Combined),
+                Merge::Set => (union_sets(b, l, s), Pick::Combined),
+                Merge::Prompt => (l.clone(), Pick::Ask),
+                Merge::Text | Merge::Value if local_newer => (l.clone(), Pick::Local),
+                Merge::Text | Merge::Value => (s.clone(), Pick::Server),
             }
         };
         merged.insert(f.to_owned(), value);
@@ -229,7 +169,7 @@ pub struct Resolution {
 #[allow(clippy::too_many_arguments)]
 pub fn decide(
     strategy: ConflictStrategy,
-    fields: &[FieldSpec],
+    fields: &[Field],
     prompt_fallback: bool,
     op: PendingOp,
     base: Option<&Map<String, Value>>,
@@ -318,12 +258,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const FIELDS: &[FieldSpec] = &[
-        FieldSpec::prompt_text("title"),
-        FieldSpec::text("note"),
-        FieldSpec::value("lang"),
-        FieldSpec::set("traits"),
-        FieldSpec::counter("plays"),
+    const fn field(name: &'static str, merge: Merge) -> Field {
+        Field {
+            name,
+            rule: is_protocol::entity::Rule::Any,
+            merge,
+        }
+    }
+
+    const FIELDS: &[Field] = &[
+        field("title", Merge::Prompt),
+        field("note", Merge::Text),
+        field("lang", Merge::Value),
+        field("traits", Merge::Set),
+        field("plays", Merge::Counter),
     ];
 
     fn obj(v: Value) -> Map<String, Value> {

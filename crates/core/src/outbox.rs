@@ -21,7 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
-use crate::sync_state::PendingOp;
+use crate::sync::state::PendingOp;
 
 /// What an outbox entry asks of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

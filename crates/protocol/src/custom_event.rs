@@ -4,11 +4,9 @@
 //! `{"usage_count": n}`; the server also increments it when it generates a story for
 //! the event.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::FieldError;
+use crate::entity::{norm, Merge, Rule};
 
 pub const TITLE_MAX: usize = 100;
 pub const DESCRIPTION_MAX: usize = 500;
@@ -17,9 +15,6 @@ pub const KEYWORDS_MAX: usize = 10;
 pub const KEYWORD_MAX: usize = 30;
 /// Longest accepted pictogram, in UTF-8 bytes.
 pub const EMOJI_MAX_BYTES: usize = 8;
-
-/// The counters of a custom event, as named in an increment mutation.
-pub const CUSTOM_EVENT_COUNTERS: &[&str] = &["usage_count"];
 
 /// The fixed list of custom event categories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -119,331 +114,56 @@ impl EventTone {
     }
 }
 
-/// The user-writable fields of a custom event: the body of a create, and what a form edits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct CustomEventInput {
-    pub title: String,
-    #[serde(default)]
-    pub description: String,
-    /// Extra words for the story generator.
-    #[serde(default)]
-    pub prompt_seed: String,
-    #[serde(default)]
-    pub keywords: Vec<String>,
-    pub category: EventCategory,
-    pub tone: EventTone,
-    /// One emoji (a single grapheme of at most 8 UTF-8 bytes), e.g. "🎂".
-    pub pictogram_emoji: String,
-    #[serde(default)]
-    pub is_favorite: bool,
-}
+crate::entity::wire_enum!(EventCategory, EventTone);
 
-impl CustomEventInput {
-    /// Trims text, trims keywords, drops empty and repeated (case-insensitively) ones.
-    pub fn normalized(mut self) -> Self {
-        self.title = self.title.trim().to_owned();
-        self.description = self.description.trim().to_owned();
-        self.prompt_seed = self.prompt_seed.trim().to_owned();
-        self.pictogram_emoji = self.pictogram_emoji.trim().to_owned();
-        self.keywords = normalize_keywords(self.keywords);
-        self
+crate::entity! {
+    /// Custom story events: occasions a user defines for their stories.
+    entity CustomEvent {
+        kind: CustomEvent,
+        table: "custom_events",
+        label: "custom event",
+        title: title,
+        counter: "usage_count",
     }
-
-    /// Every rule of SPEC.md section 2, reporting all invalid fields at once.
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        validate_title(&self.title, &mut errors);
-        validate_len(
-            "description",
-            &self.description,
-            DESCRIPTION_MAX,
-            &mut errors,
-        );
-        validate_len(
-            "prompt_seed",
-            &self.prompt_seed,
-            PROMPT_SEED_MAX,
-            &mut errors,
-        );
-        validate_keywords(&self.keywords, &mut errors);
-        validate_emoji(&self.pictogram_emoji, &mut errors);
-        crate::result(errors)
+    /// The user-writable fields of a custom event: the body of a create, and what a form edits.
+    input CustomEventInput {
+        title: String = [
+            Merge::Text,
+            Rule::required_text(TITLE_MAX, "Give the event a title"),
+            norm::trim
+        ];
+        #[serde(default)]
+        description: String = [Merge::Text, Rule::text(DESCRIPTION_MAX), norm::trim];
+        /// Extra words for the story generator.
+        #[serde(default)]
+        prompt_seed: String = [Merge::Text, Rule::text(PROMPT_SEED_MAX), norm::trim];
+        #[serde(default)]
+        keywords: Vec<String> = [
+            Merge::Set,
+            Rule::Words { max_items: KEYWORDS_MAX, item_max: KEYWORD_MAX, item: "keyword" },
+            norm::words
+        ];
+        category: EventCategory = [Merge::Value, Rule::Any, norm::keep];
+        tone: EventTone = [Merge::Value, Rule::Any, norm::keep];
+        /// One emoji (a single grapheme of at most 8 UTF-8 bytes), e.g. "🎂".
+        pictogram_emoji: String = [
+            Merge::Value,
+            Rule::Emoji { max_bytes: EMOJI_MAX_BYTES },
+            norm::trim
+        ];
+        #[serde(default)]
+        is_favorite: bool = [Merge::Value, Rule::Any, norm::keep];
     }
-
-    /// Applies a patch, field by field.
-    pub fn apply(&mut self, patch: &CustomEventPatch) {
-        if let Some(v) = &patch.title {
-            self.title = v.clone();
-        }
-        if let Some(v) = &patch.description {
-            self.description = v.clone();
-        }
-        if let Some(v) = &patch.prompt_seed {
-            self.prompt_seed = v.clone();
-        }
-        if let Some(v) = &patch.keywords {
-            self.keywords = v.clone();
-        }
-        if let Some(v) = patch.category {
-            self.category = v;
-        }
-        if let Some(v) = patch.tone {
-            self.tone = v;
-        }
-        if let Some(v) = &patch.pictogram_emoji {
-            self.pictogram_emoji = v.clone();
-        }
-        if let Some(v) = patch.is_favorite {
-            self.is_favorite = v;
-        }
+    /// A partial update: only the fields present are changed.
+    patch CustomEventPatch;
+    /// Server-written custom event fields.
+    server CustomEventServer {
+        /// A counter: changed only by increments (and by story generation).
+        #[serde(default)]
+        usage_count: i64;
     }
-
-    /// The patch that turns `self` into `other` (only the fields that differ).
-    pub fn diff(&self, other: &CustomEventInput) -> CustomEventPatch {
-        CustomEventPatch {
-            title: (self.title != other.title).then(|| other.title.clone()),
-            description: (self.description != other.description).then(|| other.description.clone()),
-            prompt_seed: (self.prompt_seed != other.prompt_seed).then(|| other.prompt_seed.clone()),
-            keywords: (self.keywords != other.keywords).then(|| other.keywords.clone()),
-            category: (self.category != other.category).then_some(other.category),
-            tone: (self.tone != other.tone).then_some(other.tone),
-            pictogram_emoji: (self.pictogram_emoji != other.pictogram_emoji)
-                .then(|| other.pictogram_emoji.clone()),
-            is_favorite: (self.is_favorite != other.is_favorite).then_some(other.is_favorite),
-        }
-    }
-}
-
-/// A partial update: only the fields present are changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct CustomEventPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub prompt_seed: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub keywords: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub category: Option<EventCategory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub tone: Option<EventTone>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub pictogram_emoji: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub is_favorite: Option<bool>,
-}
-
-impl CustomEventPatch {
-    pub fn is_empty(&self) -> bool {
-        self == &CustomEventPatch::default()
-    }
-
-    /// Names of the fields this patch sets, in a fixed order.
-    pub fn fields(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.title.is_some() {
-            out.push("title");
-        }
-        if self.description.is_some() {
-            out.push("description");
-        }
-        if self.prompt_seed.is_some() {
-            out.push("prompt_seed");
-        }
-        if self.keywords.is_some() {
-            out.push("keywords");
-        }
-        if self.category.is_some() {
-            out.push("category");
-        }
-        if self.tone.is_some() {
-            out.push("tone");
-        }
-        if self.pictogram_emoji.is_some() {
-            out.push("pictogram_emoji");
-        }
-        if self.is_favorite.is_some() {
-            out.push("is_favorite");
-        }
-        out
-    }
-
-    /// `later` wins field by field.
-    pub fn merge(&mut self, later: &CustomEventPatch) {
-        if later.title.is_some() {
-            self.title.clone_from(&later.title);
-        }
-        if later.description.is_some() {
-            self.description.clone_from(&later.description);
-        }
-        if later.prompt_seed.is_some() {
-            self.prompt_seed.clone_from(&later.prompt_seed);
-        }
-        if later.keywords.is_some() {
-            self.keywords.clone_from(&later.keywords);
-        }
-        if later.category.is_some() {
-            self.category = later.category;
-        }
-        if later.tone.is_some() {
-            self.tone = later.tone;
-        }
-        if later.pictogram_emoji.is_some() {
-            self.pictogram_emoji.clone_from(&later.pictogram_emoji);
-        }
-        if later.is_favorite.is_some() {
-            self.is_favorite = later.is_favorite;
-        }
-    }
-
-    /// Like [`CustomEventInput::normalized`], for the fields present.
-    pub fn normalized(mut self) -> Self {
-        self.title = self.title.map(|s| s.trim().to_owned());
-        self.description = self.description.map(|s| s.trim().to_owned());
-        self.prompt_seed = self.prompt_seed.map(|s| s.trim().to_owned());
-        self.pictogram_emoji = self.pictogram_emoji.map(|s| s.trim().to_owned());
-        self.keywords = self.keywords.map(normalize_keywords);
-        self
-    }
-
-    /// Validates only the fields present.
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if let Some(v) = &self.title {
-            validate_title(v, &mut errors);
-        }
-        if let Some(v) = &self.description {
-            validate_len("description", v, DESCRIPTION_MAX, &mut errors);
-        }
-        if let Some(v) = &self.prompt_seed {
-            validate_len("prompt_seed", v, PROMPT_SEED_MAX, &mut errors);
-        }
-        if let Some(v) = &self.keywords {
-            validate_keywords(v, &mut errors);
-        }
-        if let Some(v) = &self.pictogram_emoji {
-            validate_emoji(v, &mut errors);
-        }
-        crate::result(errors)
-    }
-}
-
-/// A custom event as the server stores it. `deleted: true` marks a tombstone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct CustomEventRecord {
-    pub id: Uuid,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    #[serde(default)]
-    pub deleted: bool,
-    pub title: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub prompt_seed: String,
-    #[serde(default)]
-    pub keywords: Vec<String>,
-    pub category: EventCategory,
-    pub tone: EventTone,
-    pub pictogram_emoji: String,
-    #[serde(default)]
-    pub is_favorite: bool,
-    /// A counter: changed only by increments (and by story generation).
-    #[serde(default)]
-    pub usage_count: i64,
-}
-
-impl CustomEventRecord {
-    pub fn input(&self) -> CustomEventInput {
-        CustomEventInput {
-            title: self.title.clone(),
-            description: self.description.clone(),
-            prompt_seed: self.prompt_seed.clone(),
-            keywords: self.keywords.clone(),
-            category: self.category,
-            tone: self.tone,
-            pictogram_emoji: self.pictogram_emoji.clone(),
-            is_favorite: self.is_favorite,
-        }
-    }
-}
-
-fn normalize_keywords(keywords: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(keywords.len());
-    for k in keywords {
-        let k = k.trim().to_owned();
-        if k.is_empty() || out.iter().any(|o| o.to_lowercase() == k.to_lowercase()) {
-            continue;
-        }
-        out.push(k);
-    }
-    out
-}
-
-fn validate_title(title: &str, errors: &mut Vec<FieldError>) {
-    if title.trim().is_empty() {
-        errors.push(FieldError::new("title", "Give the event a title"));
-    } else if title.chars().count() > TITLE_MAX {
-        errors.push(FieldError::new(
-            "title",
-            format!("Use at most {TITLE_MAX} characters"),
-        ));
-    }
-}
-
-fn validate_len(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
-    if value.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            format!("Use at most {max} characters"),
-        ));
-    }
-}
-
-fn validate_keywords(keywords: &[String], errors: &mut Vec<FieldError>) {
-    if keywords.len() > KEYWORDS_MAX {
-        errors.push(FieldError::new(
-            "keywords",
-            format!("Use at most {KEYWORDS_MAX} keywords"),
-        ));
-    } else if keywords.iter().any(|k| k.trim().is_empty()) {
-        errors.push(FieldError::new("keywords", "Keywords cannot be empty"));
-    } else if keywords.iter().any(|k| k.chars().count() > KEYWORD_MAX) {
-        errors.push(FieldError::new(
-            "keywords",
-            format!("Each keyword may have at most {KEYWORD_MAX} characters"),
-        ));
-    }
-}
-
-fn validate_emoji(emoji: &str, errors: &mut Vec<FieldError>) {
-    if emoji.is_empty() {
-        errors.push(FieldError::new("pictogram_emoji", "Pick an emoji"));
-    } else if !is_single_emoji(emoji) {
-        errors.push(FieldError::new(
-            "pictogram_emoji",
-            "Use a single emoji (at most 8 bytes)",
-        ));
-    }
+    /// A custom event as the server stores it. `deleted: true` marks a tombstone.
+    record CustomEventRecord { id, version, created_at, updated_at, deleted }
 }
 
 /// Emoji modifiers that may follow a base character inside one grapheme.
@@ -511,6 +231,7 @@ pub fn is_single_emoji(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entity::{Input, Patch};
 
     fn valid() -> CustomEventInput {
         CustomEventInput {

@@ -1,10 +1,8 @@
 //! Heroes: the characters a parent makes for a child (SPEC.md section 2).
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::FieldError;
+use crate::entity::{norm, Merge, Rule};
 
 pub const NAME_MAX: usize = 100;
 pub const AGE_MIN: u8 = 1;
@@ -72,281 +70,53 @@ impl HeroTrait {
     }
 }
 
-/// The user-writable fields of a hero: the body of a create, and what a form edits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct HeroInput {
-    pub name: String,
-    pub age: u8,
-    pub traits: Vec<HeroTrait>,
-    #[serde(default)]
-    pub appearance: String,
-    #[serde(default)]
-    pub special_ability: String,
-}
+crate::entity::wire_enum!(HeroTrait);
 
-impl HeroInput {
-    /// Trims text fields and drops repeated traits, keeping their first order.
-    pub fn normalized(mut self) -> Self {
-        self.name = self.name.trim().to_owned();
-        self.appearance = self.appearance.trim().to_owned();
-        self.special_ability = self.special_ability.trim().to_owned();
-        self.traits = dedup_traits(self.traits);
-        self
+crate::entity! {
+    /// Heroes: the characters a parent makes for a child.
+    entity Hero {
+        kind: Hero,
+        table: "heroes",
+        label: "hero",
+        title: name,
     }
-
-    /// Every rule of SPEC.md section 2, reporting all invalid fields at once.
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        validate_name(&self.name, &mut errors);
-        validate_age(self.age, &mut errors);
-        validate_traits(&self.traits, &mut errors);
-        validate_len("appearance", &self.appearance, APPEARANCE_MAX, &mut errors);
-        validate_len(
-            "special_ability",
-            &self.special_ability,
-            SPECIAL_ABILITY_MAX,
-            &mut errors,
-        );
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+    /// The user-writable fields of a hero: the body of a create, and what a form edits.
+    input HeroInput {
+        name: String = [
+            Merge::Text,
+            Rule::required_text(NAME_MAX, "Give your hero a name"),
+            norm::trim
+        ];
+        age: u8 = [Merge::Value, Rule::Int { min: AGE_MIN as i64, max: AGE_MAX as i64, label: "Age" }, norm::keep];
+        traits: Vec<HeroTrait> = [
+            Merge::Set,
+            Rule::Choices { min: TRAITS_MIN, max: TRAITS_MAX, item: "trait" },
+            norm::dedup
+        ];
+        #[serde(default)]
+        appearance: String = [Merge::Text, Rule::text(APPEARANCE_MAX), norm::trim];
+        #[serde(default)]
+        special_ability: String = [Merge::Text, Rule::text(SPECIAL_ABILITY_MAX), norm::trim];
     }
-
-    /// Applies a patch, field by field.
-    pub fn apply(&mut self, patch: &HeroPatch) {
-        if let Some(v) = &patch.name {
-            self.name = v.clone();
-        }
-        if let Some(v) = patch.age {
-            self.age = v;
-        }
-        if let Some(v) = &patch.traits {
-            self.traits = v.clone();
-        }
-        if let Some(v) = &patch.appearance {
-            self.appearance = v.clone();
-        }
-        if let Some(v) = &patch.special_ability {
-            self.special_ability = v.clone();
-        }
+    /// A partial update: only the fields present are changed.
+    patch HeroPatch;
+    /// Server-written hero fields.
+    server HeroServer {
+        /// Written by the server only.
+        #[serde(default)]
+        avatar_url: Option<String>;
+        /// Written by the server only.
+        #[serde(default)]
+        avatar_generation_id: Option<String>;
     }
-
-    /// The patch that turns `self` into `other` (only the fields that differ).
-    pub fn diff(&self, other: &HeroInput) -> HeroPatch {
-        HeroPatch {
-            name: (self.name != other.name).then(|| other.name.clone()),
-            age: (self.age != other.age).then_some(other.age),
-            traits: (self.traits != other.traits).then(|| other.traits.clone()),
-            appearance: (self.appearance != other.appearance).then(|| other.appearance.clone()),
-            special_ability: (self.special_ability != other.special_ability)
-                .then(|| other.special_ability.clone()),
-        }
-    }
-}
-
-/// A partial update: only the fields present are changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct HeroPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub age: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub traits: Option<Vec<HeroTrait>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub appearance: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub special_ability: Option<String>,
-}
-
-impl HeroPatch {
-    pub fn is_empty(&self) -> bool {
-        self == &HeroPatch::default()
-    }
-
-    /// Names of the fields this patch sets, in a fixed order.
-    pub fn fields(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.name.is_some() {
-            out.push("name");
-        }
-        if self.age.is_some() {
-            out.push("age");
-        }
-        if self.traits.is_some() {
-            out.push("traits");
-        }
-        if self.appearance.is_some() {
-            out.push("appearance");
-        }
-        if self.special_ability.is_some() {
-            out.push("special_ability");
-        }
-        out
-    }
-
-    /// `later` wins field by field: the patch equivalent to applying `self` then `later`.
-    pub fn merge(&mut self, later: &HeroPatch) {
-        if later.name.is_some() {
-            self.name.clone_from(&later.name);
-        }
-        if later.age.is_some() {
-            self.age = later.age;
-        }
-        if later.traits.is_some() {
-            self.traits.clone_from(&later.traits);
-        }
-        if later.appearance.is_some() {
-            self.appearance.clone_from(&later.appearance);
-        }
-        if later.special_ability.is_some() {
-            self.special_ability.clone_from(&later.special_ability);
-        }
-    }
-
-    /// Trims text and de-duplicates traits, like [`HeroInput::normalized`].
-    pub fn normalized(mut self) -> Self {
-        self.name = self.name.map(|s| s.trim().to_owned());
-        self.appearance = self.appearance.map(|s| s.trim().to_owned());
-        self.special_ability = self.special_ability.map(|s| s.trim().to_owned());
-        self.traits = self.traits.map(dedup_traits);
-        self
-    }
-
-    /// Validates only the fields present.
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if let Some(v) = &self.name {
-            validate_name(v, &mut errors);
-        }
-        if let Some(v) = self.age {
-            validate_age(v, &mut errors);
-        }
-        if let Some(v) = &self.traits {
-            validate_traits(v, &mut errors);
-        }
-        if let Some(v) = &self.appearance {
-            validate_len("appearance", v, APPEARANCE_MAX, &mut errors);
-        }
-        if let Some(v) = &self.special_ability {
-            validate_len("special_ability", v, SPECIAL_ABILITY_MAX, &mut errors);
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// A hero as the server stores it. `deleted: true` marks a tombstone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct HeroRecord {
-    pub id: Uuid,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    #[serde(default)]
-    pub deleted: bool,
-    pub name: String,
-    pub age: u8,
-    pub traits: Vec<HeroTrait>,
-    #[serde(default)]
-    pub appearance: String,
-    #[serde(default)]
-    pub special_ability: String,
-    /// Written by the server only.
-    #[serde(default)]
-    pub avatar_url: Option<String>,
-    /// Written by the server only.
-    #[serde(default)]
-    pub avatar_generation_id: Option<String>,
-}
-
-impl HeroRecord {
-    pub fn input(&self) -> HeroInput {
-        HeroInput {
-            name: self.name.clone(),
-            age: self.age,
-            traits: self.traits.clone(),
-            appearance: self.appearance.clone(),
-            special_ability: self.special_ability.clone(),
-        }
-    }
-}
-
-fn dedup_traits(traits: Vec<HeroTrait>) -> Vec<HeroTrait> {
-    let mut out = Vec::with_capacity(traits.len());
-    for t in traits {
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    }
-    out
-}
-
-fn validate_name(name: &str, errors: &mut Vec<FieldError>) {
-    let len = name.trim().chars().count();
-    if len == 0 {
-        errors.push(FieldError::new("name", "Give your hero a name"));
-    } else if name.chars().count() > NAME_MAX {
-        errors.push(FieldError::new(
-            "name",
-            format!("Use at most {NAME_MAX} characters"),
-        ));
-    }
-}
-
-fn validate_age(age: u8, errors: &mut Vec<FieldError>) {
-    if !(AGE_MIN..=AGE_MAX).contains(&age) {
-        errors.push(FieldError::new(
-            "age",
-            format!("Age must be from {AGE_MIN} to {AGE_MAX}"),
-        ));
-    }
-}
-
-fn validate_traits(traits: &[HeroTrait], errors: &mut Vec<FieldError>) {
-    let mut unique = traits.to_vec();
-    unique.sort();
-    unique.dedup();
-    if unique.len() != traits.len() {
-        errors.push(FieldError::new("traits", "Each trait may be chosen once"));
-    } else if !(TRAITS_MIN..=TRAITS_MAX).contains(&traits.len()) {
-        errors.push(FieldError::new(
-            "traits",
-            format!("Choose {TRAITS_MIN} to {TRAITS_MAX} traits"),
-        ));
-    }
-}
-
-fn validate_len(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
-    if value.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            format!("Use at most {max} characters"),
-        ));
-    }
+    /// A hero as the server stores it. `deleted: true` marks a tombstone.
+    record HeroRecord { id, version, created_at, updated_at, deleted }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entity::{Input, Patch};
 
     fn valid() -> HeroInput {
         HeroInput {

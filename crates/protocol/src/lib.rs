@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod custom_event;
+pub mod entity;
 pub mod faults;
 pub mod hero;
 pub mod illustration;
@@ -22,17 +23,21 @@ pub mod profile;
 pub mod story;
 
 pub use custom_event::{
-    CustomEventInput, CustomEventPatch, CustomEventRecord, EventCategory, EventTone,
-    CUSTOM_EVENT_COUNTERS,
+    CustomEvent, CustomEventInput, CustomEventPatch, CustomEventRecord, CustomEventServer,
+    EventCategory, EventTone,
 };
+pub use entity::{Entity, Fields, Input, Patch, RecordMeta};
 pub use faults::{FaultPatch, FaultSettings};
-pub use hero::{HeroInput, HeroPatch, HeroRecord, HeroTrait};
+pub use hero::{Hero, HeroInput, HeroPatch, HeroRecord, HeroServer, HeroTrait};
 pub use illustration::{GenerationStatus, IllustrationRecord, ILLUSTRATIONS_MAX};
 pub use media::{GenerateStoryRequest, IllustrationsRequest, MediaJob, MediaKind};
 pub use profile::{
-    SubscriptionTier, Theme, TierLimits, UsageLimits, UsageStats, UserProfile, UserProfilePatch,
+    Profile, ProfileInput, ProfileServer, SubscriptionTier, Theme, TierLimits, UsageLimits,
+    UsageStats, UserProfile, UserProfilePatch,
 };
-pub use story::{EventType, Language, StoryInput, StoryPatch, StoryRecord, STORY_COUNTERS};
+pub use story::{
+    EventType, Language, Story, StoryInput, StoryPatch, StoryRecord, StoryServer,
+};
 
 /// Largest number of mutations the server accepts in one `POST /api/sync/push`.
 pub const MAX_PUSH_BATCH: usize = 100;
@@ -41,14 +46,7 @@ pub const MAX_CHANGES_LIMIT: u32 = 1000;
 /// Largest single counter increment accepted in one mutation.
 pub const MAX_INCREMENT: i64 = 1_000_000;
 
-/// `Ok(())` for no errors, else `Err(errors)`.
-pub(crate) fn result(errors: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
-}
+pub(crate) use entity::result;
 
 /// For `Option<Option<T>>` patch fields: absent → `None`, `null` → `Some(None)`, a value
 /// → `Some(Some(v))`. Use with
@@ -143,6 +141,25 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const EMAIL_TAKEN: &str = "email_taken";
     pub const INTERNAL: &str = "internal";
+
+    /// Every code above.
+    pub const ALL: &[&str] = &[
+        BAD_REQUEST,
+        VALIDATION,
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        CONFLICT,
+        PRECONDITION_FAILED,
+        CURSOR_EXPIRED,
+        LIMIT_REACHED,
+        UNAVAILABLE,
+        OFFLINE,
+        PAYLOAD_TOO_LARGE,
+        RATE_LIMITED,
+        EMAIL_TAKEN,
+        INTERNAL,
+    ];
 }
 
 /// One invalid field, as reported by validation on either side.
@@ -275,9 +292,11 @@ impl EntityKind {
     /// The counters an [`MutationOp::Increment`] may name for this entity.
     pub fn counters(self) -> &'static [&'static str] {
         match self {
-            EntityKind::Story => STORY_COUNTERS,
-            EntityKind::CustomEvent => CUSTOM_EVENT_COUNTERS,
-            _ => &[],
+            EntityKind::Hero => Hero::COUNTERS,
+            EntityKind::Story => Story::COUNTERS,
+            EntityKind::CustomEvent => CustomEvent::COUNTERS,
+            EntityKind::UserProfile => Profile::COUNTERS,
+            EntityKind::Illustration => &[],
         }
     }
 

@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::{FieldError, Language};
+use crate::entity::{norm, Merge, Rule};
+use crate::Language;
 
 pub const NAME_MAX: usize = 100;
 
@@ -72,120 +72,40 @@ impl SubscriptionTier {
     }
 }
 
-/// The signed-in user's profile (`GET /api/users/me`; in the change feed as
-/// `changes.profile` when it changed). There is one per user and it is never deleted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct UserProfile {
-    /// The user's id.
-    pub id: Uuid,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub email: String,
-    pub name: String,
-    pub preferred_language: Language,
-    pub theme: Theme,
-    /// Written by the server only.
-    pub subscription_tier: SubscriptionTier,
+crate::entity::wire_enum!(Theme, SubscriptionTier);
+
+crate::entity! {
+    /// The user's profile: one per user, never deleted, created with the account.
+    entity Profile {
+        kind: UserProfile,
+        table: "user_profile",
+        label: "profile",
+        title: name,
+    }
+    /// The editable part of the profile, as a form edits it.
+    input ProfileInput {
+        name: String = [
+            Merge::Text,
+            Rule::Text { max: NAME_MAX, required: Some(NAME_RULE), too_long: Some(NAME_RULE) },
+            norm::trim
+        ];
+        preferred_language: Language = [Merge::Value, Rule::Any, norm::keep];
+        theme: Theme = [Merge::Value, Rule::Any, norm::keep];
+    }
+    /// The editable part of a profile; only the fields present are changed.
+    patch UserProfilePatch;
+    /// Server-written profile fields.
+    server ProfileServer {
+        email: String;
+        /// Written by the server only.
+        subscription_tier: SubscriptionTier;
+    }
+    /// The signed-in user's profile (`GET /api/users/me`; in the change feed as
+    /// `changes.profile` when it changed). There is one per user and it is never deleted.
+    record UserProfile { id, version, created_at, updated_at }
 }
 
-impl UserProfile {
-    /// The patch that turns this profile's editable fields into `other`'s.
-    pub fn diff(&self, other: &UserProfile) -> UserProfilePatch {
-        UserProfilePatch {
-            name: (self.name != other.name).then(|| other.name.clone()),
-            preferred_language: (self.preferred_language != other.preferred_language)
-                .then_some(other.preferred_language),
-            theme: (self.theme != other.theme).then_some(other.theme),
-        }
-    }
-
-    /// Applies a patch to the editable fields.
-    pub fn apply(&mut self, patch: &UserProfilePatch) {
-        if let Some(v) = &patch.name {
-            self.name = v.clone();
-        }
-        if let Some(v) = patch.preferred_language {
-            self.preferred_language = v;
-        }
-        if let Some(v) = patch.theme {
-            self.theme = v;
-        }
-    }
-}
-
-/// The editable part of a profile; only the fields present are changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct UserProfilePatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub preferred_language: Option<Language>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub theme: Option<Theme>,
-}
-
-impl UserProfilePatch {
-    pub fn is_empty(&self) -> bool {
-        self == &UserProfilePatch::default()
-    }
-
-    /// Names of the fields this patch sets, in a fixed order.
-    pub fn fields(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.name.is_some() {
-            out.push("name");
-        }
-        if self.preferred_language.is_some() {
-            out.push("preferred_language");
-        }
-        if self.theme.is_some() {
-            out.push("theme");
-        }
-        out
-    }
-
-    /// `later` wins field by field.
-    pub fn merge(&mut self, later: &UserProfilePatch) {
-        if later.name.is_some() {
-            self.name.clone_from(&later.name);
-        }
-        if later.preferred_language.is_some() {
-            self.preferred_language = later.preferred_language;
-        }
-        if later.theme.is_some() {
-            self.theme = later.theme;
-        }
-    }
-
-    /// Trims the name.
-    pub fn normalized(mut self) -> Self {
-        self.name = self.name.map(|s| s.trim().to_owned());
-        self
-    }
-
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if let Some(name) = &self.name {
-            let len = name.trim().chars().count();
-            if len == 0 || name.chars().count() > NAME_MAX {
-                errors.push(FieldError::new(
-                    "name",
-                    format!("Enter a name of 1 to {NAME_MAX} characters"),
-                ));
-            }
-        }
-        crate::result(errors)
-    }
-}
+const NAME_RULE: &str = "Enter a name of 1 to 100 characters";
 
 /// Monthly limits of a tier; `null` means unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -229,6 +149,7 @@ pub struct UsageStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entity::Patch;
 
     #[test]
     fn patch_rules() {

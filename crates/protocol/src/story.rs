@@ -12,13 +12,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::entity::{norm, Merge, Rule};
 use crate::FieldError;
 
 pub const TITLE_MAX: usize = 200;
 pub const CONTENT_MAX: usize = 50_000;
-
-/// The counters of a story, as named in an increment mutation.
-pub const STORY_COUNTERS: &[&str] = &["play_count"];
 
 /// The languages stories are written in (also a user's preferred language).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -133,333 +131,121 @@ impl EventType {
     }
 }
 
-/// The user-writable fields of a story: the body of a create, and what a form edits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct StoryInput {
-    /// The hero the story is about; `null` for none (or after the hero was deleted).
-    #[serde(default)]
-    pub hero_id: Option<Uuid>,
-    pub title: String,
-    pub content: String,
-    pub language: Language,
-    /// Exactly one of `event_type` and `custom_event_id` is set.
-    #[serde(default)]
-    pub event_type: Option<EventType>,
-    #[serde(default)]
-    pub custom_event_id: Option<Uuid>,
-    #[serde(default)]
-    pub is_favorite: bool,
-}
+crate::entity::wire_enum!(Language, EventType);
 
-impl StoryInput {
-    /// Trims the title and the content.
-    pub fn normalized(mut self) -> Self {
-        self.title = self.title.trim().to_owned();
-        self.content = normalize_content(&self.content);
-        self
+crate::entity! {
+    /// Stories: the bedtime stories about a hero.
+    entity Story {
+        kind: Story,
+        table: "stories",
+        label: "story",
+        title: title,
+        counter: "play_count",
     }
-
-    /// Every rule of SPEC.md section 2, reporting all invalid fields at once. Whether
-    /// `hero_id` and `custom_event_id` name rows of the user is the server's check.
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        validate_title(&self.title, &mut errors);
-        validate_content(&self.content, &mut errors);
-        validate_event(self.event_type, self.custom_event_id, &mut errors);
-        crate::result(errors)
+    /// The user-writable fields of a story: the body of a create, and what a form edits.
+    input StoryInput {
+        /// The hero the story is about; `null` for none (or after the hero was deleted).
+        #[serde(default)]
+        hero_id: Option<Uuid> = [Merge::Value, Rule::Any, norm::keep] patch
+            #[serde(with = "crate::double_option")]
+            #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+            #[cfg_attr(feature = "schema", schemars(with = "Option<Uuid>"))];
+        title: String = [
+            Merge::Prompt,
+            Rule::required_text(TITLE_MAX, "Give the story a title"),
+            norm::trim
+        ];
+        content: String = [
+            Merge::Prompt,
+            Rule::required_text(CONTENT_MAX, "The story needs some text"),
+            norm::text_block
+        ];
+        language: Language = [Merge::Value, Rule::Any, norm::keep];
+        /// Exactly one of `event_type` and `custom_event_id` is set.
+        #[serde(default)]
+        event_type: Option<EventType> = [Merge::Value, Rule::Any, norm::keep] patch
+            #[serde(with = "crate::double_option")]
+            #[cfg_attr(feature = "ts", ts(type = "EventType | null"))]
+            #[cfg_attr(feature = "schema", schemars(with = "Option<EventType>"))];
+        #[serde(default)]
+        custom_event_id: Option<Uuid> = [Merge::Value, Rule::Any, norm::keep] patch
+            #[serde(with = "crate::double_option")]
+            #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+            #[cfg_attr(feature = "schema", schemars(with = "Option<Uuid>"))];
+        #[serde(default)]
+        is_favorite: bool = [Merge::Value, Rule::Any, norm::keep];
     }
-
-    /// Applies a patch, field by field. Setting one of `event_type` and
-    /// `custom_event_id` to a value clears the other unless the patch sets both.
-    pub fn apply(&mut self, patch: &StoryPatch) {
-        if let Some(v) = patch.hero_id {
-            self.hero_id = v;
-        }
-        if let Some(v) = &patch.title {
-            self.title = v.clone();
-        }
-        if let Some(v) = &patch.content {
-            self.content = v.clone();
-        }
-        if let Some(v) = patch.language {
-            self.language = v;
-        }
-        if let Some(v) = patch.event_type {
-            self.event_type = v;
-            if v.is_some() && patch.custom_event_id.is_none() {
-                self.custom_event_id = None;
+    /// A partial update: only the fields present are changed. For the nullable fields,
+    /// absent means "unchanged" and `null` means "clear".
+    patch StoryPatch;
+    /// Server-written story fields.
+    server StoryServer {
+        /// A counter: changed only by increments.
+        #[serde(default)]
+        play_count: i64;
+        /// Written by the server when `play_count` is incremented.
+        #[serde(default)]
+        last_played_at: Option<DateTime<Utc>>;
+        /// Written by the server only (`POST /api/stories/{id}/audio`). Relative to the
+        /// server's base URL, e.g. `/api/media/<uuid>.wav`.
+        #[serde(default)]
+        audio_url: Option<String>;
+        /// Length of the audio in seconds; written by the server only.
+        #[serde(default)]
+        audio_duration: Option<f64>;
+    }
+    /// A story as the server stores it. `deleted: true` marks a tombstone.
+    record StoryRecord { id, version, created_at, updated_at, deleted }
+    hooks {
+        /// Exactly one of `event_type` and `custom_event_id`. Whether `hero_id` and
+        /// `custom_event_id` name rows of the user is the server's check.
+        fn check_input(input: &StoryInput, errors: &mut Vec<FieldError>) {
+            match (input.event_type, input.custom_event_id) {
+                (Some(_), Some(_)) => errors.push(FieldError::new("event_type", NOT_BOTH)),
+                (None, None) => errors.push(FieldError::new(
+                    "event_type",
+                    "Choose an event or a custom event",
+                )),
+                _ => {}
             }
         }
-        if let Some(v) = patch.custom_event_id {
-            self.custom_event_id = v;
-            if v.is_some() && patch.event_type.is_none() {
-                self.event_type = None;
+
+        /// A patch may not set both (the server validates the merged story too).
+        fn check_patch(patch: &StoryPatch, errors: &mut Vec<FieldError>) {
+            if let (Some(Some(_)), Some(Some(_))) = (patch.event_type, patch.custom_event_id) {
+                errors.push(FieldError::new("event_type", NOT_BOTH));
             }
         }
-        if let Some(v) = patch.is_favorite {
-            self.is_favorite = v;
-        }
-    }
 
-    /// The patch that turns `self` into `other` (only the fields that differ).
-    pub fn diff(&self, other: &StoryInput) -> StoryPatch {
-        StoryPatch {
-            hero_id: (self.hero_id != other.hero_id).then_some(other.hero_id),
-            title: (self.title != other.title).then(|| other.title.clone()),
-            content: (self.content != other.content).then(|| other.content.clone()),
-            language: (self.language != other.language).then_some(other.language),
-            event_type: (self.event_type != other.event_type).then_some(other.event_type),
-            custom_event_id: (self.custom_event_id != other.custom_event_id)
-                .then_some(other.custom_event_id),
-            is_favorite: (self.is_favorite != other.is_favorite).then_some(other.is_favorite),
-        }
-    }
-}
-
-/// A partial update: only the fields present are changed. For the nullable fields,
-/// absent means "unchanged" and `null` means "clear".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct StoryPatch {
-    #[serde(
-        default,
-        with = "crate::double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ts", ts(optional, type = "string | null"))]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<Uuid>"))]
-    pub hero_id: Option<Option<Uuid>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub language: Option<Language>,
-    #[serde(
-        default,
-        with = "crate::double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ts", ts(optional, type = "EventType | null"))]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<EventType>"))]
-    pub event_type: Option<Option<EventType>>,
-    #[serde(
-        default,
-        with = "crate::double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ts", ts(optional, type = "string | null"))]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<Uuid>"))]
-    pub custom_event_id: Option<Option<Uuid>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub is_favorite: Option<bool>,
-}
-
-impl StoryPatch {
-    pub fn is_empty(&self) -> bool {
-        self == &StoryPatch::default()
-    }
-
-    /// Names of the fields this patch sets, in a fixed order.
-    pub fn fields(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.hero_id.is_some() {
-            out.push("hero_id");
-        }
-        if self.title.is_some() {
-            out.push("title");
-        }
-        if self.content.is_some() {
-            out.push("content");
-        }
-        if self.language.is_some() {
-            out.push("language");
-        }
-        if self.event_type.is_some() {
-            out.push("event_type");
-        }
-        if self.custom_event_id.is_some() {
-            out.push("custom_event_id");
-        }
-        if self.is_favorite.is_some() {
-            out.push("is_favorite");
-        }
-        out
-    }
-
-    /// `later` wins field by field: the patch equivalent to applying `self` then `later`
-    /// (including the rule that setting one event field clears the other).
-    pub fn merge(&mut self, later: &StoryPatch) {
-        if later.hero_id.is_some() {
-            self.hero_id = later.hero_id;
-        }
-        if later.title.is_some() {
-            self.title.clone_from(&later.title);
-        }
-        if later.content.is_some() {
-            self.content.clone_from(&later.content);
-        }
-        if later.language.is_some() {
-            self.language = later.language;
-        }
-        match (later.event_type, later.custom_event_id) {
-            (Some(e), Some(c)) => {
-                self.event_type = Some(e);
-                self.custom_event_id = Some(c);
+        /// Setting one of `event_type` and `custom_event_id` to a value clears the other
+        /// unless the patch sets both.
+        fn after_apply(input: &mut StoryInput, patch: &StoryPatch) {
+            if matches!(patch.event_type, Some(Some(_))) && patch.custom_event_id.is_none() {
+                input.custom_event_id = None;
             }
-            (Some(e), None) => {
-                self.event_type = Some(e);
-                if e.is_some() {
-                    self.custom_event_id = Some(None);
-                }
+            if matches!(patch.custom_event_id, Some(Some(_))) && patch.event_type.is_none() {
+                input.event_type = None;
             }
-            (None, Some(c)) => {
-                self.custom_event_id = Some(c);
-                if c.is_some() {
-                    self.event_type = Some(None);
-                }
+        }
+
+        /// The same rule for merged patches: a later event clears an earlier custom event.
+        fn after_merge(patch: &mut StoryPatch, later: &StoryPatch) {
+            if matches!(later.event_type, Some(Some(_))) && later.custom_event_id.is_none() {
+                patch.custom_event_id = Some(None);
             }
-            (None, None) => {}
-        }
-        if later.is_favorite.is_some() {
-            self.is_favorite = later.is_favorite;
-        }
-    }
-
-    /// Trims text, like [`StoryInput::normalized`].
-    pub fn normalized(mut self) -> Self {
-        self.title = self.title.map(|s| s.trim().to_owned());
-        self.content = self.content.map(|s| normalize_content(&s));
-        self
-    }
-
-    /// Validates only the fields present (the server validates the merged story too).
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if let Some(v) = &self.title {
-            validate_title(v, &mut errors);
-        }
-        if let Some(v) = &self.content {
-            validate_content(v, &mut errors);
-        }
-        if let (Some(Some(_)), Some(Some(_))) = (self.event_type, self.custom_event_id) {
-            errors.push(FieldError::new(
-                "event_type",
-                "Choose an event or a custom event, not both",
-            ));
-        }
-        crate::result(errors)
-    }
-}
-
-/// A story as the server stores it. `deleted: true` marks a tombstone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct StoryRecord {
-    pub id: Uuid,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    #[serde(default)]
-    pub deleted: bool,
-    #[serde(default)]
-    pub hero_id: Option<Uuid>,
-    pub title: String,
-    pub content: String,
-    pub language: Language,
-    #[serde(default)]
-    pub event_type: Option<EventType>,
-    #[serde(default)]
-    pub custom_event_id: Option<Uuid>,
-    #[serde(default)]
-    pub is_favorite: bool,
-    /// A counter: changed only by increments.
-    #[serde(default)]
-    pub play_count: i64,
-    /// Written by the server when `play_count` is incremented.
-    #[serde(default)]
-    pub last_played_at: Option<DateTime<Utc>>,
-    /// Written by the server only (`POST /api/stories/{id}/audio`). Relative to the
-    /// server's base URL, e.g. `/api/media/<uuid>.wav`.
-    #[serde(default)]
-    pub audio_url: Option<String>,
-    /// Length of the audio in seconds; written by the server only.
-    #[serde(default)]
-    pub audio_duration: Option<f64>,
-}
-
-impl StoryRecord {
-    pub fn input(&self) -> StoryInput {
-        StoryInput {
-            hero_id: self.hero_id,
-            title: self.title.clone(),
-            content: self.content.clone(),
-            language: self.language,
-            event_type: self.event_type,
-            custom_event_id: self.custom_event_id,
-            is_favorite: self.is_favorite,
+            if matches!(later.custom_event_id, Some(Some(_))) && later.event_type.is_none() {
+                patch.event_type = Some(None);
+            }
         }
     }
 }
 
-/// Trims the ends and turns Windows line ends into `\n`.
-fn normalize_content(s: &str) -> String {
-    s.replace("\r\n", "\n").trim().to_owned()
-}
-
-fn validate_title(title: &str, errors: &mut Vec<FieldError>) {
-    if title.trim().is_empty() {
-        errors.push(FieldError::new("title", "Give the story a title"));
-    } else if title.chars().count() > TITLE_MAX {
-        errors.push(FieldError::new(
-            "title",
-            format!("Use at most {TITLE_MAX} characters"),
-        ));
-    }
-}
-
-fn validate_content(content: &str, errors: &mut Vec<FieldError>) {
-    if content.trim().is_empty() {
-        errors.push(FieldError::new("content", "The story needs some text"));
-    } else if content.chars().count() > CONTENT_MAX {
-        errors.push(FieldError::new(
-            "content",
-            format!("Use at most {CONTENT_MAX} characters"),
-        ));
-    }
-}
-
-fn validate_event(
-    event_type: Option<EventType>,
-    custom_event_id: Option<Uuid>,
-    errors: &mut Vec<FieldError>,
-) {
-    match (event_type, custom_event_id) {
-        (Some(_), Some(_)) => errors.push(FieldError::new(
-            "event_type",
-            "Choose an event or a custom event, not both",
-        )),
-        (None, None) => errors.push(FieldError::new(
-            "event_type",
-            "Choose an event or a custom event",
-        )),
-        _ => {}
-    }
-}
+const NOT_BOTH: &str = "Choose an event or a custom event, not both";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entity::{Input, Patch};
 
     fn valid() -> StoryInput {
         StoryInput {

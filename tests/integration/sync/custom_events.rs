@@ -1,7 +1,8 @@
 //! Custom events between devices and a real server (localWins, usage counter).
 
 use integration_tests::*;
-use is_core::sync_state::SyncStatus;
+use is_core::sync::state::SyncStatus;
+use is_core::CustomEvent;
 use is_protocol::{CustomEventRecord, EntityKind};
 
 const ADA: &str = "ada@example.com";
@@ -19,32 +20,32 @@ async fn offline_custom_events_sync_converge_and_deletes_propagate() {
     sign_up(&phone, ADA).await;
     server.stop().await;
 
-    let party = phone.create_custom_event(custom_event("Party")).unwrap();
+    let party = phone.create::<CustomEvent>(custom_event("Party")).unwrap();
     let temp = phone
-        .create_custom_event(custom_event("Temporary"))
+        .create::<CustomEvent>(custom_event("Temporary"))
         .unwrap();
     let mut edited = custom_event("Garden party");
     edited.keywords = vec!["garden".into(), " party ".into(), "Party".into()];
-    let v = phone.update_custom_event(party.id, edited).unwrap();
+    let v = phone.update::<CustomEvent>(party.id, edited).unwrap();
     assert_eq!(
         v.keywords,
         ["garden", "party"],
         "normalized like the server does"
     );
-    phone.record_custom_event_use(party.id).unwrap();
+    phone.increment::<CustomEvent>(party.id).unwrap();
     assert!(
         phone
-            .toggle_custom_event_favorite(party.id)
+            .toggle_favorite::<CustomEvent>(party.id)
             .unwrap()
             .is_favorite
     );
-    phone.delete_custom_event(temp.id).unwrap();
-    assert_eq!(phone.list_custom_events().unwrap().len(), 1);
+    phone.delete::<CustomEvent>(temp.id).unwrap();
+    assert_eq!(phone.list::<CustomEvent>(&()).unwrap().len(), 1);
     // Invalid input never gets in.
     let mut bad = custom_event("");
     bad.pictogram_emoji = "not an emoji at all".into();
     assert_eq!(
-        phone.create_custom_event(bad).unwrap_err().code(),
+        phone.create::<CustomEvent>(bad).unwrap_err().code(),
         "validation"
     );
 
@@ -64,16 +65,16 @@ async fn offline_custom_events_sync_converge_and_deletes_propagate() {
     let laptop = world.device("laptop", &server.base_url);
     sign_in(&laptop, ADA).await;
     laptop.sync_now().await.unwrap();
-    let there = laptop.get_custom_event(party.id).await.unwrap();
+    let there = laptop.get::<CustomEvent>(party.id).await.unwrap();
     assert_eq!(
         (there.title.as_str(), there.usage_count, there.sync.status),
         ("Garden party", 1, SyncStatus::Synced)
     );
 
-    laptop.delete_custom_event(party.id).unwrap();
+    laptop.delete::<CustomEvent>(party.id).unwrap();
     laptop.sync_now().await.unwrap();
     phone.sync_now().await.unwrap();
-    assert!(phone.list_custom_events().unwrap().is_empty());
+    assert!(phone.list::<CustomEvent>(&()).unwrap().is_empty());
     assert!(server_events(&server).await.is_empty());
     server.stop().await;
 }
@@ -86,18 +87,18 @@ async fn concurrent_event_edits_local_wins_and_the_loser_is_kept() {
     let laptop = world.device("laptop", &server.base_url);
     sign_up(&phone, ADA).await;
     sign_in(&laptop, ADA).await;
-    let e = phone.create_custom_event(custom_event("Picnic")).unwrap();
+    let e = phone.create::<CustomEvent>(custom_event("Picnic")).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
 
     let mut on_phone = custom_event("Picnic");
     on_phone.description = "From the phone".into();
-    phone.update_custom_event(e.id, on_phone).unwrap();
-    phone.record_custom_event_use(e.id).unwrap();
+    phone.update::<CustomEvent>(e.id, on_phone).unwrap();
+    phone.increment::<CustomEvent>(e.id).unwrap();
     let mut on_laptop = custom_event("Picnic");
     on_laptop.description = "From the laptop".into();
-    laptop.update_custom_event(e.id, on_laptop).unwrap();
-    laptop.record_custom_event_use(e.id).unwrap();
+    laptop.update::<CustomEvent>(e.id, on_laptop).unwrap();
+    laptop.increment::<CustomEvent>(e.id).unwrap();
     phone.sync_now().await.unwrap();
     let report = laptop.sync_now().await.unwrap();
     assert_eq!(report.conflicts, 1);
@@ -105,7 +106,7 @@ async fn concurrent_event_edits_local_wins_and_the_loser_is_kept() {
     // localWins: the laptop's edit (the one that found the conflict) is what stays.
     phone.sync_now().await.unwrap();
     for device in [&phone, &laptop] {
-        let v = device.get_custom_event(e.id).await.unwrap();
+        let v = device.get::<CustomEvent>(e.id).await.unwrap();
         assert_eq!(
             (v.description.as_str(), v.usage_count, v.sync.status),
             ("From the laptop", 2, SyncStatus::Synced)
@@ -126,7 +127,7 @@ async fn concurrent_event_edits_local_wins_and_the_loser_is_kept() {
         laptop.restore_conflict_version(history[0].id).unwrap(),
         e.id
     );
-    let restored = laptop.get_custom_event(e.id).await.unwrap();
+    let restored = laptop.get::<CustomEvent>(e.id).await.unwrap();
     assert_eq!(
         (restored.description.as_str(), restored.sync.status),
         ("From the phone", SyncStatus::PendingUpdate)
@@ -134,7 +135,7 @@ async fn concurrent_event_edits_local_wins_and_the_loser_is_kept() {
     laptop.sync_now().await.unwrap();
     phone.sync_now().await.unwrap();
     assert_eq!(
-        phone.get_custom_event(e.id).await.unwrap().description,
+        phone.get::<CustomEvent>(e.id).await.unwrap().description,
         "From the phone"
     );
     server.stop().await;
@@ -158,23 +159,23 @@ async fn a_strategy_chosen_in_settings_asks_and_both_answers_work() {
             is_core::ConflictStrategy::UserPrompt,
         )
         .unwrap();
-    let a = phone.create_custom_event(custom_event("A")).unwrap();
-    let b = phone.create_custom_event(custom_event("B")).unwrap();
+    let a = phone.create::<CustomEvent>(custom_event("A")).unwrap();
+    let b = phone.create::<CustomEvent>(custom_event("B")).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
     for (id, n) in [(a.id, "A"), (b.id, "B")] {
         phone
-            .update_custom_event(id, custom_event(&format!("{n} phone")))
+            .update::<CustomEvent>(id, custom_event(&format!("{n} phone")))
             .unwrap();
         laptop
-            .update_custom_event(id, custom_event(&format!("{n} laptop")))
+            .update::<CustomEvent>(id, custom_event(&format!("{n} laptop")))
             .unwrap();
     }
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
     assert_eq!(laptop.overview().unwrap().conflicts, 2);
     assert_eq!(
-        laptop.get_custom_event(a.id).await.unwrap().sync.status,
+        laptop.get::<CustomEvent>(a.id).await.unwrap().sync.status,
         SyncStatus::Conflict
     );
 
@@ -193,20 +194,20 @@ async fn a_strategy_chosen_in_settings_asks_and_both_answers_work() {
         )
         .unwrap();
     assert_eq!(
-        laptop.get_custom_event(a.id).await.unwrap().title,
+        laptop.get::<CustomEvent>(a.id).await.unwrap().title,
         "A phone"
     );
     assert_eq!(
-        laptop.get_custom_event(b.id).await.unwrap().sync.status,
+        laptop.get::<CustomEvent>(b.id).await.unwrap().sync.status,
         SyncStatus::PendingUpdate
     );
     laptop.sync_now().await.unwrap();
     phone.sync_now().await.unwrap();
     assert_eq!(
-        phone.get_custom_event(b.id).await.unwrap().title,
+        phone.get::<CustomEvent>(b.id).await.unwrap().title,
         "B laptop"
     );
-    assert_eq!(phone.get_custom_event(a.id).await.unwrap().title, "A phone");
+    assert_eq!(phone.get::<CustomEvent>(a.id).await.unwrap().title, "A phone");
     assert!(laptop.conflicts().unwrap().is_empty());
     let kept: Vec<String> = [a.id, b.id]
         .iter()

@@ -1,9 +1,10 @@
 use std::sync::atomic::Ordering;
 
 use integration_tests::*;
-use is_core::sync_state::SyncStatus;
+use is_core::sync::state::SyncStatus;
+use is_core::Hero;
 use is_core::{CoreEvent, HeroView, NetworkState};
-use is_protocol::HeroRecord;
+use is_protocol::{EntityKind, HeroRecord};
 
 fn names(heroes: &[HeroView]) -> Vec<String> {
     let mut n: Vec<String> = heroes.iter().map(|h| h.name.clone()).collect();
@@ -32,21 +33,21 @@ async fn offline_create_update_delete_then_sync() {
     server.stop().await;
 
     // Offline: everything completes locally at once.
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
-    let max = phone.create_hero(hero("Max", 8)).unwrap();
-    let gone = phone.create_hero(hero("Temporary", 3)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
+    let max = phone.create::<Hero>(hero("Max", 8)).unwrap();
+    let gone = phone.create::<Hero>(hero("Temporary", 3)).unwrap();
     assert_eq!(luna.sync.status, SyncStatus::PendingCreate);
     let mut edited = hero("Luna the Brave", 7);
     edited.traits = vec![is_core::HeroTrait::Brave];
-    let luna = phone.update_hero(luna.id, edited).unwrap();
+    let luna = phone.update::<Hero>(luna.id, edited).unwrap();
     assert_eq!(
         luna.sync.status,
         SyncStatus::PendingCreate,
         "an edit of a pending create stays a create"
     );
-    phone.delete_hero(gone.id).unwrap();
+    phone.delete::<Hero>(gone.id).unwrap();
     assert_eq!(
-        names(&phone.list_heroes().unwrap()),
+        names(&phone.list::<Hero>(&()).unwrap()),
         ["Luna the Brave", "Max"]
     );
     assert_eq!(
@@ -58,7 +59,7 @@ async fn offline_create_update_delete_then_sync() {
     let err = phone.sync_now().await.unwrap_err();
     assert_eq!(err.code(), "offline", "{err}");
     assert_eq!(phone.network_state(), NetworkState::ServerUnreachable);
-    let heroes = phone.list_heroes().unwrap();
+    let heroes = phone.list::<Hero>(&()).unwrap();
     assert_eq!(
         statuses(&heroes),
         [SyncStatus::PendingCreate, SyncStatus::PendingCreate]
@@ -71,7 +72,7 @@ async fn offline_create_update_delete_then_sync() {
     let server = TestServer::start_on(&world.server_db(), addr).await;
     let report = phone.sync_now().await.unwrap();
     assert_eq!((report.pushed, report.applied), (2, 2));
-    let heroes = phone.list_heroes().unwrap();
+    let heroes = phone.list::<Hero>(&()).unwrap();
     assert_eq!(statuses(&heroes), [SyncStatus::Synced, SyncStatus::Synced]);
     assert!(heroes
         .iter()
@@ -93,10 +94,10 @@ async fn offline_create_update_delete_then_sync() {
     // Edit and delete synced heroes.
     let mut older = hero("Max", 9);
     older.special_ability = "Whistles to birds".into();
-    phone.update_hero(max.id, older).unwrap();
-    phone.delete_hero(luna.id).unwrap();
+    phone.update::<Hero>(max.id, older).unwrap();
+    phone.delete::<Hero>(luna.id).unwrap();
     let statuses_before: Vec<_> = {
-        let mut all = phone.list_heroes().unwrap();
+        let mut all = phone.list::<Hero>(&()).unwrap();
         all.sort_by_key(|h| h.name.clone());
         statuses(&all)
     };
@@ -121,19 +122,19 @@ async fn a_lost_push_answer_is_replayed_without_a_second_effect() {
     let phone = world.device_with("phone", transport.clone());
     sign_up(&phone, "ada@example.com").await;
 
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     transport.lose_next_push_answers(1);
     let err = phone.sync_now().await.unwrap_err();
     assert_eq!(err.code(), "offline");
     // The server applied it; the phone does not know.
     assert_eq!(server_heroes(&server, "ada@example.com").await.len(), 1);
     assert_eq!(
-        phone.get_hero(luna.id).unwrap().sync.status,
+        phone.cached::<Hero>(luna.id).unwrap().sync.status,
         SyncStatus::PendingCreate
     );
 
     // An edit while the create's fate is unknown queues behind it, never into it.
-    phone.update_hero(luna.id, hero("Luna Moon", 6)).unwrap();
+    phone.update::<Hero>(luna.id, hero("Luna Moon", 6)).unwrap();
     assert_eq!(phone.outbox_len().unwrap(), 2);
 
     phone.sync_now().await.unwrap();
@@ -141,14 +142,14 @@ async fn a_lost_push_answer_is_replayed_without_a_second_effect() {
     assert_eq!(on_server.len(), 1, "the replayed create made no second row");
     assert_eq!(on_server[0].name, "Luna Moon");
     assert_eq!(on_server[0].version, 2, "create once + update once");
-    let local = phone.get_hero(luna.id).unwrap();
+    let local = phone.cached::<Hero>(luna.id).unwrap();
     assert_eq!(
         (local.sync.status, local.sync.version),
         (SyncStatus::Synced, Some(2))
     );
 
     // Same for an update whose answer is lost.
-    phone.update_hero(luna.id, hero("Luna Star", 6)).unwrap();
+    phone.update::<Hero>(luna.id, hero("Luna Star", 6)).unwrap();
     transport.lose_next_push_answers(1);
     phone.sync_now().await.unwrap_err();
     phone.sync_now().await.unwrap();
@@ -170,13 +171,13 @@ async fn a_second_device_pulls_and_deletes_propagate() {
     sign_up(&phone, "ada@example.com").await;
     sign_in(&laptop, "ada@example.com").await;
 
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
-    phone.create_hero(hero("Max", 8)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
+    phone.create::<Hero>(hero("Max", 8)).unwrap();
     phone.sync_now().await.unwrap();
 
     let report = laptop.sync_now().await.unwrap();
     assert_eq!(report.pulled, 2);
-    let on_laptop = laptop.list_heroes().unwrap();
+    let on_laptop = laptop.list::<Hero>(&()).unwrap();
     assert_eq!(names(&on_laptop), ["Luna", "Max"]);
     assert!(
         on_laptop.iter().any(|h| h.id == luna.id),
@@ -189,18 +190,18 @@ async fn a_second_device_pulls_and_deletes_propagate() {
 
     // An edit on the laptop reaches the phone.
     laptop
-        .update_hero(luna.id, hero("Luna the Bold", 6))
+        .update::<Hero>(luna.id, hero("Luna the Bold", 6))
         .unwrap();
     laptop.sync_now().await.unwrap();
     phone.sync_now().await.unwrap();
-    assert_eq!(phone.get_hero(luna.id).unwrap().name, "Luna the Bold");
+    assert_eq!(phone.cached::<Hero>(luna.id).unwrap().name, "Luna the Bold");
 
     // A delete on the phone removes the hero on the laptop.
-    phone.delete_hero(luna.id).unwrap();
+    phone.delete::<Hero>(luna.id).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
-    assert_eq!(names(&laptop.list_heroes().unwrap()), ["Max"]);
-    assert_eq!(laptop.get_hero(luna.id).unwrap_err().code(), "not_found");
+    assert_eq!(names(&laptop.list::<Hero>(&()).unwrap()), ["Max"]);
+    assert_eq!(laptop.cached::<Hero>(luna.id).unwrap_err().code(), "not_found");
 
     // Syncing again changes nothing: converged.
     let report = laptop.sync_now().await.unwrap();
@@ -216,11 +217,11 @@ async fn another_user_sees_none_of_them() {
     let bob = world.device("bob", &server.base_url);
     sign_up(&ada, "ada@example.com").await;
     sign_up(&bob, "bob@example.com").await;
-    let luna = ada.create_hero(hero("Luna", 6)).unwrap();
+    let luna = ada.create::<Hero>(hero("Luna", 6)).unwrap();
     ada.sync_now().await.unwrap();
 
     bob.sync_now().await.unwrap();
-    assert!(bob.list_heroes().unwrap().is_empty());
+    assert!(bob.list::<Hero>(&()).unwrap().is_empty());
     let bob_token = server.login("bob@example.com", TEST_PASSWORD).await.token;
     let (status, body) =
         get_json(&server.url(&format!("/api/heroes/{}", luna.id)), &bob_token).await;
@@ -237,28 +238,28 @@ async fn concurrent_edits_server_wins_and_the_loser_is_kept() {
     let laptop = world.device("laptop", &server.base_url);
     sign_up(&phone, "ada@example.com").await;
     sign_in(&laptop, "ada@example.com").await;
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
 
     phone
-        .update_hero(luna.id, hero("Luna from the phone", 6))
+        .update::<Hero>(luna.id, hero("Luna from the phone", 6))
         .unwrap();
     laptop
-        .update_hero(luna.id, hero("Luna from the laptop", 6))
+        .update::<Hero>(luna.id, hero("Luna from the laptop", 6))
         .unwrap();
     phone.sync_now().await.unwrap();
     let report = laptop.sync_now().await.unwrap();
     assert_eq!(report.conflicts, 1);
 
-    let on_laptop = laptop.get_hero(luna.id).unwrap();
+    let on_laptop = laptop.cached::<Hero>(luna.id).unwrap();
     assert_eq!(on_laptop.name, "Luna from the phone", "heroes: serverWins");
     assert_eq!(on_laptop.sync.status, SyncStatus::Synced);
-    let history = laptop.hero_conflict_history(luna.id).unwrap();
+    let history = laptop.conflict_history(EntityKind::Hero, luna.id).unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].1, "server_wins");
+    assert_eq!(history[0].resolution, "server_wins");
     assert_eq!(
-        history[0].2.name, "Luna from the laptop",
+        history[0].local["name"], "Luna from the laptop",
         "the losing version is kept"
     );
     assert_eq!(
@@ -282,7 +283,7 @@ async fn an_expired_session_pauses_sync_and_keeps_local_work() {
         c.execute("DELETE FROM sessions", [])
             .expect("revoke sessions")
     });
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     let err = phone.sync_now().await.unwrap_err();
     assert_eq!(err.code(), "unauthorized");
     let overview = phone.overview().unwrap();
@@ -295,7 +296,7 @@ async fn an_expired_session_pauses_sync_and_keeps_local_work() {
     assert!(saw_expiry);
 
     // Local work goes on.
-    phone.update_hero(luna.id, hero("Luna Moon", 6)).unwrap();
+    phone.update::<Hero>(luna.id, hero("Luna Moon", 6)).unwrap();
     assert_eq!(phone.sync_now().await.unwrap_err().code(), "not_signed_in");
 
     sign_in(&phone, "ada@example.com").await;
@@ -316,14 +317,14 @@ async fn a_row_is_given_up_after_the_maximum_attempts_never_dropped() {
     sign_up(&phone, "ada@example.com").await;
     server.stop().await;
 
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     for _ in 0..3 {
         phone.sync_now().await.unwrap_err();
     }
-    let failed = phone.get_hero(luna.id).unwrap();
+    let failed = phone.cached::<Hero>(luna.id).unwrap();
     assert_eq!(failed.sync.status, SyncStatus::Failed);
     assert!(failed.sync.given_up);
-    assert_eq!(failed.sync.op, Some(is_core::sync_state::PendingOp::Create));
+    assert_eq!(failed.sync.op, Some(is_core::sync::state::PendingOp::Create));
     assert_eq!(phone.overview().unwrap().failed, 1);
 
     // A given-up row is not pushed by itself...
@@ -331,11 +332,11 @@ async fn a_row_is_given_up_after_the_maximum_attempts_never_dropped() {
     let report = phone.sync_now().await.unwrap();
     assert_eq!(report.pushed, 0);
     // ...until the user retries it.
-    let retried = phone.retry_hero(luna.id).unwrap();
+    let retried = phone.retry::<Hero>(luna.id).unwrap();
     assert_eq!(retried.sync.status, SyncStatus::PendingCreate);
     phone.sync_now().await.unwrap();
     assert_eq!(
-        phone.get_hero(luna.id).unwrap().sync.status,
+        phone.cached::<Hero>(luna.id).unwrap().sync.status,
         SyncStatus::Synced
     );
     assert_eq!(server_heroes(&server, "ada@example.com").await.len(), 1);
@@ -352,7 +353,7 @@ async fn signing_in_as_another_account_never_leaks_or_drops_unsynced_work() {
         let other = world.device("bob", &server.base_url);
         sign_up(&other, "bob@example.com").await;
     }
-    device.create_hero(hero("Luna", 6)).unwrap();
+    device.create::<Hero>(hero("Luna", 6)).unwrap();
     device.sign_out().await.unwrap();
 
     let err = device
@@ -361,7 +362,7 @@ async fn signing_in_as_another_account_never_leaks_or_drops_unsynced_work() {
         .unwrap_err();
     assert_eq!(err.code(), "account_mismatch");
     assert_eq!(
-        device.list_heroes().unwrap().len(),
+        device.list::<Hero>(&()).unwrap().len(),
         1,
         "ada's unsynced hero is still here"
     );
@@ -372,6 +373,6 @@ async fn signing_in_as_another_account_never_leaks_or_drops_unsynced_work() {
     // Now nothing is unsynced: bob may use the device, and sees none of ada's heroes.
     sign_in(&device, "bob@example.com").await;
     device.sync_now().await.unwrap();
-    assert!(device.list_heroes().unwrap().is_empty());
+    assert!(device.list::<Hero>(&()).unwrap().is_empty());
     server.stop().await;
 }

@@ -1,7 +1,7 @@
 //! The profile and usage: network-first with a saved copy; profile edits sync.
 
 use integration_tests::*;
-use is_core::sync_state::SyncStatus;
+use is_core::sync::state::SyncStatus;
 use is_core::{Language, ProfileInput, ReadSource, Theme};
 
 const ADA: &str = "ada@example.com";

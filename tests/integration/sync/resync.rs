@@ -7,7 +7,8 @@ use std::time::Duration;
 use integration_tests::*;
 use is_core::clock::ManualClock;
 use is_core::sync::plan::RetryPolicy;
-use is_core::sync_state::SyncStatus;
+use is_core::sync::state::SyncStatus;
+use is_core::{CustomEvent, Hero, Story};
 use is_core::transport::HttpTransport;
 use is_core::{Language, ProfileInput, StoryFilter, Theme};
 use is_protocol::{CustomEventRecord, HeroRecord, StoryRecord};
@@ -36,34 +37,34 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     );
     sign_in(&laptop, ADA).await;
 
-    let keep = phone.create_hero(hero("Keep", 5)).unwrap();
-    let doomed = phone.create_hero(hero("Doomed", 5)).unwrap();
-    let doomed_story = phone.create_story(story("Doomed story", None)).unwrap();
-    let played = phone.create_story(story("Played", None)).unwrap();
+    let keep = phone.create::<Hero>(hero("Keep", 5)).unwrap();
+    let doomed = phone.create::<Hero>(hero("Doomed", 5)).unwrap();
+    let doomed_story = phone.create::<Story>(story("Doomed story", None)).unwrap();
+    let played = phone.create::<Story>(story("Played", None)).unwrap();
     let event = phone
-        .create_custom_event(custom_event("Kept event"))
+        .create::<CustomEvent>(custom_event("Kept event"))
         .unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
-    assert_eq!(laptop.list_heroes().unwrap().len(), 2);
+    assert_eq!(laptop.list::<Hero>(&()).unwrap().len(), 2);
 
     // The laptop makes changes; its push fails (the server errs), so they wait in backoff.
-    laptop.update_hero(keep.id, hero("Keep edited", 6)).unwrap();
+    laptop.update::<Hero>(keep.id, hero("Keep edited", 6)).unwrap();
     let fresh = laptop
-        .create_story(story("Written on the laptop", Some(keep.id)))
+        .create::<Story>(story("Written on the laptop", Some(keep.id)))
         .unwrap();
-    laptop.record_story_play(played.id).unwrap();
+    laptop.increment::<Story>(played.id).unwrap();
     let mut ev = custom_event("Kept event");
     ev.description = "Edited on the laptop".into();
-    laptop.update_custom_event(event.id, ev).unwrap();
+    laptop.update::<CustomEvent>(event.id, ev).unwrap();
     set_faults(&server, json!({"error_rate": 1.0})).await;
     laptop.sync_now().await.unwrap_err();
     set_faults(&server, json!({"error_rate": 0.0})).await;
 
     // Meanwhile the phone deletes rows and the server prunes the tombstones: the
     // laptop's cursor is now older than the horizon.
-    phone.delete_hero(doomed.id).unwrap();
-    phone.delete_story(doomed_story.id).unwrap();
+    phone.delete::<Hero>(doomed.id).unwrap();
+    phone.delete::<Story>(doomed_story.id).unwrap();
     phone.sync_now().await.unwrap();
     let pruned = server.state.prune_tombstones().unwrap();
     assert!(pruned.rows >= 2, "{pruned:?}");
@@ -72,7 +73,7 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     let report = laptop.sync_now().await.unwrap();
     assert_eq!(report.pushed, 0, "everything is still in backoff");
     let heroes: Vec<String> = laptop
-        .list_heroes()
+        .list::<Hero>(&())
         .unwrap()
         .into_iter()
         .map(|h| h.name)
@@ -82,7 +83,7 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
         ["Keep edited"],
         "the deleted hero was swept, the pending edit kept"
     );
-    let stories = laptop.list_stories(&StoryFilter::default()).unwrap();
+    let stories = laptop.list::<Story>(&StoryFilter::default()).unwrap();
     let titles: Vec<&str> = stories.iter().map(|s| s.title.as_str()).collect();
     assert!(
         titles.contains(&"Written on the laptop") && titles.contains(&"Played"),
@@ -90,20 +91,20 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     );
     assert!(!titles.contains(&"Doomed story"));
     assert_eq!(
-        laptop.get_hero(keep.id).unwrap().sync.status,
+        laptop.cached::<Hero>(keep.id).unwrap().sync.status,
         SyncStatus::PendingUpdate
     );
     assert_eq!(
-        laptop.get_story(fresh.id).await.unwrap().sync.status,
+        laptop.get::<Story>(fresh.id).await.unwrap().sync.status,
         SyncStatus::PendingCreate
     );
     assert_eq!(
-        laptop.get_story(played.id).await.unwrap().play_count,
+        laptop.get::<Story>(played.id).await.unwrap().play_count,
         1,
         "the unsent play still shows"
     );
     assert_eq!(
-        laptop.get_custom_event(event.id).await.unwrap().description,
+        laptop.get::<CustomEvent>(event.id).await.unwrap().description,
         "Edited on the laptop"
     );
     assert!(laptop.outbox_len().unwrap() >= 4);
@@ -114,11 +115,11 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     assert_eq!((report.rejected, report.conflicts), (0, 0), "{report:?}");
     assert_eq!(laptop.outbox_len().unwrap(), 0);
     phone.sync_now().await.unwrap();
-    assert_eq!(phone.get_hero(keep.id).unwrap().name, "Keep edited");
-    assert_eq!(phone.get_story(played.id).await.unwrap().play_count, 1);
+    assert_eq!(phone.cached::<Hero>(keep.id).unwrap().name, "Keep edited");
+    assert_eq!(phone.get::<Story>(played.id).await.unwrap().play_count, 1);
     assert_eq!(
         phone
-            .get_story(fresh.id)
+            .get::<Story>(fresh.id)
             .await
             .unwrap()
             .hero_name
@@ -126,7 +127,7 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
         Some("Keep edited")
     );
     assert_eq!(
-        phone.get_custom_event(event.id).await.unwrap().description,
+        phone.get::<CustomEvent>(event.id).await.unwrap().description,
         "Edited on the laptop"
     );
     assert_eq!(
@@ -144,18 +145,18 @@ async fn apply_then_fail_answers_are_replayed_without_duplicates() {
     let phone = world.device("phone", &server.base_url);
     sign_up(&phone, ADA).await;
     phone.profile().await.unwrap();
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
-    let s = phone.create_story(story("Once", Some(luna.id))).unwrap();
-    let e = phone.create_custom_event(custom_event("Once")).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
+    let s = phone.create::<Story>(story("Once", Some(luna.id))).unwrap();
+    let e = phone.create::<CustomEvent>(custom_event("Once")).unwrap();
     phone.sync_now().await.unwrap();
 
     // Every kind of mutation, each applied by the server whose answer is then lost.
-    phone.update_hero(luna.id, hero("Luna Twice", 6)).unwrap();
+    phone.update::<Hero>(luna.id, hero("Luna Twice", 6)).unwrap();
     let mut s2 = story("Twice", Some(luna.id));
     s2.is_favorite = true;
-    phone.update_story(s.id, s2).unwrap();
-    phone.record_story_play(s.id).unwrap();
-    phone.record_custom_event_use(e.id).unwrap();
+    phone.update::<Story>(s.id, s2).unwrap();
+    phone.increment::<Story>(s.id).unwrap();
+    phone.increment::<CustomEvent>(e.id).unwrap();
     phone
         .update_profile(ProfileInput {
             name: "Twice".into(),
@@ -163,8 +164,8 @@ async fn apply_then_fail_answers_are_replayed_without_duplicates() {
             theme: Theme::Dark,
         })
         .unwrap();
-    let new_story = phone.create_story(story("New", None)).unwrap();
-    let new_event = phone.create_custom_event(custom_event("New")).unwrap();
+    let new_story = phone.create::<Story>(story("New", None)).unwrap();
+    let new_event = phone.create::<CustomEvent>(custom_event("New")).unwrap();
     set_faults(&server, json!({"apply_then_fail_rate": 1.0})).await;
     assert_eq!(phone.sync_now().await.unwrap_err().code(), "server");
     // The 503 asked us to wait (Retry-After): the next run pushes nothing but pulls,
@@ -173,9 +174,9 @@ async fn apply_then_fail_answers_are_replayed_without_duplicates() {
     let report = phone.sync_now().await.unwrap();
     assert_eq!(report.pushed, 0, "{report:?}");
     assert!(report.pulled >= 5, "{report:?}");
-    assert_eq!(phone.get_story(s.id).await.unwrap().play_count, 1);
+    assert_eq!(phone.get::<Story>(s.id).await.unwrap().play_count, 1);
     assert_eq!(
-        phone.get_hero(luna.id).unwrap().sync.status,
+        phone.cached::<Hero>(luna.id).unwrap().sync.status,
         SyncStatus::PendingUpdate
     );
     set_faults(&server, json!({"apply_then_fail_rate": 0.0})).await;
@@ -213,12 +214,12 @@ async fn apply_then_fail_answers_are_replayed_without_duplicates() {
     );
 
     // Locally, everything converged to the server's rows.
-    let local = phone.get_story(s.id).await.unwrap();
+    let local = phone.get::<Story>(s.id).await.unwrap();
     assert_eq!(
         (local.play_count, local.sync.status),
         (1, SyncStatus::Synced)
     );
-    assert_eq!(phone.get_custom_event(e.id).await.unwrap().usage_count, 1);
+    assert_eq!(phone.get::<CustomEvent>(e.id).await.unwrap().usage_count, 1);
     assert_eq!(phone.overview().unwrap().pending, 0);
     server.stop().await;
 }

@@ -1,7 +1,8 @@
 //! Stories (and their illustrations) between devices and a real server.
 
 use integration_tests::*;
-use is_core::sync_state::SyncStatus;
+use is_core::sync::state::SyncStatus;
+use is_core::{CustomEvent, Hero, Story};
 use is_core::{ConflictChoice, CoreEvent, Refreshed, StoryFilter};
 use is_protocol::{EntityKind, StoryRecord};
 
@@ -21,22 +22,22 @@ async fn offline_story_lifecycle_syncs_and_a_second_device_converges() {
     server.stop().await;
 
     // Offline: a hero, two stories, edits, plays, a favourite, a delete.
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     let moon = phone
-        .create_story(story("The Moon", Some(luna.id)))
+        .create::<Story>(story("The Moon", Some(luna.id)))
         .unwrap();
-    let gone = phone.create_story(story("Draft", None)).unwrap();
+    let gone = phone.create::<Story>(story("Draft", None)).unwrap();
     assert_eq!(moon.sync.status, SyncStatus::PendingCreate);
     assert_eq!(moon.hero_name.as_deref(), Some("Luna"));
     let mut edited = story("The Moon and the Owl", Some(luna.id));
     edited.language = is_core::Language::Fr;
-    phone.update_story(moon.id, edited).unwrap();
-    phone.record_story_play(moon.id).unwrap();
-    let played = phone.record_story_play(moon.id).unwrap();
+    phone.update::<Story>(moon.id, edited).unwrap();
+    phone.increment::<Story>(moon.id).unwrap();
+    let played = phone.increment::<Story>(moon.id).unwrap();
     assert_eq!(played.play_count, 2, "plays count at once");
-    assert!(phone.toggle_story_favorite(moon.id).unwrap().is_favorite);
-    phone.delete_story(gone.id).unwrap();
-    let list = phone.list_stories(&StoryFilter::default()).unwrap();
+    assert!(phone.toggle_favorite::<Story>(moon.id).unwrap().is_favorite);
+    phone.delete::<Story>(gone.id).unwrap();
+    let list = phone.list::<Story>(&StoryFilter::default()).unwrap();
     assert_eq!(
         list.iter().map(|s| s.title.as_str()).collect::<Vec<_>>(),
         ["The Moon and the Owl"]
@@ -59,7 +60,7 @@ async fn offline_story_lifecycle_syncs_and_a_second_device_converges() {
     );
     assert_eq!(s.hero_id, Some(luna.id));
     assert!(s.last_played_at.is_some());
-    let local = phone.get_story(moon.id).await.unwrap();
+    let local = phone.get::<Story>(moon.id).await.unwrap();
     assert_eq!(
         (local.sync.status, local.play_count),
         (SyncStatus::Synced, 2)
@@ -70,7 +71,7 @@ async fn offline_story_lifecycle_syncs_and_a_second_device_converges() {
     let laptop = world.device("laptop", &server.base_url);
     sign_in(&laptop, ADA).await;
     laptop.sync_now().await.unwrap();
-    let there = laptop.get_story(moon.id).await.unwrap();
+    let there = laptop.get::<Story>(moon.id).await.unwrap();
     assert_eq!(
         (there.title.as_str(), there.play_count, there.is_favorite),
         ("The Moon and the Owl", 2, true)
@@ -81,14 +82,14 @@ async fn offline_story_lifecycle_syncs_and_a_second_device_converges() {
         "its hero came too"
     );
     let favs = laptop
-        .list_stories(&StoryFilter {
+        .list::<Story>(&StoryFilter {
             hero_id: None,
             favorites_only: true,
         })
         .unwrap();
     assert_eq!(favs.len(), 1);
     let by_hero = laptop
-        .list_stories(&StoryFilter {
+        .list::<Story>(&StoryFilter {
             hero_id: Some(luna.id),
             favorites_only: false,
         })
@@ -98,22 +99,22 @@ async fn offline_story_lifecycle_syncs_and_a_second_device_converges() {
     // Edits and deletes propagate back; the tombstone reaches the phone.
     let mut again = there_input(&there);
     again.content = "A new ending.".into();
-    laptop.update_story(moon.id, again).unwrap();
+    laptop.update::<Story>(moon.id, again).unwrap();
     laptop.sync_now().await.unwrap();
     phone.sync_now().await.unwrap();
     assert_eq!(
-        phone.get_story(moon.id).await.unwrap().content,
+        phone.get::<Story>(moon.id).await.unwrap().content,
         "A new ending."
     );
-    phone.delete_story(moon.id).unwrap();
+    phone.delete::<Story>(moon.id).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
     assert!(laptop
-        .list_stories(&StoryFilter::default())
+        .list::<Story>(&StoryFilter::default())
         .unwrap()
         .is_empty());
     assert_eq!(
-        laptop.get_story(moon.id).await.unwrap_err().code(),
+        laptop.get::<Story>(moon.id).await.unwrap_err().code(),
         "not_found",
         "gone here and on the server"
     );
@@ -144,12 +145,12 @@ async fn a_story_never_reaches_the_server_before_its_hero() {
 
     // The story is older in the outbox than... nothing: its hero was made first, but
     // even so the hero's create must be confirmed before the story goes.
-    let event = phone.create_custom_event(custom_event("Birthday")).unwrap();
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let event = phone.create::<CustomEvent>(custom_event("Birthday")).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     let mut s = story("Luna's birthday", Some(luna.id));
     s.event_type = None;
     s.custom_event_id = Some(event.id);
-    let bday = phone.create_story(s).unwrap();
+    let bday = phone.create::<Story>(s).unwrap();
     // The hero's create is applied but its answer lost: still unconfirmed.
     transport.lose_next_push_answers(1);
     phone.sync_now().await.unwrap_err();
@@ -177,7 +178,7 @@ async fn a_story_never_reaches_the_server_before_its_hero() {
         (Some(luna.id), Some(event.id))
     );
     assert_eq!(
-        phone.get_story(bday.id).await.unwrap().sync.status,
+        phone.get::<Story>(bday.id).await.unwrap().sync.status,
         SyncStatus::Synced
     );
     server.stop().await;
@@ -191,16 +192,16 @@ async fn deleting_a_hero_keeps_its_stories_unlinked_everywhere() {
     let laptop = world.device("laptop", &server.base_url);
     sign_up(&phone, ADA).await;
     sign_in(&laptop, ADA).await;
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     let s = phone
-        .create_story(story("Luna's night", Some(luna.id)))
+        .create::<Story>(story("Luna's night", Some(luna.id)))
         .unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
-    assert_eq!(laptop.get_story(s.id).await.unwrap().hero_id, Some(luna.id));
+    assert_eq!(laptop.get::<Story>(s.id).await.unwrap().hero_id, Some(luna.id));
 
-    phone.delete_hero(luna.id).unwrap();
-    let here = phone.get_story(s.id).await.unwrap();
+    phone.delete::<Hero>(luna.id).unwrap();
+    let here = phone.get::<Story>(s.id).await.unwrap();
     assert_eq!(
         (here.hero_id, here.sync.status),
         (None, SyncStatus::Synced),
@@ -210,15 +211,15 @@ async fn deleting_a_hero_keeps_its_stories_unlinked_everywhere() {
     let on_server = server_stories(&server).await;
     assert_eq!(on_server[0].hero_id, None, "the server unlinked it");
     laptop.sync_now().await.unwrap();
-    assert!(laptop.list_heroes().unwrap().is_empty());
-    let there = laptop.get_story(s.id).await.unwrap();
+    assert!(laptop.list::<Hero>(&()).unwrap().is_empty());
+    let there = laptop.get::<Story>(s.id).await.unwrap();
     assert_eq!(
         (there.hero_id, there.sync.status),
         (None, SyncStatus::Synced)
     );
     phone.sync_now().await.unwrap();
     assert_eq!(
-        phone.list_stories(&StoryFilter::default()).unwrap().len(),
+        phone.list::<Story>(&StoryFilter::default()).unwrap().len(),
         1
     );
     server.stop().await;
@@ -232,22 +233,22 @@ async fn story_metadata_merges_and_content_asks_the_user() {
     let laptop = world.device("laptop", &server.base_url);
     sign_up(&phone, ADA).await;
     sign_in(&laptop, ADA).await;
-    let s = phone.create_story(story("Night", None)).unwrap();
+    let s = phone.create::<Story>(story("Night", None)).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
 
     // Different fields on each device: merged, no dialog, nothing lost.
     let mut mine = story("Night", None);
     mine.title = "Starry night".into();
-    phone.update_story(s.id, mine).unwrap();
+    phone.update::<Story>(s.id, mine).unwrap();
     let mut theirs = story("Night", None);
     theirs.is_favorite = true;
     theirs.language = is_core::Language::De;
-    laptop.update_story(s.id, theirs).unwrap();
+    laptop.update::<Story>(s.id, theirs).unwrap();
     laptop.sync_now().await.unwrap();
     let report = phone.sync_now().await.unwrap();
     assert_eq!(report.conflicts, 1, "{report:?}");
-    let merged = phone.get_story(s.id).await.unwrap();
+    let merged = phone.get::<Story>(s.id).await.unwrap();
     assert_eq!(
         (merged.title.as_str(), merged.is_favorite, merged.language),
         ("Starry night", true, is_core::Language::De)
@@ -261,18 +262,18 @@ async fn story_metadata_merges_and_content_asks_the_user() {
         "nothing lost"
     );
     laptop.sync_now().await.unwrap();
-    assert_eq!(laptop.get_story(s.id).await.unwrap().title, "Starry night");
+    assert_eq!(laptop.get::<Story>(s.id).await.unwrap().title, "Starry night");
 
     // The text changed on both sides: the user decides.
     let mut a = there_input(&merged);
     a.content = "Phone ending.".into();
-    phone.update_story(s.id, a).unwrap();
+    phone.update::<Story>(s.id, a).unwrap();
     let mut b = there_input(&merged);
     b.content = "Laptop ending.".into();
-    laptop.update_story(s.id, b).unwrap();
+    laptop.update::<Story>(s.id, b).unwrap();
     laptop.sync_now().await.unwrap();
     phone.sync_now().await.unwrap();
-    let c = phone.get_story(s.id).await.unwrap();
+    let c = phone.get::<Story>(s.id).await.unwrap();
     assert_eq!(
         (c.sync.status, c.content.as_str()),
         (SyncStatus::Conflict, "Phone ending."),
@@ -299,7 +300,7 @@ async fn story_metadata_merges_and_content_asks_the_user() {
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
     assert_eq!(
-        laptop.get_story(s.id).await.unwrap().content,
+        laptop.get::<Story>(s.id).await.unwrap().content,
         "Both endings."
     );
     let history = phone.conflict_history(EntityKind::Story, s.id).unwrap();
@@ -310,7 +311,7 @@ async fn story_metadata_merges_and_content_asks_the_user() {
         "the server's version is kept to restore"
     );
     assert_eq!(
-        phone.get_story(s.id).await.unwrap().sync.status,
+        phone.get::<Story>(s.id).await.unwrap().sync.status,
         SyncStatus::Synced
     );
     server.stop().await;
@@ -324,19 +325,19 @@ async fn plays_on_two_devices_add_up_and_never_conflict() {
     let laptop = world.device("laptop", &server.base_url);
     sign_up(&phone, ADA).await;
     sign_in(&laptop, ADA).await;
-    let s = phone.create_story(story("Lullaby", None)).unwrap();
+    let s = phone.create::<Story>(story("Lullaby", None)).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
 
     for _ in 0..3 {
-        phone.record_story_play(s.id).unwrap();
+        phone.increment::<Story>(s.id).unwrap();
     }
     // The laptop edits the title and plays twice, all while the phone's plays land.
     let mut t = story("Lullaby", None);
     t.title = "Lullaby for two".into();
-    laptop.update_story(s.id, t).unwrap();
-    laptop.record_story_play(s.id).unwrap();
-    laptop.record_story_play(s.id).unwrap();
+    laptop.update::<Story>(s.id, t).unwrap();
+    laptop.increment::<Story>(s.id).unwrap();
+    laptop.increment::<Story>(s.id).unwrap();
     phone.sync_now().await.unwrap();
     // The phone's plays moved the server's version under the laptop's edit; the server
     // says "conflict", but only a counter changed: the edit is rebased and sent again,
@@ -349,7 +350,7 @@ async fn plays_on_two_devices_add_up_and_never_conflict() {
         .is_empty());
     phone.sync_now().await.unwrap();
     for device in [&phone, &laptop] {
-        let v = device.get_story(s.id).await.unwrap();
+        let v = device.get::<Story>(s.id).await.unwrap();
         assert_eq!(
             (v.play_count, v.title.as_str(), v.sync.status),
             (5, "Lullaby for two", SyncStatus::Synced)
@@ -367,28 +368,28 @@ async fn a_rejected_story_fails_alone_with_the_servers_message() {
     let laptop = world.device("laptop", &server.base_url);
     sign_up(&phone, ADA).await;
     sign_in(&laptop, ADA).await;
-    let max = phone.create_hero(hero("Max", 8)).unwrap();
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let max = phone.create::<Hero>(hero("Max", 8)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
     // The phone deletes Max; the laptop has not heard yet and writes a story for him,
     // next to other changes.
-    phone.delete_hero(max.id).unwrap();
+    phone.delete::<Hero>(max.id).unwrap();
     phone.sync_now().await.unwrap();
     let doomed = laptop
-        .create_story(story("Max at sea", Some(max.id)))
+        .create::<Story>(story("Max at sea", Some(max.id)))
         .unwrap();
     let fine = laptop
-        .create_story(story("Luna at sea", Some(luna.id)))
+        .create::<Story>(story("Luna at sea", Some(luna.id)))
         .unwrap();
-    laptop.update_hero(luna.id, hero("Luna Sailor", 6)).unwrap();
+    laptop.update::<Hero>(luna.id, hero("Luna Sailor", 6)).unwrap();
     let event = laptop
-        .create_custom_event(custom_event("Sailing day"))
+        .create::<CustomEvent>(custom_event("Sailing day"))
         .unwrap();
 
     let report = laptop.sync_now().await.unwrap();
     assert_eq!(report.rejected, 1, "{report:?}");
-    let failed = laptop.get_story(doomed.id).await.unwrap();
+    let failed = laptop.get::<Story>(doomed.id).await.unwrap();
     assert_eq!(failed.sync.status, SyncStatus::Failed);
     let msg = failed.sync.error.clone().unwrap();
     assert!(
@@ -398,15 +399,15 @@ async fn a_rejected_story_fails_alone_with_the_servers_message() {
     assert_eq!(laptop.overview().unwrap().failed, 1);
     // The others went through.
     assert_eq!(
-        laptop.get_story(fine.id).await.unwrap().sync.status,
+        laptop.get::<Story>(fine.id).await.unwrap().sync.status,
         SyncStatus::Synced
     );
     assert_eq!(
-        laptop.get_hero(luna.id).unwrap().sync.status,
+        laptop.cached::<Hero>(luna.id).unwrap().sync.status,
         SyncStatus::Synced
     );
     assert_eq!(
-        laptop.get_custom_event(event.id).await.unwrap().sync.status,
+        laptop.get::<CustomEvent>(event.id).await.unwrap().sync.status,
         SyncStatus::Synced
     );
     let titles: Vec<String> = server_stories(&server)
@@ -417,11 +418,11 @@ async fn a_rejected_story_fails_alone_with_the_servers_message() {
     assert_eq!(titles, ["Luna at sea"]);
 
     // The pull brought Max's deletion: the failed story is unlinked, and a retry lands.
-    assert_eq!(laptop.get_story(doomed.id).await.unwrap().hero_id, None);
-    laptop.retry_story(doomed.id).unwrap();
+    assert_eq!(laptop.get::<Story>(doomed.id).await.unwrap().hero_id, None);
+    laptop.retry::<Story>(doomed.id).unwrap();
     laptop.sync_now().await.unwrap();
     assert_eq!(
-        laptop.get_story(doomed.id).await.unwrap().sync.status,
+        laptop.get::<Story>(doomed.id).await.unwrap().sync.status,
         SyncStatus::Synced
     );
     assert_eq!(server_stories(&server).await.len(), 2);
@@ -434,7 +435,7 @@ async fn illustrations_come_from_the_server_cached_and_refreshed() {
     let server = world.start_server().await;
     let phone = world.device("phone", &server.base_url);
     sign_up(&phone, ADA).await;
-    let s = phone.create_story(story("Pictures", None)).unwrap();
+    let s = phone.create::<Story>(story("Pictures", None)).unwrap();
     phone.sync_now().await.unwrap();
 
     // Nothing generated yet: the cache answers at once, the refresh follows as an event.
@@ -488,7 +489,7 @@ async fn illustrations_come_from_the_server_cached_and_refreshed() {
         laptop.story_illustrations(s.id).await.unwrap().value.len(),
         2
     );
-    phone.delete_story(s.id).unwrap();
+    phone.delete::<Story>(s.id).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
     assert_eq!(
@@ -511,7 +512,7 @@ async fn a_generated_story_is_cached_and_synced() {
     let phone = world.device("phone", &server.base_url);
     sign_up(&phone, ADA).await;
     // The hero has not reached the server: generating pushes it first.
-    let luna = phone.create_hero(hero("Luna", 6)).unwrap();
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     let generated = phone
         .generate_story(is_core::GenerateStoryInput {
             hero_id: luna.id,
@@ -525,7 +526,7 @@ async fn a_generated_story_is_cached_and_synced() {
     assert!(!generated.content.is_empty());
     assert_eq!(generated.hero_id, Some(luna.id));
     assert_eq!(
-        phone.list_stories(&StoryFilter::default()).unwrap().len(),
+        phone.list::<Story>(&StoryFilter::default()).unwrap().len(),
         1
     );
     let on_server = server_stories(&server).await;
@@ -557,13 +558,13 @@ async fn a_play_then_an_edit_of_the_same_story_push_without_a_conflict() {
     let server = world.start_server().await;
     let phone = world.device("phone", &server.base_url);
     sign_up(&phone, ADA).await;
-    let s = phone.create_story(story("Tune", None)).unwrap();
+    let s = phone.create::<Story>(story("Tune", None)).unwrap();
     phone.sync_now().await.unwrap();
     // The increment goes first and bumps the server's version; the edit behind it is
     // then sent against that version, not the one it started from.
-    phone.record_story_play(s.id).unwrap();
+    phone.increment::<Story>(s.id).unwrap();
     phone
-        .update_story(s.id, story("Tune, again", None))
+        .update::<Story>(s.id, story("Tune, again", None))
         .unwrap();
     let report = phone.sync_now().await.unwrap();
     assert_eq!((report.applied, report.conflicts), (2, 0), "{report:?}");
@@ -576,7 +577,7 @@ async fn a_play_then_an_edit_of_the_same_story_push_without_a_conflict() {
         ),
         ("Tune, again", 1, 3)
     );
-    let v = phone.get_story(s.id).await.unwrap();
+    let v = phone.get::<Story>(s.id).await.unwrap();
     assert_eq!(
         (v.play_count, v.sync.status, v.sync.version),
         (1, SyncStatus::Synced, Some(3))

@@ -1,160 +1,36 @@
-//! Heroes (SPEC.md section 2): the [`SyncEntity`] description, the view and the list.
-//! Writes go through the generic repository ([`crate::repo`]).
+//! Heroes (SPEC.md section 2): what the client adds to the protocol's description of a
+//! hero ([`is_protocol::Hero`]), its view and its list. Writes go through the generic
+//! repository ([`crate::repo`]).
 
 use chrono::{DateTime, Utc};
-use is_protocol::{EntityKind, FieldError, HeroInput, HeroRecord, HeroTrait, Record};
-use rusqlite::{Connection, Row};
-use serde_json::Value;
+use is_protocol::HeroTrait;
+use rusqlite::Connection;
+use serde::Serialize;
 use uuid::Uuid;
 
-use crate::entity::{self, Binder, ConflictStrategy, FieldsRead, RecordMeta, SyncEntity, SyncRow};
-use crate::error::Result;
-use crate::merge::FieldSpec;
-use crate::model::HeroView;
-use crate::policy::CachePolicy;
-use crate::repo::{self, Ctx};
-use crate::sync_state::Transition;
+pub use is_protocol::{Hero, HeroInput};
 
-/// The hero entity.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hero;
+use crate::entity::store as entity;
+use crate::entity::{Collection, ConflictStrategy, RowSync, SyncEntity, SyncRow};
+use crate::error::Result;
+use crate::policy::CachePolicy;
+use crate::repo;
 
 /// A hero as stored locally: its fields and its sync metadata.
 pub type HeroRow = SyncRow<Hero>;
 
-/// Server-written hero fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeroServer {
-    pub avatar_url: Option<String>,
-    pub avatar_generation_id: Option<String>,
-}
-
 impl SyncEntity for Hero {
-    const KIND: EntityKind = EntityKind::Hero;
-    const TABLE: &'static str = "heroes";
-    const LABEL: &'static str = "hero";
     const STRATEGY: ConflictStrategy = ConflictStrategy::ServerWins;
     const POLICY: CachePolicy = CachePolicy::CacheFirst;
-    const FIELD_COLUMNS: &'static [&'static str] = &[
-        "name",
-        "age",
-        "traits",
-        "appearance",
-        "special_ability",
-        "avatar_url",
-        "avatar_generation_id",
-    ];
-    const MERGE_FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::text("name"),
-        FieldSpec::value("age"),
-        FieldSpec::set("traits"),
-        FieldSpec::text("appearance"),
-        FieldSpec::text("special_ability"),
-    ];
 
-    type Input = HeroInput;
-    type Record = HeroRecord;
-    type Server = HeroServer;
+    type View = HeroView;
 
-    fn record_meta(r: &HeroRecord) -> RecordMeta {
-        RecordMeta {
-            id: r.id,
-            version: r.version,
-            deleted: r.deleted,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
+    fn path(id: Uuid) -> String {
+        format!("/api/heroes/{id}")
     }
 
-    fn record_parts(r: &HeroRecord) -> (HeroInput, HeroServer) {
-        (r.input(), Self::record_server(r))
-    }
-
-    fn record_server(r: &HeroRecord) -> HeroServer {
-        HeroServer {
-            avatar_url: r.avatar_url.clone(),
-            avatar_generation_id: r.avatar_generation_id.clone(),
-        }
-    }
-
-    fn make_record(m: RecordMeta, i: &HeroInput, s: &HeroServer) -> HeroRecord {
-        HeroRecord {
-            id: m.id,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-            deleted: m.deleted,
-            name: i.name.clone(),
-            age: i.age,
-            traits: i.traits.clone(),
-            appearance: i.appearance.clone(),
-            special_ability: i.special_ability.clone(),
-            avatar_url: s.avatar_url.clone(),
-            avatar_generation_id: s.avatar_generation_id.clone(),
-        }
-    }
-
-    fn from_wire(rec: &Record) -> Option<&HeroRecord> {
-        match rec {
-            Record::Hero(h) => Some(h),
-            _ => None,
-        }
-    }
-
-    fn title(input: &HeroInput) -> String {
-        input.name.clone()
-    }
-
-    fn normalized(input: HeroInput) -> HeroInput {
-        input.normalized()
-    }
-
-    fn validate(input: &HeroInput) -> Result<(), Vec<FieldError>> {
-        input.validate()
-    }
-
-    fn diff(from: &HeroInput, to: &HeroInput) -> (Value, Vec<&'static str>) {
-        let patch = from.diff(to);
-        (
-            serde_json::to_value(&patch).unwrap_or_default(),
-            patch.fields(),
-        )
-    }
-
-    fn bind_fields(b: &mut Binder<'_, '_>, i: &HeroInput, s: &HeroServer) -> rusqlite::Result<()> {
-        b.bind(&i.name)?;
-        b.bind(i.age)?;
-        b.bind(traits_json(&i.traits))?;
-        b.bind(&i.appearance)?;
-        b.bind(&i.special_ability)?;
-        b.bind(&s.avatar_url)?;
-        b.bind(&s.avatar_generation_id)
-    }
-
-    fn read_fields(r: &Row<'_>, at: usize) -> FieldsRead<HeroInput, HeroServer> {
-        let name: String = r.get(at)?;
-        let age: i64 = r.get(at + 1)?;
-        let traits: String = r.get(at + 2)?;
-        let appearance: String = r.get(at + 3)?;
-        let special_ability: String = r.get(at + 4)?;
-        let avatar_url: Option<String> = r.get(at + 5)?;
-        let avatar_generation_id: Option<String> = r.get(at + 6)?;
-        Ok((|| {
-            Ok((
-                HeroInput {
-                    name,
-                    age: u8::try_from(age).map_err(|_| "age".to_owned())?,
-                    traits: serde_json::from_str::<Vec<HeroTrait>>(&traits)
-                        .map_err(|_| "traits".to_owned())?,
-                    appearance,
-                    special_ability,
-                },
-                HeroServer {
-                    avatar_url,
-                    avatar_generation_id,
-                },
-            ))
-        })())
+    fn view(_conn: &Connection, row: &HeroRow, max_attempts: u32) -> Result<HeroView> {
+        Ok(view(row, max_attempts))
     }
 
     fn on_removed(conn: &Connection, id: Uuid) -> Result<()> {
@@ -163,9 +39,36 @@ impl SyncEntity for Hero {
     }
 }
 
-fn traits_json(traits: &[HeroTrait]) -> String {
-    // A list of unit enum values always serializes.
-    serde_json::to_string(traits).unwrap_or_else(|_| "[]".to_owned())
+impl Collection for Hero {
+    type Filter = ();
+    type Summary = HeroView;
+
+    /// Every visible hero (pending deletes are hidden), by name.
+    fn list(conn: &Connection, _filter: &(), max_attempts: u32) -> Result<Vec<HeroView>> {
+        let rows = entity::load_where::<Hero>(
+            conn,
+            "sync_status <> 'pending_delete'",
+            "name COLLATE NOCASE, id",
+            [],
+        )?;
+        Ok(rows.iter().map(|r| view(r, max_attempts)).collect())
+    }
+}
+
+/// A hero as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HeroView {
+    pub id: Uuid,
+    pub name: String,
+    pub age: u8,
+    pub traits: Vec<HeroTrait>,
+    pub appearance: String,
+    pub special_ability: String,
+    pub avatar_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sync: RowSync,
 }
 
 /// The hero as the UI shows it.
@@ -184,72 +87,6 @@ pub fn view(row: &HeroRow, max_attempts: u32) -> HeroView {
     }
 }
 
-pub fn load(conn: &Connection, id: Uuid) -> Result<Option<HeroRow>> {
-    entity::load::<Hero>(conn, id)
-}
-
-pub fn save(conn: &Connection, row: &HeroRow) -> Result<()> {
-    entity::save(conn, row)
-}
-
-pub fn remove(conn: &Connection, id: Uuid) -> Result<()> {
-    entity::remove::<Hero>(conn, id)
-}
-
-/// Every visible hero (pending deletes are hidden), by name.
-pub fn list(conn: &Connection, max_attempts: u32) -> Result<Vec<HeroView>> {
-    let rows = entity::load_where::<Hero>(
-        conn,
-        "sync_status <> 'pending_delete'",
-        "name COLLATE NOCASE, id",
-        [],
-    )?;
-    Ok(rows.iter().map(|r| view(r, max_attempts)).collect())
-}
-
-pub fn get(conn: &Connection, id: Uuid, max_attempts: u32) -> Result<HeroView> {
-    Ok(view(&repo::get_visible::<Hero>(conn, id)?, max_attempts))
-}
-
-pub fn create(tx: &Connection, ctx: &Ctx<'_>, input: HeroInput) -> Result<HeroView> {
-    Ok(view(
-        &repo::create::<Hero>(tx, ctx, input)?,
-        ctx.max_attempts,
-    ))
-}
-
-pub fn update(tx: &Connection, ctx: &Ctx<'_>, id: Uuid, input: HeroInput) -> Result<HeroView> {
-    Ok(view(
-        &repo::update::<Hero>(tx, ctx, id, input)?,
-        ctx.max_attempts,
-    ))
-}
-
-/// Deletes the hero. Its stories are kept: the server unlinks them when it applies the
-/// delete (and they show unlinked meanwhile); a hero that never reached the server
-/// unlinks them at once.
-pub fn delete(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Result<Transition> {
-    repo::delete::<Hero>(tx, ctx, id)
-}
-
-pub fn retry(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Result<HeroView> {
-    Ok(view(&repo::retry::<Hero>(tx, ctx, id)?, ctx.max_attempts))
-}
-
-pub fn discard(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Result<()> {
-    repo::discard::<Hero>(tx, ctx, id)
-}
-
-/// Counts of rows by badge (over every entity), for the sync indicator.
-pub fn counts(conn: &Connection) -> Result<(u32, u32, u32)> {
-    repo::counts(conn)
-}
-
-/// The earliest time a pending row waits for before its next push attempt.
-pub fn next_retry_at(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
-    repo::next_retry_at(conn)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,9 +95,40 @@ mod tests {
     use crate::error::CoreError;
     use crate::outbox::{self, EntryOp};
     use crate::rng::SplitMix64;
-    use crate::sync_state::{PendingOp, SyncState};
+    use crate::repo::Ctx;
+    use crate::sync::state::{PendingOp, SyncState, Transition};
+    use is_protocol::{EntityKind, HeroRecord};
 
     const KIND: EntityKind = EntityKind::Hero;
+
+    // The generic repository, seen as views of heroes.
+    fn create(tx: &Connection, ctx: &Ctx<'_>, input: HeroInput) -> Result<HeroView> {
+        Ok(view(&repo::create::<Hero>(tx, ctx, input)?, ctx.max_attempts))
+    }
+    fn update(tx: &Connection, ctx: &Ctx<'_>, id: Uuid, input: HeroInput) -> Result<HeroView> {
+        Ok(view(&repo::update::<Hero>(tx, ctx, id, input)?, ctx.max_attempts))
+    }
+    fn delete(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Result<Transition> {
+        repo::delete::<Hero>(tx, ctx, id)
+    }
+    fn discard(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Result<()> {
+        repo::discard::<Hero>(tx, ctx, id)
+    }
+    fn list(conn: &Connection, max_attempts: u32) -> Result<Vec<HeroView>> {
+        Hero::list(conn, &(), max_attempts)
+    }
+    fn get(conn: &Connection, id: Uuid, max_attempts: u32) -> Result<HeroView> {
+        Ok(view(&repo::get_visible::<Hero>(conn, id)?, max_attempts))
+    }
+    fn load(conn: &Connection, id: Uuid) -> Result<Option<HeroRow>> {
+        entity::load::<Hero>(conn, id)
+    }
+    fn save(conn: &Connection, row: &HeroRow) -> Result<()> {
+        entity::save(conn, row)
+    }
+    fn counts(conn: &Connection) -> Result<(u32, u32, u32)> {
+        repo::counts(conn)
+    }
 
     struct Fixture {
         conn: Connection,
@@ -340,7 +208,7 @@ mod tests {
         assert_eq!(view.name, "Luna");
         assert_eq!(
             view.sync.status,
-            crate::sync_state::SyncStatus::PendingCreate
+            crate::sync::state::SyncStatus::PendingCreate
         );
         assert_eq!(f.outbox_ops(view.id), [EntryOp::Create]);
         let entry = &outbox::entries_for(&f.conn, KIND, view.id).unwrap()[0];
@@ -382,7 +250,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             view.sync.status,
-            crate::sync_state::SyncStatus::PendingUpdate
+            crate::sync::state::SyncStatus::PendingUpdate
         );
         let entries = outbox::entries_for(&f.conn, KIND, id).unwrap();
         assert_eq!(entries[0].payload, serde_json::json!({"age": 9}));
@@ -464,7 +332,7 @@ mod tests {
         let view = get(&f.conn, id, 3).unwrap();
         assert_eq!(
             (view.name.as_str(), view.sync.status),
-            ("Max", crate::sync_state::SyncStatus::Synced)
+            ("Max", crate::sync::state::SyncStatus::Synced)
         );
         assert_eq!(outbox::len(&f.conn).unwrap(), 0);
     }

@@ -2,13 +2,14 @@
 //! sync metadata and no outbox: the cache mirrors what the change feed (or a refresh of
 //! `GET /api/stories/{id}/illustrations`) says. Read cacheAndNetwork; serverWins.
 
+use chrono::{DateTime, Utc};
 use is_protocol::{GenerationStatus, IllustrationRecord};
 use rusqlite::{params, Connection, Row};
+use serde::Serialize;
 use uuid::Uuid;
 
-use crate::entity::UuidText;
+use crate::entity::store::UuidText;
 use crate::error::{CoreError, Result};
-use crate::model::IllustrationView;
 use crate::policy::CachePolicy;
 
 /// Default cache policy (SPEC.md section 2).
@@ -126,4 +127,18 @@ pub fn any_for_story(conn: &Connection, story: Uuid) -> Result<bool> {
         .prepare_cached("SELECT COUNT(*) FROM story_illustrations WHERE story_id = ?1")?
         .query_row([UuidText::new(story)], |r| r.get(0))?;
     Ok(n > 0)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct IllustrationView {
+    pub id: Uuid,
+    pub story_id: Uuid,
+    pub image_url: Option<String>,
+    pub prompt: String,
+    /// Seconds into the story's audio.
+    pub timestamp: f64,
+    pub display_order: u32,
+    pub generation_status: GenerationStatus,
+    pub updated_at: DateTime<Utc>,
 }

@@ -18,12 +18,15 @@ use rusqlite::Connection;
 use serde_json::Value;
 use uuid::Uuid;
 
+use is_protocol::{CustomEvent, Entity, Hero, Input, Profile, Story};
+
 use crate::clock::Clock;
-use crate::entity::{self, SyncEntity, SyncRow};
+use crate::entity::store as entity;
+use crate::entity::{counter_name, Favorite, SyncEntity, SyncRow};
 use crate::error::{CoreError, Result};
 use crate::outbox;
 use crate::rng::{new_id, Rng};
-use crate::sync_state::{
+use crate::sync::state::{
     next_state, OutboxEffect, PendingOp, RowEffect, SyncEvent, SyncState, Transition,
 };
 
@@ -63,8 +66,8 @@ fn validated<E: SyncEntity>(
     old: Option<&E::Input>,
     input: E::Input,
 ) -> Result<E::Input> {
-    let input = E::normalized(input);
-    let mut errors = E::validate(&input).err().unwrap_or_default();
+    let input = input.normalized();
+    let mut errors = input.validate().err().unwrap_or_default();
     if errors.is_empty() {
         errors = E::validate_local(conn, old, &input)?;
     }
@@ -118,8 +121,8 @@ pub fn update<E: SyncEntity>(
     input: E::Input,
 ) -> Result<SyncRow<E>> {
     let mut row = entity::load_existing::<E>(tx, id)?;
-    let input = E::normalized(input);
-    let (patch, fields) = E::diff(&row.fields, &input);
+    let input = E::complete_edit(tx, &row.fields, input)?.normalized();
+    let (patch, fields) = crate::entity::diff::<E>(&row.fields, &input);
     if fields.is_empty() {
         return Ok(row);
     }
@@ -158,6 +161,18 @@ pub fn discard<E: SyncEntity>(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Resul
     apply_local(tx, ctx, &mut row, t, None)
 }
 
+/// Marks the row a favourite or not: an edit of its flag.
+pub fn set_favorite<E: Favorite>(
+    tx: &Connection,
+    ctx: &Ctx<'_>,
+    id: Uuid,
+    favorite: bool,
+) -> Result<SyncRow<E>> {
+    let mut input = get_visible::<E>(tx, id)?.fields;
+    *E::favorite(&mut input) = favorite;
+    update::<E>(tx, ctx, id, input)
+}
+
 /// Adds `amount` to the entity's counter: shown at once, sent as an increment, never a
 /// conflict and never a change of the row's sync state.
 pub fn increment<E: SyncEntity>(
@@ -166,7 +181,7 @@ pub fn increment<E: SyncEntity>(
     id: Uuid,
     amount: i64,
 ) -> Result<SyncRow<E>> {
-    let Some(counter) = E::COUNTER else {
+    let Some(counter) = counter_name::<E>() else {
         return Err(CoreError::Corrupt(format!("{} has no counter", E::LABEL)));
     };
     let mut row = get_visible::<E>(tx, id)?;
@@ -233,8 +248,8 @@ pub fn rebase<E: SyncEntity>(
 ) -> Option<Value> {
     row.mark_base(server, now);
     row.server_snapshot = None;
-    let (server_input, _) = E::record_parts(server);
-    let (patch, fields) = E::diff(&server_input, &row.fields);
+    let server_input = E::record_input(server);
+    let (patch, fields) = crate::entity::diff::<E>(&server_input, &row.fields);
     row.changed_fields = fields.iter().map(|f| (*f).to_owned()).collect();
     (!fields.is_empty()).then_some(patch)
 }
@@ -361,7 +376,7 @@ pub fn record_conflict<E: SyncEntity>(
 }
 
 /// The synced tables (the ones with sync metadata and an outbox).
-pub const SYNCED_TABLES: &[&str] = &["heroes", "stories", "custom_events", "user_profile"];
+pub const SYNCED_TABLES: &[&str] = &[Hero::TABLE, Story::TABLE, CustomEvent::TABLE, Profile::TABLE];
 
 /// Counts of rows by badge over every entity, for the sync indicator.
 pub fn counts(conn: &Connection) -> Result<(u32, u32, u32)> {
@@ -417,10 +432,10 @@ pub fn next_retry_at(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
 /// Whether a row of `kind` is visible locally (exists and is not pending delete).
 pub fn is_visible(conn: &Connection, kind: EntityKind, id: Uuid) -> Result<bool> {
     let table = match kind {
-        EntityKind::Hero => "heroes",
-        EntityKind::Story => "stories",
-        EntityKind::CustomEvent => "custom_events",
-        EntityKind::UserProfile => "user_profile",
+        EntityKind::Hero => Hero::TABLE,
+        EntityKind::Story => Story::TABLE,
+        EntityKind::CustomEvent => CustomEvent::TABLE,
+        EntityKind::UserProfile => Profile::TABLE,
         EntityKind::Illustration => return Ok(false),
     };
     use rusqlite::OptionalExtension;

@@ -9,195 +9,39 @@
 //! - Conflicts: the content (title, text) asks the user; the metadata merges.
 
 use chrono::{DateTime, Utc};
-use is_protocol::{EntityKind, EventType, FieldError, Language, Record, StoryInput, StoryRecord};
+use is_protocol::{EntityKind, EventType, FieldError, Language};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::entity::{
-    self, parse_enum, parse_opt_time, parse_opt_uuid, Binder, ConflictStrategy, FieldsRead,
-    RecordMeta, SyncEntity, SyncRow, UuidText,
-};
-use crate::error::{CoreError, Result};
-use crate::merge::FieldSpec;
-use crate::model::{RowSync, StoryFilter, StorySummary, StoryView};
+pub use is_protocol::{Story, StoryInput, StoryServer};
+
+use crate::entity::store::{self as entity, Columns, UuidText};
+use crate::entity::{Collection, ConflictStrategy, Favorite, RowSync, SyncEntity, SyncRow};
+use crate::error::Result;
 use crate::outbox;
 use crate::policy::CachePolicy;
-use crate::repo::{self, Ctx};
-use crate::sync_state::{PendingOp, SyncState};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Story;
+use crate::repo;
+use crate::sync::state::{PendingOp, SyncState};
 
 pub type StoryRow = SyncRow<Story>;
 
-/// Server-written story fields.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StoryServer {
-    pub play_count: i64,
-    pub last_played_at: Option<DateTime<Utc>>,
-    pub audio_url: Option<String>,
-    pub audio_duration: Option<f64>,
-}
-
+/// Content (title, text) asks the user; metadata merges (the newer edit wins a field both
+/// changed): the merge rules are in the protocol's field list.
 impl SyncEntity for Story {
-    const KIND: EntityKind = EntityKind::Story;
-    const TABLE: &'static str = "stories";
-    const LABEL: &'static str = "story";
     const STRATEGY: ConflictStrategy = ConflictStrategy::Merge;
     const POLICY: CachePolicy = CachePolicy::CacheFirst;
-    const FIELD_COLUMNS: &'static [&'static str] = &[
-        "hero_id",
-        "title",
-        "content",
-        "language",
-        "event_type",
-        "custom_event_id",
-        "is_favorite",
-        "play_count",
-        "last_played_at",
-        "audio_url",
-        "audio_duration",
-    ];
-    // Content asks the user; metadata merges (the newer edit wins a field both changed).
-    const MERGE_FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::value("hero_id"),
-        FieldSpec::prompt_text("title"),
-        FieldSpec::prompt_text("content"),
-        FieldSpec::value("language"),
-        FieldSpec::value("event_type"),
-        FieldSpec::value("custom_event_id"),
-        FieldSpec::value("is_favorite"),
-    ];
     const PROMPT_FALLBACK: bool = true;
-    const COUNTER: Option<&'static str> = Some("play_count");
 
-    type Input = StoryInput;
-    type Record = StoryRecord;
-    type Server = StoryServer;
+    type View = StoryView;
 
-    fn record_meta(r: &StoryRecord) -> RecordMeta {
-        RecordMeta {
-            id: r.id,
-            version: r.version,
-            deleted: r.deleted,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
+    fn path(id: Uuid) -> String {
+        format!("/api/stories/{id}")
     }
 
-    fn record_parts(r: &StoryRecord) -> (StoryInput, StoryServer) {
-        (r.input(), Self::record_server(r))
-    }
-
-    fn record_server(r: &StoryRecord) -> StoryServer {
-        StoryServer {
-            play_count: r.play_count,
-            last_played_at: r.last_played_at,
-            audio_url: r.audio_url.clone(),
-            audio_duration: r.audio_duration,
-        }
-    }
-
-    fn make_record(m: RecordMeta, i: &StoryInput, s: &StoryServer) -> StoryRecord {
-        StoryRecord {
-            id: m.id,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-            deleted: m.deleted,
-            hero_id: i.hero_id,
-            title: i.title.clone(),
-            content: i.content.clone(),
-            language: i.language,
-            event_type: i.event_type,
-            custom_event_id: i.custom_event_id,
-            is_favorite: i.is_favorite,
-            play_count: s.play_count,
-            last_played_at: s.last_played_at,
-            audio_url: s.audio_url.clone(),
-            audio_duration: s.audio_duration,
-        }
-    }
-
-    fn from_wire(rec: &Record) -> Option<&StoryRecord> {
-        match rec {
-            Record::Story(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn title(input: &StoryInput) -> String {
-        input.title.clone()
-    }
-
-    fn normalized(input: StoryInput) -> StoryInput {
-        input.normalized()
-    }
-
-    fn validate(input: &StoryInput) -> Result<(), Vec<FieldError>> {
-        input.validate()
-    }
-
-    fn diff(from: &StoryInput, to: &StoryInput) -> (Value, Vec<&'static str>) {
-        let patch = from.diff(to);
-        (
-            serde_json::to_value(&patch).unwrap_or_default(),
-            patch.fields(),
-        )
-    }
-
-    fn bind_fields(
-        b: &mut Binder<'_, '_>,
-        i: &StoryInput,
-        s: &StoryServer,
-    ) -> rusqlite::Result<()> {
-        b.opt_uuid(i.hero_id)?;
-        b.bind(&i.title)?;
-        b.bind(&i.content)?;
-        b.bind(i.language.as_str())?;
-        b.bind(i.event_type.map(EventType::as_str))?;
-        b.opt_uuid(i.custom_event_id)?;
-        b.bind(i.is_favorite)?;
-        b.bind(s.play_count)?;
-        b.opt_time(s.last_played_at)?;
-        b.bind(&s.audio_url)?;
-        b.bind(s.audio_duration)
-    }
-
-    fn read_fields(r: &Row<'_>, at: usize) -> FieldsRead<StoryInput, StoryServer> {
-        let hero_id: Option<String> = r.get(at)?;
-        let title: String = r.get(at + 1)?;
-        let content: String = r.get(at + 2)?;
-        let language: String = r.get(at + 3)?;
-        let event_type: Option<String> = r.get(at + 4)?;
-        let custom_event_id: Option<String> = r.get(at + 5)?;
-        let is_favorite: bool = r.get(at + 6)?;
-        let play_count: i64 = r.get(at + 7)?;
-        let last_played_at: Option<String> = r.get(at + 8)?;
-        let audio_url: Option<String> = r.get(at + 9)?;
-        let audio_duration: Option<f64> = r.get(at + 10)?;
-        Ok((|| {
-            Ok((
-                StoryInput {
-                    hero_id: parse_opt_uuid("hero_id", hero_id)?,
-                    title,
-                    content,
-                    language: parse_enum("language", &language, Language::parse)?,
-                    event_type: event_type
-                        .map(|e| parse_enum("event_type", &e, EventType::parse))
-                        .transpose()?,
-                    custom_event_id: parse_opt_uuid("custom_event_id", custom_event_id)?,
-                    is_favorite,
-                },
-                StoryServer {
-                    play_count,
-                    last_played_at: parse_opt_time("last_played_at", last_played_at)?,
-                    audio_url,
-                    audio_duration,
-                },
-            ))
-        })())
+    fn view(conn: &Connection, row: &StoryRow, max_attempts: u32) -> Result<StoryView> {
+        view(conn, row, max_attempts)
     }
 
     fn counter(s: &StoryServer) -> i64 {
@@ -253,9 +97,106 @@ impl SyncEntity for Story {
         Ok(errors)
     }
 
+    /// A form shows no hero the user cannot see (deleted, or not pulled yet): an edit
+    /// without a hero keeps that one.
+    fn complete_edit(conn: &Connection, current: &StoryInput, mut input: StoryInput) -> Result<StoryInput> {
+        if let (None, Some(h)) = (input.hero_id, current.hero_id) {
+            if !repo::is_visible(conn, EntityKind::Hero, h)? {
+                input.hero_id = Some(h);
+            }
+        }
+        Ok(input)
+    }
+
     fn on_removed(conn: &Connection, id: Uuid) -> Result<()> {
         repo::illustrations::delete_for_story(conn, id)
     }
+}
+
+impl Favorite for Story {
+    fn favorite(input: &mut StoryInput) -> &mut bool {
+        &mut input.is_favorite
+    }
+}
+
+impl Collection for Story {
+    type Filter = StoryFilter;
+    type Summary = StorySummary;
+
+    fn list(conn: &Connection, filter: &StoryFilter, max_attempts: u32) -> Result<Vec<StorySummary>> {
+        list(conn, filter, max_attempts)
+    }
+}
+
+/// A story as the reader shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StoryView {
+    pub id: Uuid,
+    /// The story's hero while that hero exists (a deleted hero's stories are unlinked).
+    pub hero_id: Option<Uuid>,
+    pub hero_name: Option<String>,
+    pub title: String,
+    /// Plain text; never to be rendered as HTML.
+    pub content: String,
+    pub language: Language,
+    pub event_type: Option<EventType>,
+    pub custom_event_id: Option<Uuid>,
+    pub is_favorite: bool,
+    /// The server's count plus plays not yet confirmed by it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub play_count: i64,
+    pub last_played_at: Option<DateTime<Utc>>,
+    pub audio_url: Option<String>,
+    pub audio_duration: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sync: RowSync,
+}
+
+/// A story as a list row shows it: no full text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StorySummary {
+    pub id: Uuid,
+    pub hero_id: Option<Uuid>,
+    pub hero_name: Option<String>,
+    pub title: String,
+    /// The first characters of the text.
+    pub excerpt: String,
+    pub language: Language,
+    pub event_type: Option<EventType>,
+    pub custom_event_id: Option<Uuid>,
+    pub is_favorite: bool,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub play_count: i64,
+    pub last_played_at: Option<DateTime<Utc>>,
+    pub has_audio: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sync: RowSync,
+}
+
+/// Which stories a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StoryFilter {
+    #[serde(default)]
+    pub hero_id: Option<Uuid>,
+    #[serde(default)]
+    pub favorites_only: bool,
+}
+
+/// What "generate a story" asks the server for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GenerateStoryInput {
+    pub hero_id: Uuid,
+    #[serde(default)]
+    pub event_type: Option<EventType>,
+    #[serde(default)]
+    pub custom_event_id: Option<Uuid>,
+    pub language: Language,
 }
 
 /// A new row, or an edit that changes the field `get` reads.
@@ -305,10 +246,6 @@ fn visible_hero_name(conn: &Connection, hero: Uuid) -> Result<Option<String>> {
         .optional()?)
 }
 
-pub fn get(conn: &Connection, id: Uuid, max_attempts: u32) -> Result<StoryView> {
-    view(conn, &repo::get_visible::<Story>(conn, id)?, max_attempts)
-}
-
 /// Visible stories, newest first, for the list (without the full text).
 pub fn list(
     conn: &Connection,
@@ -316,11 +253,15 @@ pub fn list(
     max_attempts: u32,
 ) -> Result<Vec<StorySummary>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT s.id, h.id, h.name, s.title, substr(s.content, 1, 160), s.language, s.event_type,
-                s.custom_event_id, s.is_favorite, s.play_count + s.pending_increment, s.last_played_at,
-                s.audio_url IS NOT NULL, s.created_at, s.updated_at,
-                s.sync_status, s.sync_op, s.sync_error, s.attempts, s.next_attempt_at, s.base_version,
-                s.last_synced_at
+        "SELECT s.id AS id, h.id AS hero_id, h.name AS hero_name, s.title AS title,
+                substr(s.content, 1, 160) AS excerpt, s.language AS language,
+                s.event_type AS event_type, s.custom_event_id AS custom_event_id,
+                s.is_favorite AS is_favorite, s.play_count + s.pending_increment AS play_count,
+                s.last_played_at AS last_played_at, s.audio_url IS NOT NULL AS has_audio,
+                s.created_at AS created_at, s.updated_at AS updated_at,
+                s.sync_status AS sync_status, s.sync_op AS sync_op, s.sync_error AS sync_error,
+                s.attempts AS attempts, s.next_attempt_at AS next_attempt_at,
+                s.base_version AS base_version, s.last_synced_at AS last_synced_at
          FROM stories s
          LEFT JOIN heroes h ON h.id = s.hero_id AND h.sync_status <> 'pending_delete'
          WHERE s.sync_status <> 'pending_delete'
@@ -328,100 +269,52 @@ pub fn list(
            AND (?2 = 0 OR s.is_favorite = 1)
          ORDER BY s.created_at DESC, s.id",
     )?;
+    let columns = Columns::of(&stmt);
     let rows = stmt.query_map(
         params![filter.hero_id.map(UuidText::new), filter.favorites_only],
-        |r| summary_from_row(r, max_attempts),
+        |r| Ok(summary_from_row(&columns, r, max_attempts)),
     )?;
     rows.map(|r| r?).collect()
 }
 
-fn summary_from_row(r: &Row<'_>, max_attempts: u32) -> rusqlite::Result<Result<StorySummary>> {
-    let id: String = r.get(0)?;
-    let hero_id: Option<String> = r.get(1)?;
-    let hero_name: Option<String> = r.get(2)?;
-    let title: String = r.get(3)?;
-    let excerpt: String = r.get(4)?;
-    let language: String = r.get(5)?;
-    let event_type: Option<String> = r.get(6)?;
-    let custom_event_id: Option<String> = r.get(7)?;
-    let is_favorite: bool = r.get(8)?;
-    let play_count: i64 = r.get(9)?;
-    let last_played_at: Option<String> = r.get(10)?;
-    let has_audio: bool = r.get(11)?;
-    let created_at: String = r.get(12)?;
-    let updated_at: String = r.get(13)?;
-    let status: String = r.get(14)?;
-    let op: Option<String> = r.get(15)?;
-    let error: Option<String> = r.get(16)?;
-    let attempts: i64 = r.get(17)?;
-    let next_attempt_at: Option<String> = r.get(18)?;
-    let version: Option<i64> = r.get(19)?;
-    let last_synced_at: Option<String> = r.get(20)?;
-    Ok((|| {
-        let bad = |what: String| CoreError::Corrupt(format!("story {id}: bad {what}"));
-        let state = SyncState::from_columns(&status, op.as_deref())
-            .ok_or_else(|| bad("sync status".into()))?;
-        let time = |what: &str, s: String| s.parse::<DateTime<Utc>>().map_err(|_| bad(what.into()));
-        let attempts = u32::try_from(attempts).unwrap_or(0);
-        Ok(StorySummary {
-            id: id.parse().map_err(|_| bad("id".into()))?,
-            hero_id: parse_opt_uuid("hero_id", hero_id).map_err(bad)?,
-            hero_name,
-            title,
-            excerpt,
-            language: parse_enum("language", &language, Language::parse).map_err(bad)?,
-            event_type: event_type
-                .map(|e| parse_enum("event_type", &e, EventType::parse))
-                .transpose()
-                .map_err(bad)?,
-            custom_event_id: parse_opt_uuid("custom_event_id", custom_event_id).map_err(bad)?,
-            is_favorite,
-            play_count,
-            last_played_at: parse_opt_time("last_played_at", last_played_at).map_err(bad)?,
-            has_audio,
-            created_at: time("created_at", created_at)?,
-            updated_at: time("updated_at", updated_at)?,
-            sync: RowSync {
-                status: state.status(),
-                op: state.op(),
-                error,
-                attempts,
-                given_up: matches!(state, SyncState::Failed(_)) && attempts >= max_attempts,
-                next_attempt_at: parse_opt_time("next_attempt_at", next_attempt_at).map_err(bad)?,
-                version,
-                last_synced_at: parse_opt_time("last_synced_at", last_synced_at).map_err(bad)?,
-            },
-        })
-    })())
+/// One list row, read by column name.
+fn summary_from_row(c: &Columns, r: &Row<'_>, max_attempts: u32) -> Result<StorySummary> {
+    let state = SyncState::from_columns(
+        &c.get::<String>(r, "sync_status")?,
+        c.get::<Option<String>>(r, "sync_op")?.as_deref(),
+    )
+    .ok_or_else(|| c.corrupt(r, "sync_status"))?;
+    let attempts = u32::try_from(c.get::<i64>(r, "attempts")?).unwrap_or(0);
+    Ok(StorySummary {
+        id: c.get(r, "id")?,
+        hero_id: c.get(r, "hero_id")?,
+        hero_name: c.get(r, "hero_name")?,
+        title: c.get(r, "title")?,
+        excerpt: c.get(r, "excerpt")?,
+        language: c.get(r, "language")?,
+        event_type: c.get(r, "event_type")?,
+        custom_event_id: c.get(r, "custom_event_id")?,
+        is_favorite: c.get(r, "is_favorite")?,
+        play_count: c.get(r, "play_count")?,
+        last_played_at: c.get(r, "last_played_at")?,
+        has_audio: c.get(r, "has_audio")?,
+        created_at: c.get(r, "created_at")?,
+        updated_at: c.get(r, "updated_at")?,
+        sync: RowSync {
+            status: state.status(),
+            op: state.op(),
+            error: c.get(r, "sync_error")?,
+            attempts,
+            given_up: matches!(state, SyncState::Failed(_)) && attempts >= max_attempts,
+            next_attempt_at: c.get(r, "next_attempt_at")?,
+            version: c.get(r, "base_version")?,
+            last_synced_at: c.get(r, "last_synced_at")?,
+        },
+    })
 }
 
 /// An edit from a form that showed the story unlinked because its hero is not visible
 /// keeps the stored link: only the server unlinks a story from a hero that still exists.
-pub fn keep_hidden_hero(conn: &Connection, id: Uuid, mut input: StoryInput) -> Result<StoryInput> {
-    if input.hero_id.is_none() {
-        if let Some(row) = entity::load::<Story>(conn, id)? {
-            if let Some(h) = row.fields.hero_id {
-                if !repo::is_visible(conn, EntityKind::Hero, h)? {
-                    input.hero_id = Some(h);
-                }
-            }
-        }
-    }
-    Ok(input)
-}
-
-pub fn update(tx: &Connection, ctx: &Ctx<'_>, id: Uuid, input: StoryInput) -> Result<StoryRow> {
-    let input = keep_hidden_hero(tx, id, input)?;
-    repo::update::<Story>(tx, ctx, id, input)
-}
-
-pub fn set_favorite(tx: &Connection, ctx: &Ctx<'_>, id: Uuid, favorite: bool) -> Result<StoryRow> {
-    let row = repo::get_visible::<Story>(tx, id)?;
-    let mut input = row.fields.clone();
-    input.is_favorite = favorite;
-    repo::update::<Story>(tx, ctx, id, input)
-}
-
 /// A hero left the local cache for good: its stories stay, unlinked. Unsent changes
 /// that still name it are rewritten (the server would refuse them); sent ones are
 /// frozen and the server unlinks on its side.
@@ -448,10 +341,33 @@ mod tests {
     use crate::clock::{Clock, ManualClock};
     use crate::db;
     use crate::outbox::EntryOp;
-    use crate::repo::heroes::{self, Hero};
+    use crate::error::CoreError;
+    use crate::repo::heroes::Hero;
+    use crate::repo::Ctx;
+    use is_protocol::StoryRecord;
     use crate::rng::SplitMix64;
-    use crate::sync_state::SyncStatus;
+    use crate::sync::state::SyncStatus;
     use is_protocol::{HeroInput, HeroTrait};
+
+    // The generic repository, for stories and their heroes.
+    fn get(conn: &Connection, id: Uuid, max_attempts: u32) -> Result<StoryView> {
+        view(conn, &repo::get_visible::<Story>(conn, id)?, max_attempts)
+    }
+    fn update(tx: &Connection, ctx: &Ctx<'_>, id: Uuid, input: StoryInput) -> Result<StoryRow> {
+        repo::update::<Story>(tx, ctx, id, input)
+    }
+    fn set_favorite(tx: &Connection, ctx: &Ctx<'_>, id: Uuid, on: bool) -> Result<StoryRow> {
+        repo::set_favorite::<Story>(tx, ctx, id, on)
+    }
+    mod heroes {
+        use super::*;
+        pub fn create(tx: &Connection, ctx: &Ctx<'_>, input: HeroInput) -> Result<SyncRow<Hero>> {
+            repo::create::<Hero>(tx, ctx, input)
+        }
+        pub fn delete(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Result<()> {
+            repo::delete::<Hero>(tx, ctx, id).map(drop)
+        }
+    }
 
     struct Fixture {
         conn: Connection,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use is_protocol::UsageStats;
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
 
 use crate::error::Result;
 use crate::policy::CachePolicy;
@@ -28,4 +29,12 @@ pub fn load(conn: &Connection) -> Result<Option<(UsageStats, DateTime<Utc>)>> {
         .optional()?;
     row.map(|(json, at)| Ok((serde_json::from_str(&json)?, at.parse().unwrap_or_default())))
         .transpose()
+}
+
+/// Usage this month, and when the server sent it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UsageView {
+    pub stats: UsageStats,
+    pub fetched_at: DateTime<Utc>,
 }

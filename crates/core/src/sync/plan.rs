@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::outbox::EntryOp;
-use crate::sync_state::{next_state, OutboxEffect, RowEffect, SyncEvent, SyncState};
+use crate::sync::state::{next_state, OutboxEffect, RowEffect, SyncEvent, SyncState};
 
 /// What the local cache does with one row of the change feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync_state::PendingOp::*;
+    use crate::sync::state::PendingOp::*;
     use PullAction::*;
     use SyncState as S;
 
@@ -286,7 +286,7 @@ mod tests {
             }
         }
         // The cases that matter, spelled out.
-        use crate::sync_state::PendingOp as P;
+        use crate::sync::state::PendingOp as P;
         assert!(
             !push_ready(S::Pending(P::Create), Create, true, false, true),
             "a story waits for its hero's create"

@@ -2,4 +2,7 @@
 import type { HeroTrait } from "./HeroTrait";
 import type { RowSync } from "./RowSync";
 
+/**
+ * A hero as the UI shows it.
+ */
 export type HeroView = { id: string, name: string, age: number, traits: Array<HeroTrait>, appearance: string, special_ability: string, avatar_url: string | null, created_at: string, updated_at: string, sync: RowSync, };

@@ -6,8 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
-use crate::core::Core;
-use crate::model::{CoreEvent, NetworkState};
+use crate::app::Core;
+use crate::app::sync::NetworkState;
+use crate::events::CoreEvent;
 use crate::transport::Transport;
 
 /// Why a sync was asked for.

@@ -1,0 +1,300 @@
+//! Accounts: sign-up, sign-in and sign-out (one account's data never shows to another),
+//! and the account's profile and usage (networkFirst, with a saved copy offline).
+
+use is_protocol::{
+    validate_signup, EntityKind, LoginRequest, ProfileInput, SessionResponse, SignupRequest,
+    UsageStats, UserProfile,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::Core;
+use crate::db::meta;
+use crate::entity::store as entity;
+use crate::error::{CoreError, Result};
+use crate::events::{CoreEvent, Refreshed};
+use crate::policy::{self, Read};
+use crate::entity::SyncEntity;
+use crate::repo::profile::{self, Profile, ProfileView};
+use crate::repo::usage::{self, UsageView};
+use crate::repo;
+use crate::sync::scheduler::Trigger;
+use crate::transport::TransportError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Account {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub server_url: String,
+}
+
+impl Core {
+    pub fn account(&self) -> Result<Option<Account>> {
+        self.db()
+            .read(|c| Ok(load_account(c)?.map(|(account, _)| account)))
+    }
+
+    pub(crate) fn token(&self) -> Result<Option<String>> {
+        self.db()
+            .read(|c| Ok(load_account(c)?.and_then(|(_, token)| token)))
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str, name: &str) -> Result<Account> {
+        let req = SignupRequest {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+            name: name.trim().to_owned(),
+        };
+        validate_signup(&req).map_err(CoreError::Validation)?;
+        let session = self
+            .inner
+            .engine
+            .transport
+            .signup(&req)
+            .await
+            .map_err(auth_error)?;
+        self.store_session(session)
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Account> {
+        let mut fields = Vec::new();
+        if email.trim().is_empty() {
+            fields.push(is_protocol::FieldError::new("email", "Enter your email"));
+        }
+        if password.is_empty() {
+            fields.push(is_protocol::FieldError::new(
+                "password",
+                "Enter your password",
+            ));
+        }
+        if !fields.is_empty() {
+            return Err(CoreError::Validation(fields));
+        }
+        let req = LoginRequest {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+        };
+        let session = self
+            .inner
+            .engine
+            .transport
+            .login(&req)
+            .await
+            .map_err(auth_error)?;
+        self.store_session(session)
+    }
+
+    fn store_session(&self, s: SessionResponse) -> Result<Account> {
+        let account = Account {
+            user_id: s.user.id,
+            email: s.user.email.clone(),
+            name: s.user.name.clone(),
+            server_url: self.inner.engine.transport.base_url().to_owned(),
+        };
+        self.db().write(|tx| {
+            let owner = meta::get(tx, OWNER)?;
+            if owner.as_deref().is_some_and(|o| o != account.user_id.to_string()) {
+                // This device holds another account's data. Never push it as this user,
+                // and never drop it while it has unsynced changes.
+                let (pending, failed, conflicts) = repo::counts(tx)?;
+                if pending + failed + conflicts > 0 {
+                    return Err(CoreError::Server {
+                        status: 409,
+                        body: is_protocol::ErrorBody::new(
+                            "account_mismatch",
+                            "This device has unsynced changes of another account. Sign in with that account first.",
+                        ),
+                    });
+                }
+                wipe_user_data(tx)?;
+            }
+            meta::set(tx, OWNER, &account.user_id.to_string())?;
+            tx.execute(
+                "INSERT OR REPLACE INTO account (id, user_id, email, name, server_url, token, expires_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    account.user_id.to_string(),
+                    account.email,
+                    account.name,
+                    account.server_url,
+                    s.token,
+                    s.expires_at.to_rfc3339()
+                ],
+            )?;
+            Ok(())
+        })?;
+        for entity in EntityKind::ALL {
+            self.emit(CoreEvent::DataChanged { entity });
+        }
+        self.emit_overview();
+        self.trigger(Trigger::Launch);
+        Ok(account)
+    }
+
+    /// Signs out: the session is revoked (best effort) and forgotten. Local data stays, so
+    /// that nothing unsynced is lost; it syncs when the same account signs in again.
+    pub async fn sign_out(&self) -> Result<()> {
+        if let Some(token) = self.token()? {
+            if let Err(e) = self.inner.engine.transport.logout(&token).await {
+                tracing::info!(%e, "could not revoke the session on the server");
+            }
+        }
+        self.db().write(|tx| {
+            tx.execute("DELETE FROM account", [])?;
+            Ok(())
+        })?;
+        self.emit_overview();
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Profile and usage (networkFirst)
+
+    /// The profile from the server, or the saved copy when it cannot be reached
+    /// (`saved_copy` says why). Unsynced local edits show on top of either.
+    pub async fn profile(&self) -> Result<Read<ProfileView>> {
+        let max = self.max_attempts();
+        let user = self.account()?.map(|a| a.user_id);
+        let cache = || match user {
+            Some(u) => self.db().read(|c| profile::get(c, u, max)),
+            None => Ok(None),
+        };
+        let core = self.clone();
+        let network = async move {
+            let rec: UserProfile = core.fetch("/api/users/me").await?;
+            core.db()
+                .write(|tx| core.inner.engine.store_fetched::<Profile>(tx, &rec))?;
+            core.db()
+                .read(|c| profile::get(c, rec.id, max))?
+                .ok_or(CoreError::NotCached)
+        };
+        let events = self.clone();
+        let refreshed = move |r: Result<ProfileView>| {
+            if let Ok(profile) = r {
+                events.emit(CoreEvent::Refreshed {
+                    value: Refreshed::Profile { profile },
+                });
+            }
+        };
+        policy::read(Profile::POLICY, cache, network, refreshed).await
+    }
+
+    /// Edits the profile: saved at once, synced like any other change (serverWins).
+    pub fn update_profile(&self, input: ProfileInput) -> Result<ProfileView> {
+        let ctx = self.ctx();
+        let user = self
+            .account()?
+            .map(|a| a.user_id)
+            .ok_or(CoreError::NotSignedIn)?;
+        let row = self.db().write(|tx| {
+            if entity::load::<Profile>(tx, user)?.is_none() {
+                return Err(CoreError::NotCached);
+            }
+            repo::update::<Profile>(tx, &ctx, user, input)
+        })?;
+        self.changed_locally(EntityKind::UserProfile);
+        Ok(profile::view(&row, ctx.max_attempts))
+    }
+
+    /// This month's usage and limits from the server, or the saved copy.
+    pub async fn usage(&self) -> Result<Read<UsageView>> {
+        let cache = || {
+            Ok(self
+                .db()
+                .read(usage::load)?
+                .map(|(stats, fetched_at)| UsageView { stats, fetched_at }))
+        };
+        let core = self.clone();
+        let network = async move {
+            let stats: UsageStats = core.fetch("/api/usage").await?;
+            let now = core.now();
+            core.db().write(|tx| usage::save(tx, &stats, now))?;
+            Ok(UsageView {
+                stats,
+                fetched_at: now,
+            })
+        };
+        let events = self.clone();
+        let refreshed = move |r: Result<UsageView>| {
+            if let Ok(usage) = r {
+                events.emit(CoreEvent::Refreshed {
+                    value: Refreshed::Usage { usage },
+                });
+            }
+        };
+        policy::read(usage::POLICY, cache, network, refreshed).await
+    }
+}
+
+const OWNER: &str = "owner_user_id";
+
+pub(crate) fn load_account(conn: &Connection) -> Result<Option<(Account, Option<String>)>> {
+    let row = conn
+        .query_row(
+            "SELECT user_id, email, name, server_url, token FROM account WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(user_id, email, name, server_url, token)| {
+        let user_id = user_id
+            .parse()
+            .map_err(|_| CoreError::Corrupt("account: bad user id".into()))?;
+        Ok((
+            Account {
+                user_id,
+                email,
+                name,
+                server_url,
+            },
+            token,
+        ))
+    })
+    .transpose()
+}
+
+fn wipe_user_data(tx: &Connection) -> Result<()> {
+    tx.execute_batch(
+        "DELETE FROM heroes; DELETE FROM stories; DELETE FROM custom_events; DELETE FROM user_profile;
+         DELETE FROM story_illustrations; DELETE FROM usage_cache;
+         DELETE FROM outbox; DELETE FROM conflict_history;
+         DELETE FROM sync_meta WHERE key IN ('changes_cursor', 'last_sync_at', 'resync_active');",
+    )?;
+    Ok(())
+}
+
+/// Sign-in and sign-up errors: field errors stay field errors, and a wrong password is
+/// not "the server is broken".
+fn auth_error(e: TransportError) -> CoreError {
+    match e {
+        TransportError::Http { status, body, .. } => {
+            if body.code == is_protocol::codes::VALIDATION {
+                let fields = body
+                    .details
+                    .as_ref()
+                    .and_then(|d| d.get("fields"))
+                    .and_then(|f| serde_json::from_value(f.clone()).ok())
+                    .unwrap_or_default();
+                if Vec::is_empty(&fields) {
+                    CoreError::Server { status, body }
+                } else {
+                    CoreError::Validation(fields)
+                }
+            } else {
+                CoreError::Server { status, body }
+            }
+        }
+        other => CoreError::Transport(other),
+    }
+}

@@ -1,0 +1,226 @@
+//! [`Core`]: the one handle clients (the Tauri app, tests, a CLI) hold. It owns the
+//! cache, the sync engine, the runtime sync state and the event stream. Its methods are
+//! grouped by topic, one file each:
+//!
+//! - [`accounts`]: sign-up, sign-in, sign-out, the profile and usage;
+//! - [`entities`]: the same reads and writes for every entity (list, get, create, edit,
+//!   delete, retry, discard, favourite, counters);
+//! - [`conflicts`]: the conflicts list, the dialog's detail, resolutions, history and
+//!   strategies;
+//! - [`sync`]: the sync indicator, sync now, work offline and the network state;
+//! - [`media`]: illustrations and generated stories.
+
+pub mod accounts;
+pub mod conflicts;
+pub mod entities;
+pub mod media;
+pub mod sync;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use is_protocol::EntityKind;
+use rusqlite::Connection;
+use serde::de::DeserializeOwned;
+use tokio::sync::{broadcast, Notify};
+
+use crate::clock::{Clock, SystemClock};
+use crate::db::{self, meta, Db};
+use crate::error::{CoreError, Result};
+use crate::events::CoreEvent;
+use crate::repo::Ctx;
+use crate::rng::{Rng, SplitMix64};
+use crate::sync::plan::RetryPolicy;
+use crate::sync::SyncEngine;
+use crate::transport::{HttpTransport, Transport, TransportError};
+
+use self::sync::{NetworkState, Runtime};
+
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Where the cache lives; one directory per device.
+    pub data_dir: PathBuf,
+    pub server_url: String,
+    pub retry: RetryPolicy,
+    /// Periodic background sync (SPEC.md section 8: default 15 minutes).
+    pub sync_interval: Duration,
+    /// Delay between a local write and its push, so that a burst of edits goes in one.
+    pub push_debounce: Duration,
+    /// Health probe interval while the server is reachable; faster while it is not.
+    pub probe_interval: Duration,
+}
+
+impl CoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, server_url: impl Into<String>) -> Self {
+        CoreConfig {
+            data_dir: data_dir.into(),
+            server_url: server_url.into(),
+            retry: RetryPolicy::default(),
+            sync_interval: Duration::from_secs(15 * 60),
+            push_debounce: Duration::from_millis(400),
+            probe_interval: Duration::from_secs(30),
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("cache.sqlite3")
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: SyncEngine,
+    pub(crate) config: CoreConfig,
+    events: broadcast::Sender<CoreEvent>,
+    /// At most one sync runs at a time.
+    sync_lock: tokio::sync::Mutex<()>,
+    runtime: Mutex<Runtime>,
+    /// Wakes the background scheduler; holds at most one pending wake-up, so triggers
+    /// that arrive during a run coalesce into one more run.
+    pub(crate) wake: Notify,
+    pub(crate) pending_trigger: Mutex<Option<crate::sync::scheduler::Trigger>>,
+}
+
+/// The headless app: cheap to clone, safe to share across tasks.
+#[derive(Clone)]
+pub struct Core {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Core {
+    /// Opens the cache in `config.data_dir` and talks to `config.server_url` over HTTP.
+    pub fn open(config: CoreConfig) -> Result<Core> {
+        let conn = db::open(&config.db_path())?;
+        let transport = Arc::new(HttpTransport::new(&config.server_url));
+        Ok(Core::with_parts(
+            conn,
+            transport,
+            Arc::new(SystemClock),
+            Arc::new(SplitMix64::from_entropy()),
+            config,
+        ))
+    }
+
+    /// Everything injected: for tests and benchmarks.
+    pub fn with_parts(
+        conn: Connection,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+        config: CoreConfig,
+    ) -> Core {
+        let (events, _) = broadcast::channel(256);
+        let work_offline = meta::get(&conn, meta::WORK_OFFLINE)
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some("1");
+        let engine = SyncEngine {
+            db: Arc::new(Db::new(conn)),
+            transport,
+            clock,
+            rng,
+            policy: config.retry,
+        };
+        Core {
+            inner: Arc::new(Inner {
+                engine,
+                config,
+                events,
+                sync_lock: tokio::sync::Mutex::new(()),
+                runtime: Mutex::new(Runtime {
+                    network: if work_offline {
+                        NetworkState::Offline
+                    } else {
+                        NetworkState::Online
+                    },
+                    syncing: false,
+                    last_error: None,
+                }),
+                wake: Notify::new(),
+                pending_trigger: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.inner.config
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<CoreEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.inner.engine.db
+    }
+
+    pub(crate) fn max_attempts(&self) -> u32 {
+        self.inner.engine.policy.max_attempts
+    }
+
+    pub(crate) fn ctx(&self) -> Ctx<'_> {
+        let e = &self.inner.engine;
+        Ctx {
+            clock: &*e.clock,
+            rng: &*e.rng,
+            max_attempts: e.policy.max_attempts,
+        }
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.inner.engine.clock.now()
+    }
+
+    pub(crate) fn runtime(&self) -> std::sync::MutexGuard<'_, Runtime> {
+        self.inner.runtime.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn emit(&self, event: CoreEvent) {
+        // No receiver is fine: nobody is listening yet.
+        let _ = self.inner.events.send(event);
+    }
+
+    pub(crate) fn emit_overview(&self) {
+        match self.overview() {
+            Ok(overview) => self.emit(CoreEvent::Overview { overview }),
+            Err(e) => tracing::warn!(%e, "could not compute the sync overview"),
+        }
+    }
+
+    /// After a local write: tell the UI and schedule a push. The new pending count
+    /// follows from the background loop (see `scheduler::sync_loop`), so that a write
+    /// costs one transaction and not a count of every unsynced row.
+    pub(crate) fn changed_locally(&self, entity: EntityKind) {
+        self.emit(CoreEvent::DataChanged { entity });
+        self.trigger(crate::sync::scheduler::Trigger::LocalChange);
+    }
+
+    /// `GET path` for the signed-in user, decoded.
+    pub(crate) async fn fetch<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let token = self.token()?.ok_or(CoreError::NotSignedIn)?;
+        if self.overview()?.work_offline {
+            return Err(CoreError::Transport(
+                TransportError::Unreachable("Work offline is on".into()),
+            ));
+        }
+        let value = self
+            .inner
+            .engine
+            .transport
+            .get_json(&token, path)
+            .await
+            .map_err(CoreError::from_transport)?;
+        serde_json::from_value(value).map_err(|e| {
+            CoreError::Transport(TransportError::Protocol(e.to_string()))
+        })
+    }
+
+    pub(crate) fn unsupported(kind: EntityKind) -> CoreError {
+        CoreError::NotFound {
+            entity: "entity",
+            id: kind.as_str().to_owned(),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! What the core tells its clients without being asked: pushed to the UI as the
+//! `core-event` event.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use is_protocol::EntityKind;
+
+use crate::app::sync::SyncOverview;
+use crate::error::ErrorPayload;
+use crate::repo::illustrations::IllustrationView;
+use crate::repo::profile::ProfileView;
+use crate::repo::usage::UsageView;
+
+/// A fresh value a cacheAndNetwork (or background) read got from the server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refreshed {
+    Illustrations {
+        story_id: Uuid,
+        items: Vec<IllustrationView>,
+    },
+    Profile {
+        profile: ProfileView,
+    },
+    Usage {
+        usage: UsageView,
+    },
+}
+
+/// Pushed to the UI as the `core-event` event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CoreEvent {
+    /// Rows of this entity changed (locally or by a sync): re-read lists.
+    DataChanged { entity: EntityKind },
+    /// The sync indicator changed.
+    Overview { overview: SyncOverview },
+    /// A sync run failed; worth a toast.
+    SyncFailed { error: ErrorPayload },
+    /// The server no longer accepts our session: sync is paused until sign-in.
+    SessionExpired,
+    /// A cacheAndNetwork read has its refreshed value.
+    Refreshed { value: Refreshed },
+    /// A cacheAndNetwork read could not refresh; the cached value stays.
+    RefreshFailed { what: String, error: ErrorPayload },
+}
