@@ -5,7 +5,9 @@
 //! (`ui/src/lib/bindings/commands.ts`, generated and checked for drift by this crate's
 //! tests), so a command renamed or removed here is a type error in the UI.
 
-use is_core::{Account, Core, CoreError, ErrorPayload, Hero, HeroInput, HeroView, SyncOverview, SyncReport};
+use is_core::{
+    Account, Core, CoreError, ErrorPayload, Hero, HeroInput, HeroView, SyncOverview, SyncReport,
+};
 use tauri::State;
 use uuid::Uuid;
 
@@ -79,4 +81,24 @@ commands! {
     async sync_now() -> SyncReport => |core| core.sync_now();
     sync sync_overview() -> SyncOverview => |core| core.overview();
     sync set_work_offline(enabled: bool) -> SyncOverview => |core| core.set_work_offline(enabled);
+}
+
+/// The committed command map matches the commands; regenerate it with
+/// `UPDATE_BINDINGS=1 cargo test -p infinite-stories --features custom-protocol --lib`.
+#[cfg(test)]
+#[test]
+fn ui_command_map_matches_the_commands() {
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let text = crate::typescript::render(&signatures(&cfg));
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("ui/src/lib/bindings/commands.ts");
+    if std::env::var_os("UPDATE_BINDINGS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is out of date.\nRun: UPDATE_BINDINGS=1 cargo test -p infinite-stories --features custom-protocol --lib",
+        path.display()
+    );
 }

@@ -26,7 +26,10 @@ pub fn run() -> anyhow::Result<()> {
         .setup(move |app| {
             let data_dir = match &args.data_dir {
                 Some(dir) => dir.clone(),
-                None => app.path().app_data_dir().context("no per-user data directory on this system")?,
+                None => app
+                    .path()
+                    .app_data_dir()
+                    .context("no per-user data directory on this system")?,
             };
             tracing::info!(data_dir = %data_dir.display(), server = %args.server_url, "starting");
             let core = Core::open(CoreConfig::new(&data_dir, &args.server_url))

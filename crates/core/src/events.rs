@@ -6,11 +6,11 @@ use uuid::Uuid;
 
 use is_protocol::EntityKind;
 
-use crate::app::sync::SyncOverview;
 use crate::error::ErrorPayload;
 use crate::repo::illustrations::IllustrationView;
 use crate::repo::profile::ProfileView;
 use crate::repo::usage::UsageView;
+use crate::status::SyncOverview;
 
 /// A fresh value a cacheAndNetwork (or background) read got from the server.
 #[derive(Debug, Clone, PartialEq, Serialize)]

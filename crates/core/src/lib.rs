@@ -5,13 +5,14 @@
 //!
 //! Map (ARCHITECTURE.md has the long version):
 //! - [`app`]: the [`Core`] façade, one file per topic (accounts, entities, conflicts,
-//!   sync, media);
+//!   sync, media), and the background scheduler and network monitor;
 //! - [`entity`]: what the client adds to each entity's one description (in
 //!   `is_protocol`), the generic local row and its storage;
 //! - [`repo`]: local reads and optimistic writes, generic, plus each entity's view and
 //!   list;
-//! - [`sync`]: the engine (push, pull, resync), its pure decisions (plan, the state
-//!   machine), the scheduler and the network monitor;
+//! - [`sync`]: the engine (push, pull, resync) and its pure decisions (plan, the state
+//!   machine);
+//! - [`status`], [`events`]: what the core tells its clients;
 //! - [`merge`], [`policy`], [`outbox`]: conflict resolution, cache policies, the outbox;
 //! - [`transport`], [`clock`], [`rng`], [`db`]: the injected world.
 
@@ -26,12 +27,12 @@ pub mod outbox;
 pub mod policy;
 pub mod repo;
 pub mod rng;
+pub mod status;
 pub mod sync;
 pub mod transport;
 
-pub use app::accounts::Account;
 pub use app::conflicts::{ConflictChoice, ConflictDetail, ConflictRecord, ConflictSummary};
-pub use app::sync::{NetworkState, SyncOverview};
+pub use app::scheduler::Trigger;
 pub use app::{Core, CoreConfig};
 pub use entity::{Collection, ConflictStrategy, Favorite, RowSync, SyncEntity};
 pub use error::{CoreError, ErrorCode, ErrorPayload, Result};
@@ -48,5 +49,5 @@ pub use repo::illustrations::IllustrationView;
 pub use repo::profile::ProfileView;
 pub use repo::stories::{GenerateStoryInput, StoryFilter, StorySummary, StoryView};
 pub use repo::usage::UsageView;
-pub use sync::scheduler::Trigger;
+pub use status::{Account, NetworkState, SyncOverview};
 pub use sync::SyncReport;

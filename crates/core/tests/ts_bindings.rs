@@ -55,11 +55,31 @@ fn rules_ts() -> String {
         }
     }
     let lists = [
-        ("HERO_TRAITS", "HeroTrait", list(&HeroTrait::ALL, HeroTrait::as_str)),
-        ("LANGUAGES", "Language", list(&Language::ALL, Language::as_str)),
-        ("EVENT_TYPES", "EventType", list(&EventType::ALL, EventType::as_str)),
-        ("EVENT_CATEGORIES", "EventCategory", list(&EventCategory::ALL, EventCategory::as_str)),
-        ("EVENT_TONES", "EventTone", list(&EventTone::ALL, EventTone::as_str)),
+        (
+            "HERO_TRAITS",
+            "HeroTrait",
+            list(&HeroTrait::ALL, HeroTrait::as_str),
+        ),
+        (
+            "LANGUAGES",
+            "Language",
+            list(&Language::ALL, Language::as_str),
+        ),
+        (
+            "EVENT_TYPES",
+            "EventType",
+            list(&EventType::ALL, EventType::as_str),
+        ),
+        (
+            "EVENT_CATEGORIES",
+            "EventCategory",
+            list(&EventCategory::ALL, EventCategory::as_str),
+        ),
+        (
+            "EVENT_TONES",
+            "EventTone",
+            list(&EventTone::ALL, EventTone::as_str),
+        ),
         ("THEMES", "Theme", list(&Theme::ALL, Theme::as_str)),
     ];
     let mut out = String::from(

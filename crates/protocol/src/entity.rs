@@ -170,7 +170,7 @@ impl Check for String {
             Rule::Emoji { max_bytes } => {
                 if self.is_empty() {
                     Some(EMOJI_REQUIRED.to_owned())
-                } else if self.len() > max_bytes || !crate::custom_event::is_single_emoji(self) {
+                } else if self.len() > max_bytes || !crate::emoji::is_single_emoji(self) {
                     Some(rule.emoji_message())
                 } else {
                     None
@@ -223,7 +223,9 @@ impl<T: Ord + Clone + ListItem> Check for Vec<T> {
                 } else if words().any(|w| w.trim().is_empty()) {
                     Some(format!("{}s cannot be empty", capitalized(item)))
                 } else if words().any(|w| w.chars().count() > item_max) {
-                    Some(format!("Each {item} may have at most {item_max} characters"))
+                    Some(format!(
+                        "Each {item} may have at most {item_max} characters"
+                    ))
                 } else {
                     None
                 }
@@ -650,7 +652,11 @@ pub trait Entity: Sized + Debug + Clone + PartialEq + Send + Sync + 'static {
     fn record_meta(rec: &Self::Record) -> RecordMeta;
     fn record_input(rec: &Self::Record) -> Self::Input;
     fn record_server(rec: &Self::Record) -> Self::Server;
-    fn make_record(meta: RecordMeta, input: &Self::Input, server: &Self::Server) -> Self::Record;
+    /// The record of these parts.
+    fn into_record(meta: RecordMeta, input: Self::Input, server: Self::Server) -> Self::Record;
+    fn make_record(meta: RecordMeta, input: &Self::Input, server: &Self::Server) -> Self::Record {
+        Self::into_record(meta, input.clone(), server.clone())
+    }
     /// This entity's record inside a wire [`Record`], if it is one.
     fn from_wire(rec: &Record) -> Option<&Self::Record>;
     fn into_wire(rec: Self::Record) -> Record;
@@ -709,7 +715,7 @@ macro_rules! entity {
             )*
         }
         $(#[$rmeta:meta])*
-        record $record:ident { id, version, created_at, updated_at $(, $deleted:ident)? }
+        record $record:ident { $(#[$idmeta:meta])* id, version, created_at, updated_at $(, $deleted:ident)? }
         $(hooks { $($hook:item)* })?
     ) => {
         $(#[$emeta])*
@@ -750,6 +756,7 @@ macro_rules! entity {
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         pub struct $record {
+            $(#[$idmeta])*
             pub id: ::uuid::Uuid,
             pub version: i64,
             pub created_at: ::chrono::DateTime<::chrono::Utc>,
@@ -914,10 +921,10 @@ macro_rules! entity {
                 r.server()
             }
 
-            fn make_record(
+            fn into_record(
                 m: $crate::entity::RecordMeta,
-                i: &$input,
-                s: &$server,
+                i: $input,
+                s: $server,
             ) -> $record {
                 $record {
                     id: m.id,
@@ -925,8 +932,8 @@ macro_rules! entity {
                     created_at: m.created_at,
                     updated_at: m.updated_at,
                     $( $deleted: m.deleted, )?
-                    $( $fname: i.$fname.clone(), )*
-                    $( $sname: s.$sname.clone(), )*
+                    $( $fname: i.$fname, )*
+                    $( $sname: s.$sname, )*
                 }
             }
 

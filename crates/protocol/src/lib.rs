@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod custom_event;
+pub mod emoji;
 pub mod entity;
 pub mod faults;
 pub mod hero;
@@ -35,9 +36,7 @@ pub use profile::{
     Profile, ProfileInput, ProfileServer, SubscriptionTier, Theme, TierLimits, UsageLimits,
     UsageStats, UserProfile, UserProfilePatch,
 };
-pub use story::{
-    EventType, Language, Story, StoryInput, StoryPatch, StoryRecord, StoryServer,
-};
+pub use story::{EventType, Language, Story, StoryInput, StoryPatch, StoryRecord, StoryServer};
 
 /// Largest number of mutations the server accepts in one `POST /api/sync/push`.
 pub const MAX_PUSH_BATCH: usize = 100;

@@ -102,7 +102,10 @@ crate::entity! {
     }
     /// The signed-in user's profile (`GET /api/users/me`; in the change feed as
     /// `changes.profile` when it changed). There is one per user and it is never deleted.
-    record UserProfile { id, version, created_at, updated_at }
+    record UserProfile {
+        /// The user's id.
+        id, version, created_at, updated_at
+    }
 }
 
 const NAME_RULE: &str = "Enter a name of 1 to 100 characters";

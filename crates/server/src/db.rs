@@ -279,11 +279,30 @@ pub fn instance_id(conn: &Connection) -> rusqlite::Result<String> {
 
 /// Takes the next value of the global write sequence. Call inside the write's transaction.
 pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "UPDATE sync_sequence SET value = value + 1 WHERE id = 1 RETURNING value",
-        [],
-        |r| r.get(0),
-    )
+    conn.prepare_cached("UPDATE sync_sequence SET value = value + 1 WHERE id = 1 RETURNING value")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Writes every row `select` names (it selects their `id`s, in the order to write them)
+/// with `update`, whose `?1` is the row's id, `?2` the next sequence value and `?3` `now`:
+/// a new version of each, in write order. Returns how many were written.
+pub fn write_each(
+    conn: &Connection,
+    select: &str,
+    params: impl rusqlite::Params,
+    update: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    let ids: Vec<String> = {
+        let mut stmt = conn.prepare_cached(select)?;
+        let rows = stmt.query_map(params, |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut stmt = conn.prepare_cached(update)?;
+    for id in &ids {
+        stmt.execute(rusqlite::params![id, next_seq(conn)?, to_micros(now)])?;
+    }
+    Ok(ids.len())
 }
 
 /// The last value handed out by the global write sequence.
@@ -311,6 +330,31 @@ pub fn parse_uuid(s: &str) -> rusqlite::Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+/// A stored value of column `col` that is not what the column holds.
+pub fn conversion_error(col: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, what.into())
+}
+
+/// A UUID bound as its hyphenated text without a heap allocation.
+#[derive(Clone, Copy)]
+pub struct UuidText([u8; 36]);
+
+impl UuidText {
+    pub fn new(id: Uuid) -> Self {
+        let mut buf = [0u8; 36];
+        id.hyphenated().encode_lower(&mut buf);
+        UuidText(buf)
+    }
+}
+
+impl rusqlite::ToSql for UuidText {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(
+            rusqlite::types::ValueRef::Text(&self.0),
+        ))
+    }
 }
 
 /// Whether a table exists (used by tests and diagnostics).

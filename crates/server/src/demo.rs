@@ -1,12 +1,12 @@
 //! Demo data (`--demo`): an account with a few heroes, so the app has something to show
 //! on first launch.
 
-use is_protocol::{EventType, HeroInput, HeroTrait, Language, StoryInput};
+use is_protocol::{EventType, Hero, HeroInput, HeroTrait, Language, Story, StoryInput};
 use rusqlite::params;
 use uuid::Uuid;
 
-use crate::store::{self, CreateOutcome};
-use crate::{auth, story_store, storygen, AppState};
+use crate::table::{self, CreateOutcome};
+use crate::{auth, storygen, AppState};
 
 pub const DEMO_EMAIL: &str = "demo@infinitestories.app";
 pub const DEMO_PASSWORD: &str = "bedtime-stories";
@@ -81,7 +81,7 @@ pub fn ensure_demo_data(state: &AppState) -> anyhow::Result<()> {
         if count == 0 {
             let mut heroes = Vec::new();
             for input in demo_heroes() {
-                match store::create_hero(&tx, user_id, Uuid::now_v7(), input, now)? {
+                match table::create::<Hero>(&tx, user_id, Uuid::now_v7(), input, now)? {
                     CreateOutcome::Created(h) => heroes.push(h),
                     other => anyhow::bail!("demo hero not created: {other:?}"),
                 }
@@ -99,7 +99,7 @@ pub fn ensure_demo_data(state: &AppState) -> anyhow::Result<()> {
                     custom_event_id: None,
                     is_favorite: false,
                 };
-                match story_store::create_story(&tx, user_id, Uuid::now_v7(), input, now)? {
+                match table::create::<Story>(&tx, user_id, Uuid::now_v7(), input, now)? {
                     CreateOutcome::Created(_) => {}
                     other => anyhow::bail!("demo story not created: {other:?}"),
                 }
@@ -114,6 +114,7 @@ pub fn ensure_demo_data(state: &AppState) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use is_protocol::Input as _;
 
     #[test]
     fn demo_heroes_are_valid() {

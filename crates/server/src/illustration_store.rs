@@ -1,14 +1,15 @@
-//! Story illustrations: written by the server only (media generation), read by REST and
-//! the change feed. Every write takes the next sequence value and bumps `version`.
+//! How story illustrations are stored. They are no [`is_protocol::Entity`] (clients never
+//! write them: media generation does, REST and the change feed read them), so this table
+//! keeps its own SQL. Every write takes the next sequence value and bumps `version`.
 
 use chrono::{DateTime, Utc};
 use is_protocol::{GenerationStatus, IllustrationRecord};
-use rusqlite::{params, Connection, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use uuid::Uuid;
 
-use crate::db::{from_micros, next_seq, parse_uuid, to_micros};
-use crate::story_store::conversion_error;
-use crate::table::write_row;
+use crate::db::{
+    conversion_error, from_micros, next_seq, parse_uuid, to_micros, write_each, UuidText,
+};
 
 const COLUMNS: &str = "id, version, created_at, updated_at, deleted, story_id, image_url, \
                        prompt, timestamp, display_order, generation_status, seq";
@@ -46,7 +47,11 @@ pub fn get_illustration(
     user_id: Uuid,
     id: Uuid,
 ) -> rusqlite::Result<Option<IllustrationRecord>> {
-    crate::table::get_row(conn, "illustrations", COLUMNS, user_id, id, from_row)
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM illustrations WHERE id = ?1 AND user_id = ?2"
+    ))?;
+    stmt.query_row(params![id.to_string(), user_id.to_string()], from_row)
+        .optional()
         .map(|o| o.map(|s| s.illustration))
 }
 
@@ -124,16 +129,19 @@ pub fn set_status(
         Some(i) if !i.deleted => {}
         _ => return Ok(None),
     }
-    write_row(
-        tx,
-        user_id,
-        id,
-        now,
+    tx.prepare_cached(
         "UPDATE illustrations SET version = version + 1, seq = ?3, updated_at = ?4,
                 generation_status = ?5, image_url = COALESCE(?6, image_url)
          WHERE id = ?1 AND user_id = ?2",
-        params![status.as_str(), image_url],
-    )?;
+    )?
+    .execute(params![
+        id.to_string(),
+        user_id.to_string(),
+        next_seq(tx)?,
+        to_micros(now),
+        status.as_str(),
+        image_url
+    ])?;
     get_illustration(tx, user_id, id)
 }
 
@@ -144,26 +152,15 @@ pub fn delete_for_story(
     story_id: Uuid,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<usize> {
-    let ids: Vec<String> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id FROM illustrations WHERE user_id = ?1 AND story_id = ?2 AND deleted = 0
-             ORDER BY display_order, created_seq",
-        )?;
-        let rows = stmt.query_map(params![user_id.to_string(), story_id.to_string()], |r| {
-            r.get(0)
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    for id in &ids {
-        let seq = next_seq(tx)?;
-        tx.execute(
-            "UPDATE illustrations SET deleted = 1, version = version + 1, seq = ?2,
-                    updated_at = ?3
-             WHERE id = ?1",
-            params![id, seq, to_micros(now)],
-        )?;
-    }
-    Ok(ids.len())
+    write_each(
+        tx,
+        "SELECT id FROM illustrations WHERE user_id = ?1 AND story_id = ?2 AND deleted = 0
+         ORDER BY display_order, created_seq",
+        params![UuidText::new(user_id), UuidText::new(story_id)],
+        "UPDATE illustrations SET deleted = 1, version = version + 1, seq = ?2, updated_at = ?3
+         WHERE id = ?1",
+        now,
+    )
 }
 
 pub fn changed_since(
@@ -172,13 +169,12 @@ pub fn changed_since(
     after_seq: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<SeqIllustration>> {
-    crate::table::changed_since(
-        conn,
-        "illustrations",
-        COLUMNS,
-        user_id,
-        after_seq,
-        limit,
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM illustrations WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(
+        params![user_id.to_string(), after_seq, limit as i64],
         from_row,
-    )
+    )?;
+    rows.collect()
 }

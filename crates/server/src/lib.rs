@@ -6,12 +6,19 @@
 //! - [`serve`] runs it on a listener until a shutdown future resolves;
 //! - [`testing::TestServer`] runs it on a real loopback socket for tests.
 //!
-//! Module map: [`routes`] is the table of every endpoint (the router and the OpenAPI
-//! document are both built from it); `store`, `story_store`, `event_store`,
-//! `illustration_store` and `profile` hold the one write path per entity, shared by REST
-//! and push; [`sync`] the push and change feed (and tombstone pruning); [`media`] the
-//! generated files; [`storygen`] story generation; [`ratelimit`] and [`faults`] the
-//! request guards.
+//! Module map, by topic:
+//! - the HTTP face: [`routes`] is the table of every endpoint (the router and the
+//!   [`openapi`] document are both built from it); [`rest`] the REST resources (heroes,
+//!   stories, custom events, profile and usage), [`sync`] the push and the change feed
+//!   (and tombstone pruning), [`auth`] accounts and sessions, [`media`] generated media,
+//!   [`storygen`] story generation; [`ratelimit`] and [`faults`] the request guards,
+//!   [`error`] the one error shape;
+//! - storage: [`table`] is the one write path of every synced entity, derived from the
+//!   entity's description in `is_protocol`, shared by REST, push and generation; each
+//!   `*_store` module holds its entity's table and what it does beyond the generic path
+//!   ([`hero_store`], [`story_store`], [`event_store`], [`profile_store`]), or, for
+//!   illustrations ([`illustration_store`]), its own SQL; [`usage`] the monthly limits;
+//!   [`db`] the connection and migrations.
 //!
 //! Storage is one SQLite connection behind a mutex. Serialising every database access is
 //! deliberate: each write takes the next value of the global sequence *and commits* before
@@ -39,26 +46,24 @@ pub mod demo;
 pub mod error;
 pub mod event_store;
 pub mod faults;
-pub mod heroes;
+pub mod hero_store;
 pub mod illustration_store;
 pub mod imaging;
 pub mod media;
 pub mod openapi;
-pub mod profile;
+pub mod profile_store;
 pub mod ratelimit;
-pub mod resource;
 pub mod rest;
 pub mod routes;
-pub mod store;
-pub mod stories;
 pub mod story_store;
 pub mod storygen;
 pub mod sync;
 pub mod table;
 pub mod testing;
+pub mod usage;
 
-pub use profile::TierLimitsConfig;
 pub use ratelimit::RateLimit;
+pub use usage::TierLimitsConfig;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ApiError;
@@ -322,9 +327,7 @@ impl AppState {
 
     /// The OpenAPI document as served (and committed).
     pub fn openapi_text(&self) -> &str {
-        self.inner
-            .openapi
-            .get_or_init(|| openapi::render(&routes::table()))
+        self.inner.openapi.get_or_init(routes::openapi_text)
     }
 
     pub(crate) fn dummy_hash(&self) -> &str {

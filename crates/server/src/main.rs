@@ -149,10 +149,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.print_openapi {
-        print!(
-            "{}",
-            story_server::openapi::render(&story_server::routes::table())
-        );
+        print!("{}", story_server::routes::openapi_text());
         return Ok(());
     }
     for (name, rate) in [

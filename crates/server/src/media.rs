@@ -19,10 +19,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use is_protocol::{
-    codes, ErrorBody, GenerationStatus, IllustrationsRequest, MediaJob, MediaKind, StoryRecord,
-    ILLUSTRATIONS_MAX,
+    codes, ErrorBody, GenerationStatus, Hero, HeroServer, IllustrationsRequest, MediaJob,
+    MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
 };
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Notify;
@@ -33,8 +33,9 @@ use crate::db::to_micros;
 use crate::error::{error_response, ApiError, Path};
 use crate::illustration_store::{self, PendingIllustration};
 use crate::imaging::{self, seed_of};
-use crate::profile::{check_limit, record_usage, UsageKind};
-use crate::{audio, store, story_store, AppState};
+use crate::table::{self, Table};
+use crate::usage::{check_limit, record_usage, UsageKind};
+use crate::{audio, AppState};
 
 // ---------------------------------------------------------------------------------------
 // Background jobs
@@ -188,6 +189,37 @@ fn insert_media_row(
     Ok(())
 }
 
+/// Makes `file` the media of the user's live row `id` of `E`: `set` puts its URL in the
+/// row's server-written fields (a new version, in the change feed), the file is recorded
+/// as the row's, and `also` runs in the same transaction. When the row is gone or a
+/// tombstone by now, nothing is written and the file is removed.
+fn attach_media<E: Table>(
+    state: &AppState,
+    user: Uuid,
+    id: Uuid,
+    file: &WrittenFile,
+    content_type: &str,
+    set: impl FnOnce(&mut E::Server, String),
+    also: impl FnOnce(&Transaction<'_>, DateTime<Utc>) -> rusqlite::Result<()>,
+) -> anyhow::Result<()> {
+    let now = state.now();
+    let stored = state.with_conn(|conn| -> anyhow::Result<bool> {
+        let tx = conn.transaction()?;
+        let url = media_url(&file.name);
+        if table::write_server::<E>(&tx, user, id, now, |s| set(s, url))?.is_none() {
+            return Ok(false);
+        }
+        insert_media_row(&tx, user, id, file, content_type, now)?;
+        also(&tx, now)?;
+        tx.commit()?;
+        Ok(true)
+    })?;
+    if !stored {
+        remove_quietly(&state.media_dir(), &file.name);
+    }
+    Ok(())
+}
+
 fn remove_quietly(dir: &FsPath, name: &str) {
     if let Err(e) = std::fs::remove_file(dir.join(name)) {
         tracing::warn!(file = name, error = %e, "cannot remove an unused media file");
@@ -207,7 +239,7 @@ pub async fn generate_avatar(
 ) -> Result<Response, ApiError> {
     let user = auth.id();
     let hero = state
-        .run(move |conn| Ok(store::get_hero(conn, user, id)?))
+        .run(move |conn| Ok(table::get::<Hero>(conn, user, id)?))
         .await?
         .filter(|h| !h.deleted)
         .ok_or_else(|| ApiError::NotFound("No such hero".to_owned()))?;
@@ -220,38 +252,35 @@ pub async fn generate_avatar(
         let dir = job_state.media_dir();
         let name = format!("{generation_id}.png");
         let file = write_media(&dir, &name, |w| w.write_all(&png))?;
-        let now = job_state.now();
-        let stored = job_state.with_conn(|conn| -> anyhow::Result<bool> {
-            let tx = conn.transaction()?;
-            let url = media_url(&name);
-            let Some(_) = store::set_hero_avatar(&tx, user, id, &url, generation_id, now)? else {
-                return Ok(false);
-            };
-            insert_media_row(&tx, user, id, &file, "image/png", now)?;
-            tx.commit()?;
-            Ok(true)
-        })?;
-        if !stored {
-            remove_quietly(&dir, &name);
-        }
-        Ok(())
+        let set = |s: &mut HeroServer, url| {
+            s.avatar_url = Some(url);
+            s.avatar_generation_id = Some(generation_id.to_string());
+        };
+        attach_media::<Hero>(&job_state, user, id, &file, "image/png", set, |_, _| Ok(()))
     });
-    Ok(accepted(MediaJob {
-        generation_id,
-        kind: MediaKind::Avatar,
-        target_id: id,
-        status: GenerationStatus::Pending,
-        illustration_ids: Vec::new(),
-    }))
+    Ok(accepted(MediaKind::Avatar, generation_id, id, Vec::new()))
 }
 
-fn accepted(job: MediaJob) -> Response {
+/// 202 with the [`MediaJob`] just started.
+fn accepted(
+    kind: MediaKind,
+    generation_id: Uuid,
+    target_id: Uuid,
+    illustration_ids: Vec<Uuid>,
+) -> Response {
+    let job = MediaJob {
+        generation_id,
+        kind,
+        target_id,
+        status: GenerationStatus::Pending,
+        illustration_ids,
+    };
     (StatusCode::ACCEPTED, axum::Json(job)).into_response()
 }
 
 async fn live_story(state: &AppState, user: Uuid, id: Uuid) -> Result<StoryRecord, ApiError> {
     state
-        .run(move |conn| Ok(story_store::get_story(conn, user, id)?))
+        .run(move |conn| Ok(table::get::<Story>(conn, user, id)?))
         .await?
         .filter(|s| !s.deleted)
         .ok_or_else(|| ApiError::NotFound("No such story".to_owned()))
@@ -288,30 +317,16 @@ pub async fn generate_audio(
         let file = write_media(&dir, &name, |w| {
             audio::write_wav(w, seed, samples).map(|_| ())
         })?;
-        let now = job_state.now();
-        let stored = job_state.with_conn(|conn| -> anyhow::Result<bool> {
-            let tx = conn.transaction()?;
-            let url = media_url(&name);
-            let Some(_) = story_store::set_audio(&tx, user, id, &url, duration, now)? else {
-                return Ok(false);
-            };
-            insert_media_row(&tx, user, id, &file, "audio/wav", now)?;
-            record_usage(&tx, user, UsageKind::AudioMinutes, minutes, now)?;
-            tx.commit()?;
-            Ok(true)
-        })?;
-        if !stored {
-            remove_quietly(&dir, &name);
-        }
-        Ok(())
+        let set = |s: &mut StoryServer, url| {
+            s.audio_url = Some(url);
+            s.audio_duration = Some(duration);
+        };
+        let usage = |tx: &Transaction<'_>, now| {
+            record_usage(tx, user, UsageKind::AudioMinutes, minutes, now)
+        };
+        attach_media::<Story>(&job_state, user, id, &file, "audio/wav", set, usage)
     });
-    Ok(accepted(MediaJob {
-        generation_id,
-        kind: MediaKind::Audio,
-        target_id: id,
-        status: GenerationStatus::Pending,
-        illustration_ids: Vec::new(),
-    }))
+    Ok(accepted(MediaKind::Audio, generation_id, id, Vec::new()))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -445,13 +460,7 @@ pub async fn generate_illustrations(
         }
         Ok(())
     });
-    Ok(accepted(MediaJob {
-        generation_id,
-        kind: MediaKind::Illustrations,
-        target_id: id,
-        status: GenerationStatus::Pending,
-        illustration_ids: ids,
-    }))
+    Ok(accepted(MediaKind::Illustrations, generation_id, id, ids))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document, built from the same route table as the router
-//! ([`crate::routes::table`]), with JSON Schemas (2020-12) of the wire types derived by
+//! (`crate::routes::table`), with JSON Schemas (2020-12) of the wire types derived by
 //! `schemars` from `is-protocol`. Served at `GET /api/openapi.json` and committed as
 //! `crates/server/openapi.json` (a test fails when they drift; run the tests with
 //! `UPDATE_OPENAPI=1` to rewrite the file).
@@ -8,8 +8,6 @@ use axum::http::Method;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
-
-use crate::routes::Route;
 
 /// Makes the schema of a type (a `$ref` into `components/schemas` for named types).
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -49,6 +47,16 @@ pub struct OpDoc {
     pub headers: &'static [&'static str],
     pub request: Option<(SchemaFn, bool)>,
     pub responses: Vec<Resp>,
+}
+
+/// One documented operation: where it is and what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub doc: &'a OpDoc,
+    /// Exists only with `--enable-fault-control`.
+    pub fault_control_only: bool,
 }
 
 /// Description and schema of every known query parameter.
@@ -136,8 +144,8 @@ pub fn error_description(status: u16) -> &'static str {
     }
 }
 
-fn operation(route: &Route, g: &mut SchemaGenerator) -> Value {
-    let doc = &route.doc;
+fn operation(route: &Endpoint<'_>, g: &mut SchemaGenerator) -> Value {
+    let doc = route.doc;
     let mut params: Vec<Value> = Vec::new();
     for seg in route.path.split('/') {
         if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -230,7 +238,7 @@ Requests are rate limited per user (per IP for sign-up and sign-in): 429 with \
 `--enable-fault-control`.";
 
 /// The whole document, canonical (object keys sorted).
-pub fn document(routes: &[Route]) -> Value {
+pub fn document<'a>(routes: impl IntoIterator<Item = Endpoint<'a>>) -> Value {
     let mut g = SchemaSettings::draft2020_12()
         .with(|s| {
             s.definitions_path = "/components/schemas".into();
@@ -246,7 +254,7 @@ pub fn document(routes: &[Route]) -> Value {
         entry
             .as_object_mut()
             .expect("path items are objects")
-            .insert(method, operation(route, &mut g));
+            .insert(method, operation(&route, &mut g));
     }
     let schemas = g.take_definitions(true);
     canonical(&json!({
@@ -290,7 +298,7 @@ pub fn canonical(v: &Value) -> Value {
 }
 
 /// The document as committed: pretty JSON with a final newline.
-pub fn render(routes: &[Route]) -> String {
+pub fn render<'a>(routes: impl IntoIterator<Item = Endpoint<'a>>) -> String {
     let mut text =
         serde_json::to_string_pretty(&document(routes)).expect("a JSON value always renders");
     text.push('\n');

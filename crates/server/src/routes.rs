@@ -6,15 +6,16 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
 use is_protocol::{
-    ChangesResponse, ErrorEnvelope, FaultPatch, FaultSettings, GenerateStoryRequest, Health,
-    IllustrationRecord, IllustrationsRequest, LoginRequest, MediaJob, Page, PushRequest,
-    PushResponse, SessionResponse, SignupRequest, StoryRecord, UsageStats, UserProfile,
-    UserProfilePatch,
+    ChangesResponse, CustomEvent, ErrorEnvelope, FaultPatch, FaultSettings, GenerateStoryRequest,
+    Health, Hero, IllustrationRecord, IllustrationsRequest, LoginRequest, MediaJob, Page,
+    PushRequest, PushResponse, SessionResponse, SignupRequest, Story, StoryRecord, UsageStats,
+    UserProfile, UserProfilePatch,
 };
 
-use crate::openapi::{error_description, schema, Content, OpDoc, Resp, SchemaFn};
-use crate::resource::{self, CustomEvents, Heroes, Resource, Stories};
-use crate::{auth, faults, heroes, media, profile, stories, storygen, sync, AppState};
+use crate::openapi::{self, error_description, schema, Content, Endpoint, OpDoc, Resp, SchemaFn};
+use crate::rest::resource::{self, Resource};
+use crate::rest::{profile, stories};
+use crate::{auth, faults, media, storygen, sync, AppState};
 
 /// One endpoint.
 pub struct Route {
@@ -26,6 +27,24 @@ pub struct Route {
     pub ip_limited: bool,
     /// Registered only with `--enable-fault-control`.
     pub fault_control_only: bool,
+}
+
+impl Route {
+    /// What the OpenAPI document says of this route.
+    pub fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            method: &self.method,
+            path: self.path,
+            doc: &self.doc,
+            fault_control_only: self.fault_control_only,
+        }
+    }
+}
+
+/// The OpenAPI document of [`table`], as served and committed.
+pub fn openapi_text() -> String {
+    let routes = table();
+    openapi::render(routes.iter().map(Route::endpoint))
 }
 
 fn route<H, T>(method: Method, path: &'static str, handler: H) -> Route
@@ -200,51 +219,23 @@ fn delete_route<R: Resource>(ok: &'static str) -> Route {
         .errs(&[400, 404, 412])
 }
 
-/// The list of a [`Resource`] (`GET {COLLECTION}`), served by `handler`.
-fn list_route<R: Resource, H, T>(
-    handler: H,
-    query: &'static [&'static str],
-    ok: &'static str,
-) -> Route
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    route(Method::GET, R::COLLECTION, handler)
+/// The list of a [`Resource`] (`GET {COLLECTION}`).
+fn list_route<R: Resource>(ok: &'static str) -> Route {
+    route(Method::GET, R::COLLECTION, resource::list::<R>)
         .auth()
-        .query(query)
+        .query(R::LIST_QUERY)
         .ok(200, ok, json::<Page<R::Record>>())
         .errs(&[400])
 }
 
-/// A counter of a [`Resource`] row (`POST {ITEM}/...`), served by `handler`.
-fn counter_route<R: Resource, H, T>(path: &'static str, handler: H, ok: &'static str) -> Route
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    route(Method::POST, path, handler)
+/// A counter of a [`Resource`] row (`POST {ITEM}/...`): one more of each of its counters.
+fn counter_route<R: Resource>(path: &'static str, ok: &'static str) -> Route {
+    route(Method::POST, path, resource::count::<R>)
         .auth()
         .ok_with(200, ok, json::<R::Record>(), ETAG)
         .errs(&[400, 404])
 }
 
-const LIST_QUERY: &[&str] = &["cursor", "limit", "updated_after", "include_deleted"];
-const STORY_QUERY: &[&str] = &[
-    "cursor",
-    "limit",
-    "updated_after",
-    "include_deleted",
-    "hero_id",
-    "favorite",
-];
-const EVENT_QUERY: &[&str] = &[
-    "cursor",
-    "limit",
-    "updated_after",
-    "include_deleted",
-    "favorite",
-];
 const ETAG: &[&str] = &["ETag"];
 
 /// Every endpoint of the server.
@@ -300,14 +291,14 @@ pub fn table() -> Vec<Route> {
             .ok(200, "Usage", json::<UsageStats>())
             .errs(&[]),
         // Heroes
-        list_route::<Heroes, _, _>(heroes::list, LIST_QUERY, "A page of heroes")
+        list_route::<Hero>("A page of heroes")
             .op("listHeroes", "heroes", "List heroes, oldest first (keyset pagination)"),
-        create_route::<Heroes>()
+        create_route::<Hero>()
             .op("createHero", "heroes", "Create a hero")
             .desc("The body may also carry `\"id\"`: the client-chosen UUID of the new hero."),
-        get_route::<Heroes>("The hero").op("getHero", "heroes", "One hero"),
-        update_route::<Heroes>("The updated hero").op("updateHero", "heroes", "Change a hero"),
-        delete_route::<Heroes>("Deleted (a tombstone the change feed carries)")
+        get_route::<Hero>("The hero").op("getHero", "heroes", "One hero"),
+        update_route::<Hero>("The updated hero").op("updateHero", "heroes", "Change a hero"),
+        delete_route::<Hero>("Deleted (a tombstone the change feed carries)")
             .op("deleteHero", "heroes", "Delete a hero (its stories stay, unlinked)"),
         route(M::POST, "/api/heroes/{id}/avatar", media::generate_avatar)
             .op("generateAvatar", "media", "Generate the hero's avatar (asynchronous)")
@@ -316,9 +307,9 @@ pub fn table() -> Vec<Route> {
             .ok(202, "Accepted", json::<MediaJob>())
             .errs(&[400, 404]),
         // Stories
-        list_route::<Stories, _, _>(stories::list_stories, STORY_QUERY, "A page of stories")
+        list_route::<Story>("A page of stories")
             .op("listStories", "stories", "List stories, oldest first (keyset pagination)"),
-        create_route::<Stories>()
+        create_route::<Story>()
             .op("createStory", "stories", "Create a story")
             .desc("The body may also carry `\"id\"`. `hero_id` and `custom_event_id` must name the user's own live rows (422 otherwise)."),
         route(M::POST, "/api/stories/generate", storygen::generate)
@@ -329,13 +320,13 @@ pub fn table() -> Vec<Route> {
             .ok(201, "The new story (version 1)", json::<StoryRecord>())
             .ok_with(200, "The story a previous request with this `id` made", json::<StoryRecord>(), ETAG)
             .errs(&[400, 403, 409, 413, 415, 422]),
-        get_route::<Stories>("The story").op("getStory", "stories", "One story"),
-        update_route::<Stories>("The updated story")
+        get_route::<Story>("The story").op("getStory", "stories", "One story"),
+        update_route::<Story>("The updated story")
             .op("updateStory", "stories", "Change a story")
             .desc("Setting `event_type` clears `custom_event_id` and the other way round."),
-        delete_route::<Stories>("Deleted (tombstones the change feed carries)")
+        delete_route::<Story>("Deleted (tombstones the change feed carries)")
             .op("deleteStory", "stories", "Delete a story and its illustrations"),
-        counter_route::<Stories, _, _>("/api/stories/{id}/play", stories::play_story, "The story")
+        counter_route::<Story>("/api/stories/{id}/play", "The story")
             .op("playStory", "stories", "Count one play")
             .desc("`play_count + 1` and `last_played_at` = now; never conflicts."),
         route(M::POST, "/api/stories/{id}/audio", media::generate_audio)
@@ -357,18 +348,18 @@ pub fn table() -> Vec<Route> {
             .ok(202, "Accepted", json::<MediaJob>())
             .errs(&[400, 403, 404, 413, 422]),
         // Custom events
-        list_route::<CustomEvents, _, _>(stories::list_events, EVENT_QUERY, "A page of custom events")
+        list_route::<CustomEvent>("A page of custom events")
             .op("listCustomEvents", "custom-events", "List custom events, oldest first"),
-        create_route::<CustomEvents>()
+        create_route::<CustomEvent>()
             .op("createCustomEvent", "custom-events", "Create a custom event")
             .desc("The body may also carry `\"id\"`."),
-        get_route::<CustomEvents>("The custom event")
+        get_route::<CustomEvent>("The custom event")
             .op("getCustomEvent", "custom-events", "One custom event"),
-        update_route::<CustomEvents>("The updated custom event")
+        update_route::<CustomEvent>("The updated custom event")
             .op("updateCustomEvent", "custom-events", "Change a custom event"),
-        delete_route::<CustomEvents>("Deleted")
+        delete_route::<CustomEvent>("Deleted")
             .op("deleteCustomEvent", "custom-events", "Delete a custom event"),
-        counter_route::<CustomEvents, _, _>("/api/custom-events/{id}/use", stories::use_event, "The custom event")
+        counter_route::<CustomEvent>("/api/custom-events/{id}/use", "The custom event")
             .op("useCustomEvent", "custom-events", "Count one use"),
         // Sync
         route(M::POST, "/api/sync/push", sync::push)

@@ -8,18 +8,19 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use is_protocol::story::TITLE_MAX as TITLE_MAX_STORY;
 use is_protocol::{
-    CustomEventRecord, EventType, FieldError, GenerateStoryRequest, HeroRecord, HeroTrait,
-    Language, StoryInput,
+    CustomEvent, CustomEventRecord, EventType, FieldError, GenerateStoryRequest, Hero, HeroRecord,
+    HeroTrait, Language, Story, StoryInput, StoryRecord,
 };
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Json};
 use crate::imaging::seed_of;
-use crate::profile::{check_limit, record_usage, UsageKind};
+use crate::rest::resource::Resource;
 use crate::rest::{respond_create, with_etag};
-use crate::store::{self, CreateOutcome};
-use crate::{event_store, story_store, AppState};
+use crate::table::{self, CreateOutcome};
+use crate::usage::{check_limit, record_usage, UsageKind};
+use crate::AppState;
 
 /// The words and templates of one language.
 struct Lang {
@@ -432,26 +433,26 @@ pub async fn generate(
     let now = state.now();
     let limits = state.config().tier_limits.clone();
     enum Done {
-        Made(CreateOutcome<is_protocol::StoryRecord>),
-        Existing(is_protocol::StoryRecord),
+        Made(CreateOutcome<StoryRecord>),
+        Existing(StoryRecord),
     }
     let done = state
         .run(move |conn| {
             let tx = conn.transaction()?;
             let id = req.id.unwrap_or_else(Uuid::now_v7);
             if req.id.is_some() {
-                if let Some(existing) = story_store::get_story(&tx, user, id)? {
+                if let Some(existing) = table::get::<Story>(&tx, user, id)? {
                     return Ok(Done::Existing(existing));
                 }
             }
             let mut errors = Vec::new();
-            let hero = store::get_hero(&tx, user, req.hero_id)?.filter(|h| !h.deleted);
+            let hero = table::get::<Hero>(&tx, user, req.hero_id)?.filter(|h| !h.deleted);
             if hero.is_none() {
                 errors.push(FieldError::new("hero_id", "No such hero"));
             }
             let custom = match req.custom_event_id {
                 Some(cid) => {
-                    let e = event_store::get_event(&tx, user, cid)?.filter(|e| !e.deleted);
+                    let e = table::get::<CustomEvent>(&tx, user, cid)?.filter(|e| !e.deleted);
                     if e.is_none() {
                         errors.push(FieldError::new("custom_event_id", "No such custom event"));
                     }
@@ -478,12 +479,12 @@ pub async fn generate(
                 custom_event_id: req.custom_event_id,
                 is_favorite: false,
             };
-            let outcome = story_store::create_story(&tx, user, id, input, now)?;
+            let outcome = table::create::<Story>(&tx, user, id, input, now)?;
             if let CreateOutcome::Created(_) = &outcome {
                 record_usage(&tx, user, UsageKind::Story, 1.0, now)?;
                 if let Some(c) = &custom {
                     let counters = [("usage_count".to_owned(), 1)].into_iter().collect();
-                    event_store::increment_event(&tx, user, c.id, &counters, now)?;
+                    table::increment::<CustomEvent>(&tx, user, c.id, &counters, now)?;
                 }
                 tx.commit()?;
             }
@@ -496,7 +497,7 @@ pub async fn generate(
             message: "This story was deleted".to_owned(),
             current: Some(serde_json::to_value(&s)?),
         }),
-        Done::Made(o) => respond_create(o, "/api/stories", "story"),
+        Done::Made(o) => respond_create::<Story>(o, Story::COLLECTION),
     }
 }
 
@@ -504,6 +505,7 @@ pub async fn generate(
 mod tests {
     use super::*;
     use chrono::Utc;
+    use is_protocol::Input as _;
 
     fn hero() -> HeroRecord {
         HeroRecord {

@@ -13,10 +13,9 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use is_protocol::{
-    codes, ChangeSet, ChangesResponse, CustomEventInput, CustomEventPatch, EntityKind, ErrorBody,
-    FieldError, HeroInput, HeroPatch, Mutation, MutationOp, MutationResult, Outcome, PushRequest,
-    PushResponse, Record, StoryInput, StoryPatch, UserProfilePatch, MAX_CHANGES_LIMIT,
-    MAX_PUSH_BATCH,
+    codes, ChangeSet, ChangesResponse, CustomEvent, EntityKind, ErrorBody, FieldError, Hero,
+    Mutation, MutationOp, MutationResult, Outcome, Profile, PushRequest, PushResponse, Record,
+    Story, MAX_CHANGES_LIMIT, MAX_PUSH_BATCH,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
@@ -24,11 +23,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{self, to_micros};
+use crate::db::{self, to_micros, UuidText};
 use crate::error::{ApiError, Json, Query};
-use crate::store::{self, CreateOutcome, DeleteOutcome, IncrementOutcome, UpdateOutcome};
+use crate::illustration_store;
+use crate::table::{self, CreateOutcome, DeleteOutcome, IncrementOutcome, Table, UpdateOutcome};
 use crate::AppState;
-use crate::{event_store, illustration_store, profile, story_store};
 
 /// Page size of the change feed without `limit`.
 pub const DEFAULT_CHANGES_LIMIT: u32 = 500;
@@ -110,19 +109,20 @@ pub fn apply_mutation(
         });
     }
     let outcome = match m.entity {
-        EntityKind::Hero => apply_hero(&tx, user_id, m, now)?,
-        EntityKind::Story => apply_story(&tx, user_id, m, now)?,
-        EntityKind::CustomEvent => apply_event(&tx, user_id, m, now)?,
-        EntityKind::UserProfile => apply_profile(&tx, user_id, m, now)?,
+        EntityKind::Hero => apply::<Hero>(&tx, user_id, m, now)?,
+        EntityKind::Story => apply::<Story>(&tx, user_id, m, now)?,
+        EntityKind::CustomEvent => apply::<CustomEvent>(&tx, user_id, m, now)?,
+        EntityKind::UserProfile => apply::<Profile>(&tx, user_id, m, now)?,
         EntityKind::Illustration => rejected(
             codes::FORBIDDEN,
             "Illustrations are written by the server only",
         ),
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO applied_mutations (user_id, mutation_id, entity, row_id, op, outcome, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    )?
+    .execute(params![
             user_id.to_string(),
             m.mutation_id.to_string(),
             m.entity.as_str(),
@@ -130,8 +130,7 @@ pub fn apply_mutation(
             m.op.name(),
             serde_json::to_string(&outcome)?,
             to_micros(now),
-        ],
-    )?;
+        ])?;
     tx.commit()?;
     Ok(outcome)
 }
@@ -143,9 +142,11 @@ pub fn find_applied(
     mutation_id: Uuid,
 ) -> Result<Option<Outcome>, ApiError> {
     let text: Option<String> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT outcome FROM applied_mutations WHERE user_id = ?1 AND mutation_id = ?2",
-            params![user_id.to_string(), mutation_id.to_string()],
+        )?
+        .query_row(
+            params![UuidText::new(user_id), UuidText::new(mutation_id)],
             |r| r.get(0),
         )
         .optional()?;
@@ -167,216 +168,80 @@ fn parse<T: DeserializeOwned>(what: &str, v: &serde_json::Value) -> Result<T, Er
         .map_err(|e| ErrorBody::new(codes::BAD_REQUEST, format!("{what}: {e}")))
 }
 
-fn not_found(what: &str) -> Outcome {
-    rejected(codes::NOT_FOUND, format!("No such {what}"))
-}
-
 fn invalid(errors: Vec<FieldError>) -> Outcome {
     Outcome::Rejected {
         error: ErrorBody::validation(errors),
     }
 }
 
-fn from_create<T>(o: CreateOutcome<T>, wrap: fn(T) -> Record) -> Outcome {
-    match o {
-        CreateOutcome::Created(r) => Outcome::Applied { record: wrap(r) },
-        CreateOutcome::Invalid(errors) => invalid(errors),
-        CreateOutcome::Exists(current) => Outcome::Conflict {
-            current: wrap(current),
-        },
-        CreateOutcome::IdTaken => rejected(codes::CONFLICT, "This id is already in use"),
+/// Applies one mutation of entity `E` through the generic write path of
+/// [`crate::table`]; what differs between entities is in their [`Table`] hooks.
+fn apply<E: Table>(
+    tx: &Transaction<'_>,
+    user_id: Uuid,
+    m: &Mutation,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ApiError> {
+    if let Some(error) = E::refuse_push(user_id, m.id, &m.op) {
+        return Ok(Outcome::Rejected { error });
     }
-}
-
-fn from_update<T>(o: UpdateOutcome<T>, wrap: fn(T) -> Record, what: &str) -> Outcome {
-    match o {
-        UpdateOutcome::Applied(r) | UpdateOutcome::Unchanged(r) => {
-            Outcome::Applied { record: wrap(r) }
-        }
-        UpdateOutcome::NotFound => not_found(what),
-        UpdateOutcome::Deleted(current) | UpdateOutcome::VersionMismatch(current) => {
-            Outcome::Conflict {
-                current: wrap(current),
+    let (id, wrap) = (m.id, E::into_wire);
+    Ok(match &m.op {
+        MutationOp::Create { data } => match parse::<E::Input>("data", data) {
+            Ok(input) => match table::create::<E>(tx, user_id, id, input, now)? {
+                CreateOutcome::Created(r) => Outcome::Applied { record: wrap(r) },
+                CreateOutcome::Invalid(errors) => invalid(errors),
+                CreateOutcome::Exists(current) => Outcome::Conflict {
+                    current: wrap(current),
+                },
+                CreateOutcome::IdTaken => rejected(codes::CONFLICT, "This id is already in use"),
+            },
+            Err(error) => Outcome::Rejected { error },
+        },
+        MutationOp::Update {
+            base_version,
+            patch,
+        } => match parse::<E::Patch>("patch", patch) {
+            Ok(p) => match table::update::<E>(tx, user_id, id, Some(*base_version), p, now)? {
+                UpdateOutcome::Applied(r) | UpdateOutcome::Unchanged(r) => {
+                    Outcome::Applied { record: wrap(r) }
+                }
+                UpdateOutcome::NotFound => not_found::<E>(),
+                UpdateOutcome::Deleted(current) | UpdateOutcome::VersionMismatch(current) => {
+                    Outcome::Conflict {
+                        current: wrap(current),
+                    }
+                }
+                UpdateOutcome::Invalid(errors) => invalid(errors),
+            },
+            Err(error) => Outcome::Rejected { error },
+        },
+        MutationOp::Delete { base_version } => {
+            match table::delete::<E>(tx, user_id, id, Some(*base_version), now)? {
+                DeleteOutcome::Deleted(r) | DeleteOutcome::AlreadyDeleted(r) => {
+                    Outcome::Applied { record: wrap(r) }
+                }
+                DeleteOutcome::NotFound => not_found::<E>(),
+                DeleteOutcome::VersionMismatch(current) => Outcome::Conflict {
+                    current: wrap(current),
+                },
             }
         }
-        UpdateOutcome::Invalid(errors) => invalid(errors),
-    }
-}
-
-fn from_delete<T>(o: DeleteOutcome<T>, wrap: fn(T) -> Record, what: &str) -> Outcome {
-    match o {
-        DeleteOutcome::Deleted(r) | DeleteOutcome::AlreadyDeleted(r) => {
-            Outcome::Applied { record: wrap(r) }
+        // An increment never conflicts: on a tombstone it is applied as a no-op.
+        MutationOp::Increment { counters } => {
+            match table::increment::<E>(tx, user_id, id, counters, now)? {
+                IncrementOutcome::Applied(r) | IncrementOutcome::Tombstone(r) => {
+                    Outcome::Applied { record: wrap(r) }
+                }
+                IncrementOutcome::NotFound => not_found::<E>(),
+                IncrementOutcome::Invalid(errors) => invalid(errors),
+            }
         }
-        DeleteOutcome::NotFound => not_found(what),
-        DeleteOutcome::VersionMismatch(current) => Outcome::Conflict {
-            current: wrap(current),
-        },
-    }
-}
-
-/// An increment never conflicts: on a tombstone it is applied as a no-op.
-fn from_increment<T>(o: IncrementOutcome<T>, wrap: fn(T) -> Record, what: &str) -> Outcome {
-    match o {
-        IncrementOutcome::Applied(r) | IncrementOutcome::Tombstone(r) => {
-            Outcome::Applied { record: wrap(r) }
-        }
-        IncrementOutcome::NotFound => not_found(what),
-        IncrementOutcome::Invalid(errors) => invalid(errors),
-    }
-}
-
-fn no_counters(kind: EntityKind) -> Outcome {
-    invalid(vec![FieldError::new(
-        "counters",
-        format!("A {} has no counters", kind.as_str()),
-    )])
-}
-
-fn apply_hero(
-    tx: &Transaction<'_>,
-    user_id: Uuid,
-    m: &Mutation,
-    now: DateTime<Utc>,
-) -> Result<Outcome, ApiError> {
-    const WHAT: &str = "hero";
-    Ok(match &m.op {
-        MutationOp::Create { data } => match parse::<HeroInput>("data", data) {
-            Ok(input) => from_create(
-                store::create_hero(tx, user_id, m.id, input, now)?,
-                Record::Hero,
-            ),
-            Err(error) => Outcome::Rejected { error },
-        },
-        MutationOp::Update {
-            base_version,
-            patch,
-        } => match parse::<HeroPatch>("patch", patch) {
-            Ok(p) => from_update(
-                store::update_hero(tx, user_id, m.id, Some(*base_version), p, now)?,
-                Record::Hero,
-                WHAT,
-            ),
-            Err(error) => Outcome::Rejected { error },
-        },
-        MutationOp::Delete { base_version } => from_delete(
-            store::delete_hero(tx, user_id, m.id, Some(*base_version), now)?,
-            Record::Hero,
-            WHAT,
-        ),
-        MutationOp::Increment { .. } => no_counters(EntityKind::Hero),
     })
 }
 
-fn apply_story(
-    tx: &Transaction<'_>,
-    user_id: Uuid,
-    m: &Mutation,
-    now: DateTime<Utc>,
-) -> Result<Outcome, ApiError> {
-    const WHAT: &str = "story";
-    Ok(match &m.op {
-        MutationOp::Create { data } => match parse::<StoryInput>("data", data) {
-            Ok(input) => from_create(
-                story_store::create_story(tx, user_id, m.id, input, now)?,
-                Record::Story,
-            ),
-            Err(error) => Outcome::Rejected { error },
-        },
-        MutationOp::Update {
-            base_version,
-            patch,
-        } => match parse::<StoryPatch>("patch", patch) {
-            Ok(p) => from_update(
-                story_store::update_story(tx, user_id, m.id, Some(*base_version), p, now)?,
-                Record::Story,
-                WHAT,
-            ),
-            Err(error) => Outcome::Rejected { error },
-        },
-        MutationOp::Delete { base_version } => from_delete(
-            story_store::delete_story(tx, user_id, m.id, Some(*base_version), now)?,
-            Record::Story,
-            WHAT,
-        ),
-        MutationOp::Increment { counters } => from_increment(
-            story_store::increment_story(tx, user_id, m.id, counters, now)?,
-            Record::Story,
-            WHAT,
-        ),
-    })
-}
-
-fn apply_event(
-    tx: &Transaction<'_>,
-    user_id: Uuid,
-    m: &Mutation,
-    now: DateTime<Utc>,
-) -> Result<Outcome, ApiError> {
-    const WHAT: &str = "custom event";
-    Ok(match &m.op {
-        MutationOp::Create { data } => match parse::<CustomEventInput>("data", data) {
-            Ok(input) => from_create(
-                event_store::create_event(tx, user_id, m.id, input, now)?,
-                Record::CustomEvent,
-            ),
-            Err(error) => Outcome::Rejected { error },
-        },
-        MutationOp::Update {
-            base_version,
-            patch,
-        } => match parse::<CustomEventPatch>("patch", patch) {
-            Ok(p) => from_update(
-                event_store::update_event(tx, user_id, m.id, Some(*base_version), p, now)?,
-                Record::CustomEvent,
-                WHAT,
-            ),
-            Err(error) => Outcome::Rejected { error },
-        },
-        MutationOp::Delete { base_version } => from_delete(
-            event_store::delete_event(tx, user_id, m.id, Some(*base_version), now)?,
-            Record::CustomEvent,
-            WHAT,
-        ),
-        MutationOp::Increment { counters } => from_increment(
-            event_store::increment_event(tx, user_id, m.id, counters, now)?,
-            Record::CustomEvent,
-            WHAT,
-        ),
-    })
-}
-
-/// The profile takes updates only, and only the user's own (`id` = the user's id).
-fn apply_profile(
-    tx: &Transaction<'_>,
-    user_id: Uuid,
-    m: &Mutation,
-    now: DateTime<Utc>,
-) -> Result<Outcome, ApiError> {
-    const WHAT: &str = "user profile";
-    if m.id != user_id {
-        return Ok(not_found(WHAT));
-    }
-    Ok(match &m.op {
-        MutationOp::Update {
-            base_version,
-            patch,
-        } => match parse::<UserProfilePatch>("patch", patch) {
-            Ok(p) => from_update(
-                profile::update_profile(tx, user_id, Some(*base_version), p, now)?,
-                Record::UserProfile,
-                WHAT,
-            ),
-            Err(error) => Outcome::Rejected { error },
-        },
-        other => rejected(
-            codes::FORBIDDEN,
-            format!(
-                "A user profile can only be updated (this mutation is a {})",
-                other.name()
-            ),
-        ),
-    })
+fn not_found<E: Table>() -> Outcome {
+    rejected(codes::NOT_FOUND, format!("No such {}", E::LABEL))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -510,25 +375,17 @@ pub async fn changes(
     Ok(axum::Json(response))
 }
 
-/// One row of the merged feed.
-enum FeedRow {
-    Hero(store::SeqHero),
-    Story(story_store::SeqStory),
-    Illustration(illustration_store::SeqIllustration),
-    Event(event_store::SeqEvent),
-    Profile(i64, is_protocol::UserProfile),
-}
-
-impl FeedRow {
-    fn seq(&self) -> i64 {
-        match self {
-            FeedRow::Hero(r) => r.seq,
-            FeedRow::Story(r) => r.seq,
-            FeedRow::Illustration(r) => r.seq,
-            FeedRow::Event(r) => r.seq,
-            FeedRow::Profile(seq, _) => *seq,
-        }
-    }
+/// Adds the user's rows of `E` written after `after` (at most `limit`) to `rows`.
+fn feed<E: Table>(
+    conn: &Connection,
+    user_id: Uuid,
+    after: i64,
+    limit: usize,
+    rows: &mut Vec<(i64, Record)>,
+) -> rusqlite::Result<()> {
+    let changed = table::changed_since::<E>(conn, user_id, after, limit)?;
+    rows.extend(changed.into_iter().map(|r| (r.seq, E::into_wire(r.record))));
+    Ok(())
 }
 
 /// One page of the change feed after sequence number `after`: the user's rows of every
@@ -559,42 +416,28 @@ pub fn changes_page_at(
     }
     // Each source contributes at most limit + 1 rows; if the merge has more than
     // `limit`, there is more to read.
-    let mut rows: Vec<FeedRow> = Vec::new();
-    rows.extend(
-        store::heroes_changed_since(conn, user_id, after, limit + 1)?
-            .into_iter()
-            .map(FeedRow::Hero),
-    );
-    rows.extend(
-        story_store::changed_since(conn, user_id, after, limit + 1)?
-            .into_iter()
-            .map(FeedRow::Story),
-    );
+    let mut rows: Vec<(i64, Record)> = Vec::new();
+    feed::<Hero>(conn, user_id, after, limit + 1, &mut rows)?;
+    feed::<Story>(conn, user_id, after, limit + 1, &mut rows)?;
     rows.extend(
         illustration_store::changed_since(conn, user_id, after, limit + 1)?
             .into_iter()
-            .map(FeedRow::Illustration),
+            .map(|r| (r.seq, Record::Illustration(r.illustration))),
     );
-    rows.extend(
-        event_store::changed_since(conn, user_id, after, limit + 1)?
-            .into_iter()
-            .map(FeedRow::Event),
-    );
-    if let Some((seq, p)) = profile::changed_since(conn, user_id, after)? {
-        rows.push(FeedRow::Profile(seq, p));
-    }
-    rows.sort_by_key(FeedRow::seq);
+    feed::<CustomEvent>(conn, user_id, after, limit + 1, &mut rows)?;
+    feed::<Profile>(conn, user_id, after, limit + 1, &mut rows)?;
+    rows.sort_by_key(|(seq, _)| *seq);
     let has_more = rows.len() > limit;
     rows.truncate(limit);
-    let last = rows.last().map_or(after, FeedRow::seq);
+    let last = rows.last().map_or(after, |(seq, _)| *seq);
     let mut changes = ChangeSet::default();
-    for row in rows {
-        match row {
-            FeedRow::Hero(r) => changes.heroes.push(r.hero),
-            FeedRow::Story(r) => changes.stories.push(r.story),
-            FeedRow::Illustration(r) => changes.illustrations.push(r.illustration),
-            FeedRow::Event(r) => changes.custom_events.push(r.event),
-            FeedRow::Profile(_, p) => changes.profile = Some(p),
+    for (_, record) in rows {
+        match record {
+            Record::Hero(r) => changes.heroes.push(r),
+            Record::Story(r) => changes.stories.push(r),
+            Record::Illustration(r) => changes.illustrations.push(r),
+            Record::CustomEvent(r) => changes.custom_events.push(r),
+            Record::UserProfile(p) => changes.profile = Some(p),
         }
     }
     Ok(ChangesResponse {
@@ -639,7 +482,12 @@ pub struct PruneReport {
 }
 
 /// The synced tables that have tombstones.
-const TOMBSTONE_TABLES: [&str; 4] = ["heroes", "stories", "illustrations", "custom_events"];
+const TOMBSTONE_TABLES: [&str; 4] = [
+    Hero::SQL_TABLE,
+    Story::SQL_TABLE,
+    "illustrations",
+    CustomEvent::SQL_TABLE,
+];
 
 /// Deletes every tombstone last written before `now - horizon`, and the media files of
 /// the pruned rows from `media_dir`.

@@ -207,7 +207,10 @@ async fn a_strategy_chosen_in_settings_asks_and_both_answers_work() {
         phone.get::<CustomEvent>(b.id).await.unwrap().title,
         "B laptop"
     );
-    assert_eq!(phone.get::<CustomEvent>(a.id).await.unwrap().title, "A phone");
+    assert_eq!(
+        phone.get::<CustomEvent>(a.id).await.unwrap().title,
+        "A phone"
+    );
     assert!(laptop.conflicts().unwrap().is_empty());
     let kept: Vec<String> = [a.id, b.id]
         .iter()

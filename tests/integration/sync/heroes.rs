@@ -201,7 +201,10 @@ async fn a_second_device_pulls_and_deletes_propagate() {
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
     assert_eq!(names(&laptop.list::<Hero>(&()).unwrap()), ["Max"]);
-    assert_eq!(laptop.cached::<Hero>(luna.id).unwrap_err().code(), "not_found");
+    assert_eq!(
+        laptop.cached::<Hero>(luna.id).unwrap_err().code(),
+        "not_found"
+    );
 
     // Syncing again changes nothing: converged.
     let report = laptop.sync_now().await.unwrap();
@@ -324,7 +327,10 @@ async fn a_row_is_given_up_after_the_maximum_attempts_never_dropped() {
     let failed = phone.cached::<Hero>(luna.id).unwrap();
     assert_eq!(failed.sync.status, SyncStatus::Failed);
     assert!(failed.sync.given_up);
-    assert_eq!(failed.sync.op, Some(is_core::sync::state::PendingOp::Create));
+    assert_eq!(
+        failed.sync.op,
+        Some(is_core::sync::state::PendingOp::Create)
+    );
     assert_eq!(phone.overview().unwrap().failed, 1);
 
     // A given-up row is not pushed by itself...

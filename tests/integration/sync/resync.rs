@@ -8,8 +8,8 @@ use integration_tests::*;
 use is_core::clock::ManualClock;
 use is_core::sync::plan::RetryPolicy;
 use is_core::sync::state::SyncStatus;
-use is_core::{CustomEvent, Hero, Story};
 use is_core::transport::HttpTransport;
+use is_core::{CustomEvent, Hero, Story};
 use is_core::{Language, ProfileInput, StoryFilter, Theme};
 use is_protocol::{CustomEventRecord, HeroRecord, StoryRecord};
 use serde_json::json;
@@ -49,7 +49,9 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     assert_eq!(laptop.list::<Hero>(&()).unwrap().len(), 2);
 
     // The laptop makes changes; its push fails (the server errs), so they wait in backoff.
-    laptop.update::<Hero>(keep.id, hero("Keep edited", 6)).unwrap();
+    laptop
+        .update::<Hero>(keep.id, hero("Keep edited", 6))
+        .unwrap();
     let fresh = laptop
         .create::<Story>(story("Written on the laptop", Some(keep.id)))
         .unwrap();
@@ -104,7 +106,11 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
         "the unsent play still shows"
     );
     assert_eq!(
-        laptop.get::<CustomEvent>(event.id).await.unwrap().description,
+        laptop
+            .get::<CustomEvent>(event.id)
+            .await
+            .unwrap()
+            .description,
         "Edited on the laptop"
     );
     assert!(laptop.outbox_len().unwrap() >= 4);
@@ -127,7 +133,11 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
         Some("Keep edited")
     );
     assert_eq!(
-        phone.get::<CustomEvent>(event.id).await.unwrap().description,
+        phone
+            .get::<CustomEvent>(event.id)
+            .await
+            .unwrap()
+            .description,
         "Edited on the laptop"
     );
     assert_eq!(
@@ -151,7 +161,9 @@ async fn apply_then_fail_answers_are_replayed_without_duplicates() {
     phone.sync_now().await.unwrap();
 
     // Every kind of mutation, each applied by the server whose answer is then lost.
-    phone.update::<Hero>(luna.id, hero("Luna Twice", 6)).unwrap();
+    phone
+        .update::<Hero>(luna.id, hero("Luna Twice", 6))
+        .unwrap();
     let mut s2 = story("Twice", Some(luna.id));
     s2.is_favorite = true;
     phone.update::<Story>(s.id, s2).unwrap();

@@ -2,8 +2,8 @@
 
 use integration_tests::*;
 use is_core::sync::state::SyncStatus;
-use is_core::{CustomEvent, Hero, Story};
 use is_core::{ConflictChoice, CoreEvent, Refreshed, StoryFilter};
+use is_core::{CustomEvent, Hero, Story};
 use is_protocol::{EntityKind, StoryRecord};
 
 const ADA: &str = "ada@example.com";
@@ -145,7 +145,9 @@ async fn a_story_never_reaches_the_server_before_its_hero() {
 
     // The story is older in the outbox than... nothing: its hero was made first, but
     // even so the hero's create must be confirmed before the story goes.
-    let event = phone.create::<CustomEvent>(custom_event("Birthday")).unwrap();
+    let event = phone
+        .create::<CustomEvent>(custom_event("Birthday"))
+        .unwrap();
     let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
     let mut s = story("Luna's birthday", Some(luna.id));
     s.event_type = None;
@@ -198,7 +200,10 @@ async fn deleting_a_hero_keeps_its_stories_unlinked_everywhere() {
         .unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
-    assert_eq!(laptop.get::<Story>(s.id).await.unwrap().hero_id, Some(luna.id));
+    assert_eq!(
+        laptop.get::<Story>(s.id).await.unwrap().hero_id,
+        Some(luna.id)
+    );
 
     phone.delete::<Hero>(luna.id).unwrap();
     let here = phone.get::<Story>(s.id).await.unwrap();
@@ -262,7 +267,10 @@ async fn story_metadata_merges_and_content_asks_the_user() {
         "nothing lost"
     );
     laptop.sync_now().await.unwrap();
-    assert_eq!(laptop.get::<Story>(s.id).await.unwrap().title, "Starry night");
+    assert_eq!(
+        laptop.get::<Story>(s.id).await.unwrap().title,
+        "Starry night"
+    );
 
     // The text changed on both sides: the user decides.
     let mut a = there_input(&merged);
@@ -382,7 +390,9 @@ async fn a_rejected_story_fails_alone_with_the_servers_message() {
     let fine = laptop
         .create::<Story>(story("Luna at sea", Some(luna.id)))
         .unwrap();
-    laptop.update::<Hero>(luna.id, hero("Luna Sailor", 6)).unwrap();
+    laptop
+        .update::<Hero>(luna.id, hero("Luna Sailor", 6))
+        .unwrap();
     let event = laptop
         .create::<CustomEvent>(custom_event("Sailing day"))
         .unwrap();
@@ -407,7 +417,12 @@ async fn a_rejected_story_fails_alone_with_the_servers_message() {
         SyncStatus::Synced
     );
     assert_eq!(
-        laptop.get::<CustomEvent>(event.id).await.unwrap().sync.status,
+        laptop
+            .get::<CustomEvent>(event.id)
+            .await
+            .unwrap()
+            .sync
+            .status,
         SyncStatus::Synced
     );
     let titles: Vec<String> = server_stories(&server)

@@ -6,30 +6,20 @@ use is_protocol::{
     UsageStats, UserProfile,
 };
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
-use uuid::Uuid;
 
 use super::Core;
+use crate::app::scheduler::Trigger;
 use crate::db::meta;
 use crate::entity::store as entity;
+use crate::entity::SyncEntity;
 use crate::error::{CoreError, Result};
 use crate::events::{CoreEvent, Refreshed};
 use crate::policy::{self, Read};
-use crate::entity::SyncEntity;
+use crate::repo;
 use crate::repo::profile::{self, Profile, ProfileView};
 use crate::repo::usage::{self, UsageView};
-use crate::repo;
-use crate::sync::scheduler::Trigger;
+use crate::status::Account;
 use crate::transport::TransportError;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Account {
-    pub user_id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub server_url: String,
-}
 
 impl Core {
     pub fn account(&self) -> Result<Option<Account>> {

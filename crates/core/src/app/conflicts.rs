@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use is_protocol::{EntityKind, Input};
-use serde::{Deserialize, Serialize};
 use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Core;
@@ -140,8 +140,7 @@ impl Core {
 
     /// The versions that lost a conflict for one row, newest first.
     pub fn conflict_history(&self, kind: EntityKind, id: Uuid) -> Result<Vec<ConflictRecord>> {
-        self.db()
-            .read(|c| conflict_history(c, Some(kind), id))
+        self.db().read(|c| conflict_history(c, Some(kind), id))
     }
 
     /// Restores the version that lost a conflict (the server's after local_wins or
@@ -233,7 +232,13 @@ fn conflict_detail_of<E: SyncEntity>(row: &SyncRow<E>) -> Result<ConflictDetail>
     let local = to_object(&row.fields)?;
     let theirs = to_object(&E::record_input(&server))?;
     let local_newer = row.updated_at >= E::record_meta(&server).updated_at;
-    let m = merge::merge(<E::Input as Input>::FIELDS, base.as_ref(), &local, &theirs, local_newer);
+    let m = merge::merge(
+        <E::Input as Input>::FIELDS,
+        base.as_ref(),
+        &local,
+        &theirs,
+        local_newer,
+    );
     let differing = <E::Input as Input>::FIELDS
         .iter()
         .filter(|f| local.get(f.name) != theirs.get(f.name))
@@ -307,4 +312,3 @@ fn conflict_history(
     })
     .collect()
 }
-

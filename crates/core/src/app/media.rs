@@ -4,13 +4,13 @@ use is_protocol::{EntityKind, GenerateStoryRequest, IllustrationRecord, Page, St
 use uuid::Uuid;
 
 use super::Core;
+use crate::entity::SyncEntity;
 use crate::error::{CoreError, Result};
 use crate::events::{CoreEvent, Refreshed};
 use crate::policy::{self, Read};
+use crate::repo;
 use crate::repo::illustrations::{self, IllustrationView};
 use crate::repo::stories::{GenerateStoryInput, Story, StoryView};
-use crate::repo;
-use crate::entity::SyncEntity;
 use crate::transport::TransportError;
 
 impl Core {
@@ -88,9 +88,8 @@ impl Core {
                 .post_json(&token, "/api/stories/generate", &body)
                 .await
                 .map_err(CoreError::from_transport)?;
-            let rec: StoryRecord = serde_json::from_value(value).map_err(|e| {
-                CoreError::Transport(TransportError::Protocol(e.to_string()))
-            })?;
+            let rec: StoryRecord = serde_json::from_value(value)
+                .map_err(|e| CoreError::Transport(TransportError::Protocol(e.to_string())))?;
             core.db()
                 .write(|tx| core.inner.engine.store_fetched::<Story>(tx, &rec))?;
             core.db().read(|c| {

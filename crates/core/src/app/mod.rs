@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod conflicts;
 pub mod entities;
 pub mod media;
+pub mod scheduler;
 pub mod sync;
 
 use std::path::PathBuf;
@@ -36,7 +37,8 @@ use crate::sync::plan::RetryPolicy;
 use crate::sync::SyncEngine;
 use crate::transport::{HttpTransport, Transport, TransportError};
 
-use self::sync::{NetworkState, Runtime};
+use self::sync::Runtime;
+use crate::status::NetworkState;
 
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
@@ -79,7 +81,7 @@ pub(crate) struct Inner {
     /// Wakes the background scheduler; holds at most one pending wake-up, so triggers
     /// that arrive during a run coalesce into one more run.
     pub(crate) wake: Notify,
-    pub(crate) pending_trigger: Mutex<Option<crate::sync::scheduler::Trigger>>,
+    pub(crate) pending_trigger: Mutex<Option<crate::app::scheduler::Trigger>>,
 }
 
 /// The headless app: cheap to clone, safe to share across tasks.
@@ -194,16 +196,16 @@ impl Core {
     /// costs one transaction and not a count of every unsynced row.
     pub(crate) fn changed_locally(&self, entity: EntityKind) {
         self.emit(CoreEvent::DataChanged { entity });
-        self.trigger(crate::sync::scheduler::Trigger::LocalChange);
+        self.trigger(crate::app::scheduler::Trigger::LocalChange);
     }
 
     /// `GET path` for the signed-in user, decoded.
     pub(crate) async fn fetch<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let token = self.token()?.ok_or(CoreError::NotSignedIn)?;
         if self.overview()?.work_offline {
-            return Err(CoreError::Transport(
-                TransportError::Unreachable("Work offline is on".into()),
-            ));
+            return Err(CoreError::Transport(TransportError::Unreachable(
+                "Work offline is on".into(),
+            )));
         }
         let value = self
             .inner
@@ -212,9 +214,8 @@ impl Core {
             .get_json(&token, path)
             .await
             .map_err(CoreError::from_transport)?;
-        serde_json::from_value(value).map_err(|e| {
-            CoreError::Transport(TransportError::Protocol(e.to_string()))
-        })
+        serde_json::from_value(value)
+            .map_err(|e| CoreError::Transport(TransportError::Protocol(e.to_string())))
     }
 
     pub(crate) fn unsupported(kind: EntityKind) -> CoreError {

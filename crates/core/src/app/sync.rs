@@ -3,42 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use is_protocol::EntityKind;
-use serde::Serialize;
 
-use super::accounts::{load_account, Account};
+use super::accounts::load_account;
 use super::Core;
+use crate::app::scheduler::Trigger;
 use crate::db::meta;
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
-use crate::sync::scheduler::Trigger;
+use crate::status::{NetworkState, SyncOverview};
 use crate::sync::{RunError, SyncReport};
 use crate::transport::TransportError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum NetworkState {
-    Online,
-    Offline,
-    ServerUnreachable,
-}
-
-/// Everything the sync indicator and the Sync panel show.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct SyncOverview {
-    pub account: Option<Account>,
-    pub network: NetworkState,
-    pub work_offline: bool,
-    pub syncing: bool,
-    /// Why background sync is paused (e.g. the session expired), if it is.
-    pub paused_reason: Option<String>,
-    pub last_sync_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub pending: u32,
-    pub failed: u32,
-    pub conflicts: u32,
-}
 
 /// Runtime state that is not worth persisting.
 #[derive(Debug)]

@@ -129,8 +129,11 @@ pub trait Collection: SyncEntity {
     type Summary: Serialize + Clone + Debug + Send + Sync + 'static;
 
     /// The visible rows (pending deletes hidden), in the list's order.
-    fn list(conn: &Connection, filter: &Self::Filter, max_attempts: u32)
-        -> Result<Vec<Self::Summary>>;
+    fn list(
+        conn: &Connection,
+        filter: &Self::Filter,
+        max_attempts: u32,
+    ) -> Result<Vec<Self::Summary>>;
 }
 
 /// An entity the user can mark as a favourite.
@@ -149,7 +152,10 @@ pub fn counter_name<E: Entity>() -> Option<&'static str> {
 pub fn diff<E: Entity>(from: &E::Input, to: &E::Input) -> (Value, Vec<&'static str>) {
     let patch = from.diff(to);
     // A patch of plain data always serializes.
-    (serde_json::to_value(&patch).unwrap_or_default(), patch.fields())
+    (
+        serde_json::to_value(&patch).unwrap_or_default(),
+        patch.fields(),
+    )
 }
 
 /// An input as a JSON object (for merges and the conflict dialog).

@@ -214,4 +214,3 @@ impl<E: SyncEntity> SyncRow<E> {
         }
     }
 }
-

@@ -222,7 +222,9 @@ impl Columns {
             ValueRef::Null => Cell::Null,
             ValueRef::Integer(v) => Cell::Int(v),
             ValueRef::Real(v) => Cell::Real(v),
-            ValueRef::Text(t) => Cell::Text(std::str::from_utf8(t).map_err(|_| self.corrupt(r, name))?),
+            ValueRef::Text(t) => {
+                Cell::Text(std::str::from_utf8(t).map_err(|_| self.corrupt(r, name))?)
+            }
             ValueRef::Blob(_) => return Err(self.corrupt(r, name)),
         };
         T::from_cell(cell).ok_or_else(|| self.corrupt(r, name))
@@ -271,7 +273,11 @@ impl RowReader {
         Ok(self.columns[at].1)
     }
 
-    fn get<T: rusqlite::types::FromSql>(&self, r: &Row<'_>, name: &'static str) -> rusqlite::Result<T> {
+    fn get<T: rusqlite::types::FromSql>(
+        &self,
+        r: &Row<'_>,
+        name: &'static str,
+    ) -> rusqlite::Result<T> {
         r.get(self.index(name)?)
     }
 
@@ -283,7 +289,11 @@ impl RowReader {
             ValueRef::Integer(v) => Cell::Int(v),
             ValueRef::Real(v) => Cell::Real(v),
             ValueRef::Text(t) => Cell::Text(std::str::from_utf8(t).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
             })?),
             ValueRef::Blob(_) => {
                 return Err(rusqlite::Error::InvalidColumnType(

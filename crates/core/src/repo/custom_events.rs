@@ -26,7 +26,11 @@ impl SyncEntity for CustomEvent {
         format!("/api/custom-events/{id}")
     }
 
-    fn view(_conn: &Connection, row: &CustomEventRow, max_attempts: u32) -> Result<CustomEventView> {
+    fn view(
+        _conn: &Connection,
+        row: &CustomEventRow,
+        max_attempts: u32,
+    ) -> Result<CustomEventView> {
         Ok(view(row, max_attempts))
     }
 
@@ -94,4 +98,3 @@ pub fn view(row: &CustomEventRow, max_attempts: u32) -> CustomEventView {
         sync: row.sync_view(max_attempts),
     }
 }
-

@@ -94,8 +94,8 @@ mod tests {
     use crate::db;
     use crate::error::CoreError;
     use crate::outbox::{self, EntryOp};
-    use crate::rng::SplitMix64;
     use crate::repo::Ctx;
+    use crate::rng::SplitMix64;
     use crate::sync::state::{PendingOp, SyncState, Transition};
     use is_protocol::{EntityKind, HeroRecord};
 
@@ -103,10 +103,16 @@ mod tests {
 
     // The generic repository, seen as views of heroes.
     fn create(tx: &Connection, ctx: &Ctx<'_>, input: HeroInput) -> Result<HeroView> {
-        Ok(view(&repo::create::<Hero>(tx, ctx, input)?, ctx.max_attempts))
+        Ok(view(
+            &repo::create::<Hero>(tx, ctx, input)?,
+            ctx.max_attempts,
+        ))
     }
     fn update(tx: &Connection, ctx: &Ctx<'_>, id: Uuid, input: HeroInput) -> Result<HeroView> {
-        Ok(view(&repo::update::<Hero>(tx, ctx, id, input)?, ctx.max_attempts))
+        Ok(view(
+            &repo::update::<Hero>(tx, ctx, id, input)?,
+            ctx.max_attempts,
+        ))
     }
     fn delete(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Result<Transition> {
         repo::delete::<Hero>(tx, ctx, id)

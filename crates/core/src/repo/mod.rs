@@ -376,7 +376,12 @@ pub fn record_conflict<E: SyncEntity>(
 }
 
 /// The synced tables (the ones with sync metadata and an outbox).
-pub const SYNCED_TABLES: &[&str] = &[Hero::TABLE, Story::TABLE, CustomEvent::TABLE, Profile::TABLE];
+pub const SYNCED_TABLES: &[&str] = &[
+    Hero::TABLE,
+    Story::TABLE,
+    CustomEvent::TABLE,
+    Profile::TABLE,
+];
 
 /// Counts of rows by badge over every entity, for the sync indicator.
 pub fn counts(conn: &Connection) -> Result<(u32, u32, u32)> {

@@ -2,10 +2,10 @@
 //! language and theme editable. Read network-first; an edit is optimistic and goes
 //! through the outbox like any other (entity `user_profile`, update only). serverWins.
 
-use rusqlite::Connection;
-use serde::Serialize;
 use chrono::{DateTime, Utc};
 use is_protocol::{Language, SubscriptionTier, Theme};
+use rusqlite::Connection;
+use serde::Serialize;
 use uuid::Uuid;
 
 pub use is_protocol::{Profile, ProfileInput, ProfileServer};

@@ -99,7 +99,11 @@ impl SyncEntity for Story {
 
     /// A form shows no hero the user cannot see (deleted, or not pulled yet): an edit
     /// without a hero keeps that one.
-    fn complete_edit(conn: &Connection, current: &StoryInput, mut input: StoryInput) -> Result<StoryInput> {
+    fn complete_edit(
+        conn: &Connection,
+        current: &StoryInput,
+        mut input: StoryInput,
+    ) -> Result<StoryInput> {
         if let (None, Some(h)) = (input.hero_id, current.hero_id) {
             if !repo::is_visible(conn, EntityKind::Hero, h)? {
                 input.hero_id = Some(h);
@@ -123,7 +127,11 @@ impl Collection for Story {
     type Filter = StoryFilter;
     type Summary = StorySummary;
 
-    fn list(conn: &Connection, filter: &StoryFilter, max_attempts: u32) -> Result<Vec<StorySummary>> {
+    fn list(
+        conn: &Connection,
+        filter: &StoryFilter,
+        max_attempts: u32,
+    ) -> Result<Vec<StorySummary>> {
         list(conn, filter, max_attempts)
     }
 }
@@ -340,13 +348,13 @@ mod tests {
     use super::*;
     use crate::clock::{Clock, ManualClock};
     use crate::db;
-    use crate::outbox::EntryOp;
     use crate::error::CoreError;
+    use crate::outbox::EntryOp;
     use crate::repo::heroes::Hero;
     use crate::repo::Ctx;
-    use is_protocol::StoryRecord;
     use crate::rng::SplitMix64;
     use crate::sync::state::SyncStatus;
+    use is_protocol::StoryRecord;
     use is_protocol::{HeroInput, HeroTrait};
 
     // The generic repository, for stories and their heroes.

@@ -15,7 +15,6 @@ pub mod plan;
 pub mod pull;
 mod push;
 mod resync;
-pub mod scheduler;
 pub mod state;
 
 use std::sync::Arc;

@@ -2,9 +2,7 @@
 //! is applied), each page and its cursor in one transaction; a 410 starts a full
 //! resync ([`super::resync`]). Pulled rows never overwrite local changes.
 
-use is_protocol::{
-    ChangeSet, ChangesResponse,
-};
+use is_protocol::{ChangeSet, ChangesResponse};
 use rusqlite::Connection;
 use uuid::Uuid;
 
@@ -16,14 +14,11 @@ use crate::outbox::{self};
 
 use crate::repo::custom_events::CustomEvent;
 use crate::repo::heroes::Hero;
+use crate::repo::illustrations;
 use crate::repo::profile::Profile;
 use crate::repo::stories::Story;
-use crate::repo::illustrations;
-use crate::sync::state::{
-    next_state, OutboxEffect, RowEffect, SyncEvent,
-};
+use crate::sync::state::{next_state, OutboxEffect, RowEffect, SyncEvent};
 use crate::transport::{TransportError, TransportResult};
-
 
 use super::plan::{plan_pull, LocalMeta, PullAction};
 use super::{generation, resync, RunError, SyncEngine, SyncReport};
@@ -31,8 +26,6 @@ use super::{generation, resync, RunError, SyncEngine, SyncReport};
 /// Rows per change-feed page: the largest the server serves, so that an initial sync
 /// takes as few round trips (and transactions) as possible.
 pub const PULL_PAGE: u32 = is_protocol::MAX_CHANGES_LIMIT;
-
-
 
 impl SyncEngine {
     pub async fn pull(&self, token: &str, report: &mut SyncReport) -> Result<(), RunError> {

@@ -3,11 +3,7 @@
 //! entity's strategy, rejected), each applied in its own transaction.
 
 use chrono::{DateTime, Utc};
-use is_protocol::{
-    Input,
-    codes, ErrorBody, MutationResult, Outcome, PushRequest,
-    MAX_PUSH_BATCH,
-};
+use is_protocol::{codes, ErrorBody, Input, MutationResult, Outcome, PushRequest, MAX_PUSH_BATCH};
 use rusqlite::Connection;
 
 use crate::entity::store::{self as entity};
@@ -22,14 +18,11 @@ use crate::sync::state::{
 };
 use crate::transport::TransportError;
 
-
 use super::plan::push_ready;
 use super::{generation, strategy, with_entity, OptionExt, RunError, SyncEngine, SyncReport};
 
 /// Push rounds per run: each round sends at most one entry per row.
 const MAX_PUSH_ROUNDS: usize = 50;
-
-
 
 /// What `next_batch` does with one outbox head.
 enum Prepared {
@@ -570,4 +563,3 @@ fn rejection_message(error: &ErrorBody) -> String {
         format!("The server refused this change: {}", fields.join("; "))
     }
 }
-

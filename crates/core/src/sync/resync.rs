@@ -15,8 +15,6 @@ use crate::repo::custom_events::CustomEvent;
 use crate::repo::heroes::Hero;
 use crate::repo::stories::Story;
 
-
-
 use super::generation;
 
 /// Starts a full resync: forget the cursor and open a new generation.
@@ -62,4 +60,3 @@ fn sweep_entity<E: SyncEntity>(tx: &Connection, gen: i64) -> Result<()> {
     }
     Ok(())
 }
-

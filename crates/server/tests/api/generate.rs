@@ -214,7 +214,7 @@ async fn generation_errors_and_the_monthly_limit() {
     });
     h.state.with_conn(|c| {
         let tx = c.transaction().unwrap();
-        story_server::profile::set_tier(
+        story_server::profile_store::set_tier(
             &tx,
             user,
             is_protocol::SubscriptionTier::Premium,

@@ -98,7 +98,7 @@ async fn a_version_1_database_migrates_with_its_users_and_heroes() {
     );
     let user = uuid::Uuid::parse_str("018f0000-0000-7000-8000-000000000001").unwrap();
     let profile = state
-        .with_conn(|c| story_server::profile::get_profile(c, user).unwrap())
+        .with_conn(|c| story_server::profile_store::get_profile(c, user).unwrap())
         .unwrap();
     assert_eq!((profile.version, profile.name.as_str()), (1, "Old"));
     assert_eq!(profile.updated_at, profile.created_at);

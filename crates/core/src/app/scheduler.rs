@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use crate::app::Core;
-use crate::app::sync::NetworkState;
 use crate::events::CoreEvent;
+use crate::status::NetworkState;
 use crate::transport::Transport;
 
 /// Why a sync was asked for.

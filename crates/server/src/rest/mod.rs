@@ -1,57 +1,31 @@
-//! Helpers shared by the REST resources: query parsing, `If-Match`, `ETag`, keyset
-//! cursors, and the mapping of store outcomes to HTTP answers.
+//! The REST face of the synced entities: [`resource`] serves every entity the same way
+//! (create, get, change, delete, list, counters), [`heroes`], [`stories`] and
+//! [`custom_events`] say what differs (paths, list filters), [`profile`] serves
+//! `/api/users/me` and `/api/usage`. Storage is the generic table ([`crate::table`]).
+//!
+//! This module has what they share: query parsing, `If-Match`, `ETag`, keyset cursors,
+//! and the mapping of write outcomes to HTTP answers.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use is_protocol::{
-    CustomEventRecord, HeroRecord, IllustrationRecord, Page, StoryRecord, UserProfile,
-};
+use is_protocol::{Entity, Page};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::store::{CreateOutcome, DeleteOutcome, UpdateOutcome};
+use crate::table::{CreateOutcome, DeleteOutcome, IncrementOutcome, UpdateOutcome};
+
+pub mod custom_events;
+pub mod heroes;
+pub mod profile;
+pub mod resource;
+pub mod stories;
 
 /// Page size of the REST lists without `limit`.
 pub const DEFAULT_LIST_LIMIT: usize = 50;
 /// Largest page of the REST lists; larger `limit`s are clamped.
 pub const MAX_LIST_LIMIT: usize = 1000;
-
-/// A synced row, as far as the REST layer cares.
-pub trait Versioned: Serialize {
-    fn row_id(&self) -> Uuid;
-    fn row_version(&self) -> i64;
-    fn is_deleted(&self) -> bool;
-}
-
-macro_rules! versioned {
-    ($($t:ty),*) => {$(
-        impl Versioned for $t {
-            fn row_id(&self) -> Uuid { self.id }
-            fn row_version(&self) -> i64 { self.version }
-            fn is_deleted(&self) -> bool { self.deleted }
-        }
-    )*};
-}
-versioned!(
-    HeroRecord,
-    StoryRecord,
-    CustomEventRecord,
-    IllustrationRecord
-);
-
-impl Versioned for UserProfile {
-    fn row_id(&self) -> Uuid {
-        self.id
-    }
-    fn row_version(&self) -> i64 {
-        self.version
-    }
-    fn is_deleted(&self) -> bool {
-        false
-    }
-}
 
 /// A query value, with empty values counting as absent.
 pub fn present(v: &Option<String>) -> Option<&str> {
@@ -189,23 +163,28 @@ fn current_json<T: Serialize>(row: &T) -> Result<serde_json::Value, ApiError> {
     Ok(serde_json::to_value(row)?)
 }
 
+/// 200 with `ETag: "<version>"` and the row.
+fn ok_row<E: Entity>(row: &E::Record) -> Response {
+    with_etag(StatusCode::OK, E::record_meta(row).version, row)
+}
+
 /// 201 with `Location` and `ETag`; 409 when the id exists; 422 for invalid input.
-pub fn respond_create<T: Versioned>(
-    outcome: CreateOutcome<T>,
+pub fn respond_create<E: Entity>(
+    outcome: CreateOutcome<E::Record>,
     collection: &str,
-    what: &str,
 ) -> Result<Response, ApiError> {
     match outcome {
         CreateOutcome::Created(row) => {
-            let location = HeaderValue::from_str(&format!("{collection}/{}", row.row_id()))
+            let meta = E::record_meta(&row);
+            let location = HeaderValue::from_str(&format!("{collection}/{}", meta.id))
                 .expect("a path is a valid header value");
-            let mut res = with_etag(StatusCode::CREATED, row.row_version(), &row);
+            let mut res = with_etag(StatusCode::CREATED, meta.version, &row);
             res.headers_mut().insert(header::LOCATION, location);
             Ok(res)
         }
         CreateOutcome::Invalid(errors) => Err(ApiError::Validation(errors)),
         CreateOutcome::Exists(current) => Err(ApiError::Conflict {
-            message: format!("A {what} with this id already exists"),
+            message: format!("A {} with this id already exists", E::LABEL),
             current: Some(current_json(&current)?),
         }),
         CreateOutcome::IdTaken => Err(ApiError::Conflict {
@@ -216,15 +195,13 @@ pub fn respond_create<T: Versioned>(
 }
 
 /// 200 with `ETag`; 404 (missing, another user's, tombstone); 412 with the current row;
-/// 422 for invalid input.
-pub fn respond_update<T: Versioned>(
-    outcome: UpdateOutcome<T>,
+/// 422 for invalid input. `what` names the row in "No such …".
+pub fn respond_update<E: Entity>(
+    outcome: UpdateOutcome<E::Record>,
     what: &str,
 ) -> Result<Response, ApiError> {
     match outcome {
-        UpdateOutcome::Applied(row) | UpdateOutcome::Unchanged(row) => {
-            Ok(with_etag(StatusCode::OK, row.row_version(), &row))
-        }
+        UpdateOutcome::Applied(row) | UpdateOutcome::Unchanged(row) => Ok(ok_row::<E>(&row)),
         UpdateOutcome::NotFound | UpdateOutcome::Deleted(_) => {
             Err(ApiError::NotFound(format!("No such {what}")))
         }
@@ -236,23 +213,35 @@ pub fn respond_update<T: Versioned>(
 }
 
 /// 204 (also for a tombstone again); 404; 412 with the current row.
-pub fn respond_delete<T: Versioned>(
-    outcome: DeleteOutcome<T>,
-    what: &str,
+pub fn respond_delete<E: Entity>(
+    outcome: DeleteOutcome<E::Record>,
 ) -> Result<StatusCode, ApiError> {
     match outcome {
         DeleteOutcome::Deleted(_) | DeleteOutcome::AlreadyDeleted(_) => Ok(StatusCode::NO_CONTENT),
-        DeleteOutcome::NotFound => Err(ApiError::NotFound(format!("No such {what}"))),
+        DeleteOutcome::NotFound => Err(ApiError::NotFound(format!("No such {}", E::LABEL))),
         DeleteOutcome::VersionMismatch(current) => Err(ApiError::PreconditionFailed {
             current: current_json(&current)?,
         }),
     }
 }
 
-/// 200 with `ETag` for a live row; 404 otherwise.
-pub fn respond_get<T: Versioned>(row: Option<T>, what: &str) -> Result<Response, ApiError> {
+/// 200 with `ETag`; 404 for a missing row or a tombstone; 422 for bad counters.
+pub fn respond_increment<E: Entity>(
+    outcome: IncrementOutcome<E::Record>,
+) -> Result<Response, ApiError> {
+    match outcome {
+        IncrementOutcome::Applied(row) => Ok(ok_row::<E>(&row)),
+        IncrementOutcome::NotFound | IncrementOutcome::Tombstone(_) => {
+            Err(ApiError::NotFound(format!("No such {}", E::LABEL)))
+        }
+        IncrementOutcome::Invalid(errors) => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// 200 with `ETag` for a live row; 404 otherwise. `what` names the row in "No such …".
+pub fn respond_get<E: Entity>(row: Option<E::Record>, what: &str) -> Result<Response, ApiError> {
     match row {
-        Some(r) if !r.is_deleted() => Ok(with_etag(StatusCode::OK, r.row_version(), &r)),
+        Some(r) if !E::record_meta(&r).deleted => Ok(ok_row::<E>(&r)),
         _ => Err(ApiError::NotFound(format!("No such {what}"))),
     }
 }
