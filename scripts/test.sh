@@ -8,6 +8,11 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
+echo "==> no import cycles between the modules of any crate"
+for crate in crates/protocol crates/core crates/server src-tauri; do
+  python3 scripts/module-cycles.py "$crate"
+done
+
 echo "==> Rust: unit and integration tests"
 cargo test --workspace --exclude e2e --exclude infinite-stories
 

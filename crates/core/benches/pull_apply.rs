@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use is_core::clock::SystemClock;
 use is_core::rng::SplitMix64;
 use is_core::transport::{BoxFuture, Transport, TransportError, TransportResult};
-use is_core::{Core, CoreConfig, EventType, Hero, Language, Story, StoryInput};
+use is_core::{Core, CoreConfig, EventType, Language, Story, StoryInput};
 use is_protocol::{
     ChangeSet, ChangesResponse, Health, HeroRecord, HeroTrait, LoginRequest, PushRequest,
     PushResponse, SessionResponse, SignupRequest, StoryRecord, UserSummary,
@@ -310,7 +310,7 @@ fn initial_sync(rt: &tokio::runtime::Runtime) -> (Duration, Duration) {
             appearance: String::new(),
             special_ability: String::new(),
         };
-        story_server::store::create_hero(&tx, user, hero, hero_input, now).unwrap();
+        story_server::table::create::<is_protocol::Hero>(&tx, user, hero, hero_input, now).unwrap();
         for i in 0..ROWS - 1 {
             let input = StoryInput {
                 hero_id: Some(hero),
@@ -321,12 +321,17 @@ fn initial_sync(rt: &tokio::runtime::Runtime) -> (Duration, Duration) {
                 custom_event_id: None,
                 is_favorite: (i as i64) % 7 == 0,
             };
-            let out =
-                story_server::story_store::create_story(&tx, user, Uuid::now_v7(), input, now)
-                    .unwrap();
+            let out = story_server::table::create::<is_protocol::Story>(
+                &tx,
+                user,
+                Uuid::now_v7(),
+                input,
+                now,
+            )
+            .unwrap();
             assert!(matches!(
                 out,
-                story_server::store::CreateOutcome::Created(_)
+                story_server::table::CreateOutcome::Created(_)
             ));
         }
         tx.commit().unwrap();

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use is_protocol::entity::{ColumnType, SqlKind};
-use is_protocol::{CustomEvent, Entity, Fields, Hero, Profile, Story};
+use is_protocol::entity::{declared_columns, SqlKind};
+use is_protocol::{CustomEvent, Entity, Hero, Profile, Story};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{CoreError, Result};
@@ -287,19 +287,6 @@ pub fn add_declared_columns(conn: &Connection) -> Result<()> {
     add_columns::<Profile>(conn)
 }
 
-/// The entity's declared columns: the user-written fields, then the server-written ones.
-pub fn declared_columns<E: Entity>() -> impl Iterator<Item = (&'static str, ColumnType)> {
-    let input = <E::Input as Fields>::COLUMNS
-        .iter()
-        .copied()
-        .zip(<E::Input as Fields>::COLUMN_TYPES.iter().copied());
-    let server = <E::Server as Fields>::COLUMNS
-        .iter()
-        .copied()
-        .zip(<E::Server as Fields>::COLUMN_TYPES.iter().copied());
-    input.chain(server)
-}
-
 /// The SQLite type a column of `kind` is declared with here (times as RFC 3339 text).
 pub fn sql_type(kind: SqlKind) -> &'static str {
     match kind {
@@ -324,18 +311,15 @@ fn add_columns<E: Entity>(conn: &Connection) -> Result<()> {
         if existing.iter().any(|(n, _, _)| n == name) {
             continue;
         }
-        let Some(default) = ty.default else {
-            return Err(CoreError::Corrupt(format!(
-                "{}.{name} has no value for existing rows: add a migration for it",
-                E::TABLE
-            )));
-        };
-        let not_null = if ty.nullable { "" } else { " NOT NULL" };
-        conn.execute_batch(&format!(
-            "ALTER TABLE {} ADD COLUMN {name} {}{not_null} DEFAULT {default}",
-            E::TABLE,
-            sql_type(ty.kind)
-        ))?;
+        let sql = ty
+            .add_column_sql(E::TABLE, name, sql_type(ty.kind))
+            .ok_or_else(|| {
+                CoreError::Corrupt(format!(
+                    "{}.{name} has no value for existing rows: add a migration for it",
+                    E::TABLE
+                ))
+            })?;
+        conn.execute_batch(&sql)?;
     }
     Ok(())
 }

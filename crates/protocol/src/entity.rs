@@ -401,6 +401,30 @@ impl ColumnType {
             default,
         }
     }
+
+    /// The statement that adds column `name` of this type to `table`, with `sql_type`
+    /// the side's name for the kind. `None`: existing rows would have no value, so the
+    /// column needs a hand-written migration.
+    pub fn add_column_sql(&self, table: &str, name: &str, sql_type: &str) -> Option<String> {
+        let not_null = if self.nullable { "" } else { " NOT NULL" };
+        let default = self.default?;
+        Some(format!(
+            "ALTER TABLE {table} ADD COLUMN {name} {sql_type}{not_null} DEFAULT {default}"
+        ))
+    }
+}
+
+/// An entity's declared columns: its user-written fields, then its server-written ones.
+pub fn declared_columns<E: Entity>() -> impl Iterator<Item = (&'static str, ColumnType)> {
+    let input = <E::Input as Fields>::COLUMNS
+        .iter()
+        .copied()
+        .zip(<E::Input as Fields>::COLUMN_TYPES.iter().copied());
+    let server = <E::Server as Fields>::COLUMNS
+        .iter()
+        .copied()
+        .zip(<E::Server as Fields>::COLUMN_TYPES.iter().copied());
+    input.chain(server)
 }
 
 /// A field type stored in one column.

@@ -214,6 +214,7 @@ impl AppState {
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
         auth::password_hasher(&config)?; // reject impossible Argon2 settings up front
         let conn = db::open(&config.db_path)?;
+        table::add_declared_columns(&conn)?;
         let instance_id = db::instance_id(&conn)?;
         let media_dir = config.media_dir();
         std::fs::create_dir_all(&media_dir).map_err(|e| {

@@ -24,9 +24,10 @@ use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use is_protocol::entity::Cell;
+use is_protocol::entity::{declared_columns, Cell, SqlKind};
 use is_protocol::{
-    Entity, ErrorBody, FieldError, Fields, Input as _, MutationOp, Patch as _, RecordMeta,
+    CustomEvent, Entity, ErrorBody, FieldError, Fields, Hero, Input as _, MutationOp, Patch as _,
+    Profile, RecordMeta, Story,
 };
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, Statement, ToSql, Transaction};
@@ -805,8 +806,101 @@ fn rewrite_server<E: Table>(
     ))
 }
 
+// ---------------------------------------------------------------------------------------
+// Declared columns
+
+/// The SQL type a column of `kind` is declared with here (times as microseconds).
+pub fn sql_type(kind: SqlKind) -> &'static str {
+    match kind {
+        SqlKind::Text | SqlKind::Uuid | SqlKind::Json => "TEXT",
+        SqlKind::Integer | SqlKind::Time => "INTEGER",
+        SqlKind::Real => "REAL",
+    }
+}
+
+/// The columns of `table`: name, declared type, NOT NULL.
+fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<(String, String, bool)>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get("name")?, r.get("type")?, r.get("notnull")?))
+    })?;
+    rows.collect()
+}
+
+/// Adds every column an entity declares (in `is_protocol`) that its table lacks, so that
+/// a new field with a value for existing rows needs no hand-written migration. A field
+/// without one (a required enum) needs a numbered migration, and this says so.
+pub fn add_declared_columns(conn: &Connection) -> anyhow::Result<()> {
+    fn add<E: Table>(conn: &Connection) -> anyhow::Result<()> {
+        let existing = table_columns(conn, E::SQL_TABLE)?;
+        for (name, ty) in declared_columns::<E>() {
+            if existing.iter().any(|(n, _, _)| n == name) {
+                continue;
+            }
+            let Some(sql) = ty.add_column_sql(E::SQL_TABLE, name, sql_type(ty.kind)) else {
+                anyhow::bail!(
+                    "{}.{name} has no value for existing rows: add a migration for it",
+                    E::SQL_TABLE
+                );
+            };
+            conn.execute_batch(&sql)?;
+            tracing::info!(
+                table = E::SQL_TABLE,
+                column = name,
+                "added a declared column"
+            );
+        }
+        Ok(())
+    }
+    add::<Hero>(conn)?;
+    add::<Story>(conn)?;
+    add::<CustomEvent>(conn)?;
+    add::<Profile>(conn)
+}
+
 #[cfg(test)]
 mod tests {
+    /// The hand-written migrations and the entities' declarations agree: every declared
+    /// column exists with its type and nullability.
+    #[test]
+    fn migrations_match_the_declared_columns() {
+        fn check<E: super::Table>(conn: &rusqlite::Connection) {
+            let columns = super::table_columns(conn, E::SQL_TABLE).unwrap();
+            for (name, ty) in is_protocol::entity::declared_columns::<E>() {
+                let (_, decl, not_null) = columns
+                    .iter()
+                    .find(|(n, _, _)| n == name)
+                    .unwrap_or_else(|| panic!("{}.{name} has no column", E::SQL_TABLE));
+                assert_eq!(decl, super::sql_type(ty.kind), "{}.{name}", E::SQL_TABLE);
+                assert_eq!(
+                    *not_null,
+                    !ty.nullable,
+                    "{}.{name} nullability",
+                    E::SQL_TABLE
+                );
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open(&dir.path().join("db.sqlite3")).unwrap();
+        check::<is_protocol::Hero>(&conn);
+        check::<is_protocol::Story>(&conn);
+        check::<is_protocol::CustomEvent>(&conn);
+        check::<is_protocol::Profile>(&conn);
+    }
+
+    #[test]
+    fn a_declared_column_missing_from_the_table_is_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open(&dir.path().join("db.sqlite3")).unwrap();
+        conn.execute_batch("ALTER TABLE stories DROP COLUMN audio_url")
+            .unwrap();
+        super::add_declared_columns(&conn).unwrap();
+        assert!(super::table_columns(&conn, "stories")
+            .unwrap()
+            .iter()
+            .any(|(n, t, not_null)| n == "audio_url" && t == "TEXT" && !not_null));
+    }
+
     use super::*;
     use is_protocol::{Hero, HeroInput, HeroPatch, HeroTrait, Story, StoryServer};
 

@@ -90,12 +90,11 @@ pub fn view(row: &HeroRow, max_attempts: u32) -> HeroView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::{Clock, ManualClock};
-    use crate::db;
+    use crate::clock::Clock;
     use crate::error::CoreError;
     use crate::outbox::{self, EntryOp};
+    use crate::repo::fixture::Fixture;
     use crate::repo::Ctx;
-    use crate::rng::SplitMix64;
     use crate::sync::state::{PendingOp, SyncState, Transition};
     use is_protocol::{EntityKind, HeroRecord};
 
@@ -136,45 +135,12 @@ mod tests {
         repo::counts(conn)
     }
 
-    struct Fixture {
-        conn: Connection,
-        clock: ManualClock,
-        rng: SplitMix64,
-    }
-
-    impl Fixture {
-        fn new() -> Fixture {
-            Fixture {
-                conn: db::open_in_memory().unwrap(),
-                clock: ManualClock::new("2026-03-01T08:00:00Z".parse().unwrap()),
-                rng: SplitMix64::new(1),
-            }
-        }
-        fn ctx(&self) -> Ctx<'_> {
-            Ctx {
-                clock: &self.clock,
-                rng: &self.rng,
-                max_attempts: 3,
-            }
-        }
-        fn tx<R>(&mut self, f: impl FnOnce(&Connection, &Ctx<'_>) -> Result<R>) -> Result<R> {
-            let ctx = Ctx {
-                clock: &self.clock,
-                rng: &self.rng,
-                max_attempts: 3,
-            };
-            let tx = self.conn.transaction().unwrap();
-            let out = f(&tx, &ctx)?;
-            tx.commit().unwrap();
-            Ok(out)
-        }
-        fn outbox_ops(&self, id: Uuid) -> Vec<EntryOp> {
-            outbox::entries_for(&self.conn, KIND, id)
-                .unwrap()
-                .iter()
-                .map(|e| e.op)
-                .collect()
-        }
+    fn outbox_ops(f: &Fixture, id: Uuid) -> Vec<EntryOp> {
+        outbox::entries_for(&f.conn, KIND, id)
+            .unwrap()
+            .iter()
+            .map(|e| e.op)
+            .collect()
     }
 
     fn luna() -> HeroInput {
@@ -209,14 +175,14 @@ mod tests {
 
     #[test]
     fn create_writes_row_and_outbox_together_normalized() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(1);
         let view = f.tx(|tx, ctx| create(tx, ctx, luna())).unwrap();
         assert_eq!(view.name, "Luna");
         assert_eq!(
             view.sync.status,
             crate::sync::state::SyncStatus::PendingCreate
         );
-        assert_eq!(f.outbox_ops(view.id), [EntryOp::Create]);
+        assert_eq!(outbox_ops(&f, view.id), [EntryOp::Create]);
         let entry = &outbox::entries_for(&f.conn, KIND, view.id).unwrap()[0];
         assert_eq!(entry.payload["name"], "Luna");
         assert_eq!(
@@ -227,7 +193,7 @@ mod tests {
 
     #[test]
     fn invalid_input_writes_nothing() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(1);
         let mut bad = luna();
         bad.age = 0;
         bad.traits.clear();
@@ -242,7 +208,7 @@ mod tests {
 
     #[test]
     fn edit_of_a_synced_row_records_only_the_changed_fields() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(1);
         let id = synced(&mut f, 4);
         let mut changed = HeroInput {
             name: "Max".into(),
@@ -286,12 +252,12 @@ mod tests {
 
     #[test]
     fn delete_hides_the_row_and_queues_one_delete() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(1);
         let id = synced(&mut f, 2);
         f.tx(|tx, ctx| delete(tx, ctx, id)).unwrap();
         assert!(list(&f.conn, 3).unwrap().is_empty());
         assert_eq!(get(&f.conn, id, 3).unwrap_err().code(), "not_found");
-        assert_eq!(f.outbox_ops(id), [EntryOp::Delete]);
+        assert_eq!(outbox_ops(&f, id), [EntryOp::Delete]);
         // Editing a deleted hero is refused with a clear message.
         let err = f.tx(|tx, ctx| update(tx, ctx, id, luna())).unwrap_err();
         assert_eq!(err.code(), "invalid_transition");
@@ -300,7 +266,7 @@ mod tests {
 
     #[test]
     fn deleting_an_unsent_create_leaves_no_trace() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(1);
         let view = f.tx(|tx, ctx| create(tx, ctx, luna())).unwrap();
         f.tx(|tx, ctx| delete(tx, ctx, view.id)).unwrap();
         assert!(load(&f.conn, view.id).unwrap().is_none());
@@ -309,12 +275,12 @@ mod tests {
 
     #[test]
     fn deleting_a_create_in_flight_queues_a_delete_behind_it() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(1);
         let view = f.tx(|tx, ctx| create(tx, ctx, luna())).unwrap();
         let seq = outbox::heads(&f.conn, 1).unwrap()[0].seq;
         outbox::freeze(&f.conn, seq, None).unwrap();
         f.tx(|tx, ctx| delete(tx, ctx, view.id)).unwrap();
-        assert_eq!(f.outbox_ops(view.id), [EntryOp::Create, EntryOp::Delete]);
+        assert_eq!(outbox_ops(&f, view.id), [EntryOp::Create, EntryOp::Delete]);
         assert_eq!(
             load(&f.conn, view.id).unwrap().unwrap().state,
             SyncState::Pending(PendingOp::Delete)
@@ -323,7 +289,7 @@ mod tests {
 
     #[test]
     fn discard_of_a_failed_update_restores_the_synced_copy() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(1);
         let id = synced(&mut f, 2);
         let mut changed = luna();
         changed.name = "Someone else".into();
@@ -345,7 +311,7 @@ mod tests {
 
     #[test]
     fn list_is_sorted_by_name_and_counts_add_up() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(1);
         for name in ["zed", "Amy", "bob"] {
             let mut h = luna();
             h.name = name.into();
@@ -358,12 +324,11 @@ mod tests {
             .collect();
         assert_eq!(names, ["Amy", "bob", "zed"]);
         assert_eq!(counts(&f.conn).unwrap(), (3, 0, 0));
-        let _ = f.ctx();
     }
 
     #[test]
     fn a_corrupt_row_is_an_error_not_a_panic() {
-        let f = Fixture::new();
+        let f = Fixture::new(1);
         f.conn
             .execute(
                 "INSERT INTO heroes (id, name, age, traits, created_at, updated_at, sync_status)

@@ -6,6 +6,8 @@
 //! list queries and the few rules of their own.
 
 pub mod custom_events;
+#[cfg(test)]
+mod fixture;
 pub mod heroes;
 pub mod illustrations;
 pub mod profile;

@@ -346,13 +346,12 @@ pub fn forget_hero(conn: &Connection, hero: Uuid) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::{Clock, ManualClock};
-    use crate::db;
+    use crate::clock::Clock;
     use crate::error::CoreError;
     use crate::outbox::EntryOp;
+    use crate::repo::fixture::Fixture;
     use crate::repo::heroes::Hero;
     use crate::repo::Ctx;
-    use crate::rng::SplitMix64;
     use crate::sync::state::SyncStatus;
     use is_protocol::StoryRecord;
     use is_protocol::{HeroInput, HeroTrait};
@@ -374,33 +373,6 @@ mod tests {
         }
         pub fn delete(tx: &Connection, ctx: &Ctx<'_>, id: Uuid) -> Result<()> {
             repo::delete::<Hero>(tx, ctx, id).map(drop)
-        }
-    }
-
-    struct Fixture {
-        conn: Connection,
-        clock: ManualClock,
-        rng: SplitMix64,
-    }
-
-    impl Fixture {
-        fn new() -> Fixture {
-            Fixture {
-                conn: db::open_in_memory().unwrap(),
-                clock: ManualClock::new("2026-03-01T08:00:00Z".parse().unwrap()),
-                rng: SplitMix64::new(3),
-            }
-        }
-        fn tx<R>(&mut self, f: impl FnOnce(&Connection, &Ctx<'_>) -> Result<R>) -> Result<R> {
-            let ctx = Ctx {
-                clock: &self.clock,
-                rng: &self.rng,
-                max_attempts: 3,
-            };
-            let tx = self.conn.transaction().unwrap();
-            let out = f(&tx, &ctx)?;
-            tx.commit().unwrap();
-            Ok(out)
         }
     }
 
@@ -428,7 +400,7 @@ mod tests {
 
     #[test]
     fn create_validates_against_the_cache_and_lists_newest_first() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(3);
         let err = f
             .tx(|tx, ctx| repo::create::<Story>(tx, ctx, story(Some(Uuid::from_u128(9)))))
             .unwrap_err();
@@ -483,7 +455,7 @@ mod tests {
 
     #[test]
     fn deleting_an_unsent_hero_unlinks_its_stories_everywhere() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(3);
         let luna = f.tx(|tx, ctx| heroes::create(tx, ctx, hero())).unwrap();
         let s = f
             .tx(|tx, ctx| repo::create::<Story>(tx, ctx, story(Some(luna.id))))
@@ -501,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_hero_pending_delete_shows_its_stories_unlinked_and_edits_keep_the_link() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(3);
         let now = f.clock.now();
         let hero_rec = is_protocol::HeroRecord {
             id: Uuid::from_u128(1),
@@ -556,7 +528,7 @@ mod tests {
 
     #[test]
     fn plays_count_at_once_and_travel_as_increments() {
-        let mut f = Fixture::new();
+        let mut f = Fixture::new(3);
         let s = f
             .tx(|tx, ctx| repo::create::<Story>(tx, ctx, story(None)))
             .unwrap();
