@@ -124,6 +124,7 @@ pub fn hero(name: &str, age: u8) -> HeroInput {
         traits: vec![HeroTrait::Brave, HeroTrait::Curious],
         appearance: "Yellow raincoat".to_owned(),
         special_ability: "Finds lost things".to_owned(),
+        ..Default::default()
     }
 }
 
@@ -318,6 +319,7 @@ pub fn story(title: &str, hero_id: Option<Uuid>) -> StoryInput {
         event_type: Some(EventType::Bedtime),
         custom_event_id: None,
         is_favorite: false,
+        ..Default::default()
     }
 }
 
@@ -331,5 +333,6 @@ pub fn custom_event(title: &str) -> CustomEventInput {
         tone: EventTone::Playful,
         pictogram_emoji: "🎈".to_owned(),
         is_favorite: false,
+        ..Default::default()
     }
 }

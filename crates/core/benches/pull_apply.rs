@@ -54,6 +54,7 @@ fn record(i: usize, now: DateTime<Utc>) -> StoryRecord {
         last_played_at: None,
         audio_url: None,
         audio_duration: None,
+        ..Default::default()
     }
 }
 
@@ -136,6 +137,7 @@ fn hero_record(i: usize, now: DateTime<Utc>) -> HeroRecord {
         special_ability: "Can talk to owls after sunset".into(),
         avatar_url: None,
         avatar_generation_id: None,
+        ..Default::default()
     }
 }
 
@@ -320,6 +322,7 @@ fn initial_sync(rt: &tokio::runtime::Runtime) -> (Duration, Duration) {
                 event_type: Some(EventType::Bedtime),
                 custom_event_id: None,
                 is_favorite: (i as i64) % 7 == 0,
+                ..Default::default()
             };
             let out = story_server::table::create::<is_protocol::Story>(
                 &tx,

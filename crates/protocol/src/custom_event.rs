@@ -19,11 +19,14 @@ pub const EMOJI_MAX_BYTES: usize = crate::emoji::MAX_BYTES;
 pub use crate::emoji::is_single_emoji;
 
 /// The fixed list of custom event categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventCategory {
+    #[default]
     Celebration,
     Milestone,
     Everyday,
@@ -71,11 +74,14 @@ impl EventCategory {
 }
 
 /// The fixed list of story tones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventTone {
+    #[default]
     Gentle,
     Playful,
     Exciting,
@@ -183,6 +189,7 @@ mod tests {
             tone: EventTone::Heartwarming,
             pictogram_emoji: "👵".into(),
             is_favorite: false,
+            ..Default::default()
         }
     }
 

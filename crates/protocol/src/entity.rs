@@ -747,7 +747,10 @@ macro_rules! entity {
         pub struct $entity;
 
         $(#[$imeta])*
-        #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        ///
+        /// `Default` is the empty input (not a valid one): what a new form starts from, and
+        /// the `..Default::default()` that lets code name only the fields it cares about.
+        #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(deny_unknown_fields)]
@@ -776,7 +779,7 @@ macro_rules! entity {
         }
 
         $(#[$rmeta])*
-        #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         pub struct $record {

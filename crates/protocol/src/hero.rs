@@ -125,6 +125,7 @@ mod tests {
             traits: vec![HeroTrait::Brave, HeroTrait::Kind],
             appearance: "Red boots".into(),
             special_ability: "Talks to owls".into(),
+            ..Default::default()
         }
     }
 
@@ -210,6 +211,7 @@ mod tests {
             traits: vec![],
             appearance: String::new(),
             special_ability: String::new(),
+            ..Default::default()
         };
         let fields: Vec<_> = h
             .validate()
@@ -270,6 +272,7 @@ mod tests {
             traits: vec![HeroTrait::Kind, HeroTrait::Brave, HeroTrait::Kind],
             appearance: " x ".into(),
             special_ability: String::new(),
+            ..Default::default()
         }
         .normalized();
         assert_eq!(h.name, "Luna");

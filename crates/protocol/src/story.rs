@@ -19,11 +19,14 @@ pub const TITLE_MAX: usize = 200;
 pub const CONTENT_MAX: usize = 50_000;
 
 /// The languages stories are written in (also a user's preferred language).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
+    #[default]
     En,
     Es,
     Fr,

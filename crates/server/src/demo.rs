@@ -24,6 +24,7 @@ pub fn demo_heroes() -> Vec<HeroInput> {
                          when she jumps in puddles"
                 .into(),
             special_ability: "Talks to owls and always finds the way home by the stars".into(),
+            ..Default::default()
         },
         HeroInput {
             name: "Captain Pip".into(),
@@ -33,6 +34,7 @@ pub fn demo_heroes() -> Vec<HeroInput> {
                          tube"
                 .into(),
             special_ability: "Can build a boat out of anything, even a teacup".into(),
+            ..Default::default()
         },
         HeroInput {
             name: "Wren Whisperwind".into(),
@@ -42,6 +44,7 @@ pub fn demo_heroes() -> Vec<HeroInput> {
                          her pocket"
                 .into(),
             special_ability: "Makes flowers bloom by humming to them".into(),
+            ..Default::default()
         },
         HeroInput {
             name: "Milo Sparks".into(),
@@ -51,6 +54,7 @@ pub fn demo_heroes() -> Vec<HeroInput> {
                          Bolt"
                 .into(),
             special_ability: "Invents gadgets that turn bad dreams into giggles".into(),
+            ..Default::default()
         },
     ]
 }
@@ -98,6 +102,7 @@ pub fn ensure_demo_data(state: &AppState) -> anyhow::Result<()> {
                     event_type: Some(event),
                     custom_event_id: None,
                     is_favorite: false,
+                    ..Default::default()
                 };
                 match table::create::<Story>(&tx, user_id, Uuid::now_v7(), input, now)? {
                     CreateOutcome::Created(_) => {}

@@ -478,6 +478,7 @@ pub async fn generate(
                 event_type: req.event_type,
                 custom_event_id: req.custom_event_id,
                 is_favorite: false,
+                ..Default::default()
             };
             let outcome = table::create::<Story>(&tx, user, id, input, now)?;
             if let CreateOutcome::Created(_) = &outcome {
@@ -521,6 +522,7 @@ mod tests {
             special_ability: "Talks to owls".into(),
             avatar_url: None,
             avatar_generation_id: None,
+            ..Default::default()
         }
     }
 
@@ -542,6 +544,7 @@ mod tests {
                     event_type: Some(event),
                     custom_event_id: None,
                     is_favorite: false,
+                    ..Default::default()
                 };
                 assert_eq!(input.validate(), Ok(()));
             }

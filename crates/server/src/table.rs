@@ -926,6 +926,7 @@ mod tests {
             traits: vec![HeroTrait::Kind],
             appearance: String::new(),
             special_ability: String::new(),
+            ..Default::default()
         }
     }
 

@@ -28,6 +28,7 @@ async fn profile_is_network_first_and_edits_sync_even_offline() {
         name: "Ada L.".into(),
         preferred_language: Language::It,
         theme: Theme::Dark,
+        ..Default::default()
     };
     let v = phone.update_profile(edit).unwrap();
     assert_eq!(
@@ -38,6 +39,7 @@ async fn profile_is_network_first_and_edits_sync_even_offline() {
         name: "  ".into(),
         preferred_language: Language::It,
         theme: Theme::Dark,
+        ..Default::default()
     };
     assert_eq!(phone.update_profile(bad).unwrap_err().code(), "validation");
     // Read network-first while the edit is unsynced: the server's copy, my edit on top.
@@ -68,6 +70,7 @@ async fn profile_is_network_first_and_edits_sync_even_offline() {
             name: "Ada Offline".into(),
             preferred_language: Language::It,
             theme: Theme::Light,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(phone.profile().await.unwrap().value.name, "Ada Offline");
@@ -105,6 +108,7 @@ async fn concurrent_profile_edits_server_wins() {
             name: "Phone".into(),
             preferred_language: Language::En,
             theme: Theme::Dark,
+            ..Default::default()
         })
         .unwrap();
     laptop
@@ -112,6 +116,7 @@ async fn concurrent_profile_edits_server_wins() {
             name: "Laptop".into(),
             preferred_language: Language::En,
             theme: Theme::Light,
+            ..Default::default()
         })
         .unwrap();
     phone.sync_now().await.unwrap();

@@ -174,6 +174,7 @@ async fn apply_then_fail_answers_are_replayed_without_duplicates() {
             name: "Twice".into(),
             preferred_language: Language::Es,
             theme: Theme::Dark,
+            ..Default::default()
         })
         .unwrap();
     let new_story = phone.create::<Story>(story("New", None)).unwrap();

@@ -237,48 +237,72 @@ impl Columns {
 }
 
 /// Where each column of an entity's row is in a statement's result, looked up by name
-/// once per statement. Per row, a field is found by its name in that list; fields are
-/// asked for in declaration order, so the next entry is tried first.
+/// once per statement. Per row, a field is found by its name among the entity's own
+/// columns; fields are asked for in declaration order, so the next one is tried first.
 pub struct RowReader {
-    columns: Vec<(&'static str, usize)>,
+    fields: Vec<(&'static str, usize)>,
+    /// The positions of [`META_COLUMNS`], in that order.
+    meta: Vec<usize>,
     next: std::cell::Cell<usize>,
+}
+
+/// The index of each meta column in [`RowReader::meta`].
+mod meta {
+    pub const CREATED_AT: usize = 0;
+    pub const UPDATED_AT: usize = 1;
+    pub const SYNC_STATUS: usize = 2;
+    pub const SYNC_OP: usize = 3;
+    pub const BASE_VERSION: usize = 4;
+    pub const BASE_SNAPSHOT: usize = 5;
+    pub const SERVER_SNAPSHOT: usize = 6;
+    // 7: server_version, derived from server_snapshot.
+    pub const CHANGED_FIELDS: usize = 8;
+    pub const LAST_SYNCED_AT: usize = 9;
+    pub const SERVER_UPDATED_AT: usize = 10;
+    pub const SYNC_ERROR: usize = 11;
+    pub const ATTEMPTS: usize = 12;
+    pub const NEXT_ATTEMPT_AT: usize = 13;
+    pub const SEEN_GEN: usize = 14;
+    pub const PENDING_INCREMENT: usize = 15;
 }
 
 impl RowReader {
     /// The positions of every column a [`SyncRow`] of `E` needs in `stmt`'s result.
     pub fn new<E: SyncEntity>(stmt: &Statement<'_>) -> Result<RowReader> {
-        let columns = std::iter::once("id")
+        let fields = std::iter::once("id")
             .chain(<E::Input as Fields>::COLUMNS.iter().copied())
             .chain(<E::Server as Fields>::COLUMNS.iter().copied())
-            .chain(META_COLUMNS.iter().copied())
             .map(|name| Ok((name, stmt.column_index(name)?)))
             .collect::<rusqlite::Result<_>>()?;
+        let meta = META_COLUMNS
+            .iter()
+            .map(|name| stmt.column_index(name))
+            .collect::<rusqlite::Result<_>>()?;
         Ok(RowReader {
-            columns,
+            fields,
+            meta,
             next: std::cell::Cell::new(0),
         })
     }
 
+    /// The position of the entity column `name`.
     fn index(&self, name: &'static str) -> rusqlite::Result<usize> {
+        let same = |n: &str| std::ptr::eq(n, name) || n == name;
         let hint = self.next.get();
-        let at = match self.columns.get(hint) {
-            Some((n, _)) if *n == name => hint,
+        let at = match self.fields.get(hint) {
+            Some((n, _)) if same(n) => hint,
             _ => self
-                .columns
+                .fields
                 .iter()
-                .position(|(n, _)| *n == name)
+                .position(|(n, _)| same(n))
                 .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?,
         };
         self.next.set(at + 1);
-        Ok(self.columns[at].1)
+        Ok(self.fields[at].1)
     }
 
-    fn get<T: rusqlite::types::FromSql>(
-        &self,
-        r: &Row<'_>,
-        name: &'static str,
-    ) -> rusqlite::Result<T> {
-        r.get(self.index(name)?)
+    fn meta<T: rusqlite::types::FromSql>(&self, r: &Row<'_>, which: usize) -> rusqlite::Result<T> {
+        r.get(self.meta[which])
     }
 
     /// The column `name` of `r` as a cell for [`Fields::read_cells`].
@@ -307,25 +331,25 @@ impl RowReader {
 
     /// Reads a full row of `E` by column name.
     pub fn read<E: SyncEntity>(&self, r: &Row<'_>) -> rusqlite::Result<Result<SyncRow<E>>> {
-        let id: String = self.get(r, "id")?;
+        self.next.set(0);
+        let id: String = r.get(self.index("id")?)?;
         let fields = <E::Input as Fields>::read_cells(&mut |name| self.cell(r, name))?;
         let server = <E::Server as Fields>::read_cells(&mut |name| self.cell(r, name))?;
-        let created_at: String = self.get(r, "created_at")?;
-        let updated_at: String = self.get(r, "updated_at")?;
-        let status: String = self.get(r, "sync_status")?;
-        let op: Option<String> = self.get(r, "sync_op")?;
-        let base_version: Option<i64> = self.get(r, "base_version")?;
-        let base_snapshot: Option<String> = self.get(r, "base_snapshot")?;
-        let server_snapshot: Option<String> = self.get(r, "server_snapshot")?;
-        // `server_version` is derived from `server_snapshot`.
-        let changed_fields: String = self.get(r, "changed_fields")?;
-        let last_synced_at: Option<String> = self.get(r, "last_synced_at")?;
-        let server_updated_at: Option<String> = self.get(r, "server_updated_at")?;
-        let sync_error: Option<String> = self.get(r, "sync_error")?;
-        let attempts: i64 = self.get(r, "attempts")?;
-        let next_attempt_at: Option<String> = self.get(r, "next_attempt_at")?;
-        let seen_gen: i64 = self.get(r, "seen_gen")?;
-        let pending_increment: i64 = self.get(r, "pending_increment")?;
+        let created_at: String = self.meta(r, meta::CREATED_AT)?;
+        let updated_at: String = self.meta(r, meta::UPDATED_AT)?;
+        let status: String = self.meta(r, meta::SYNC_STATUS)?;
+        let op: Option<String> = self.meta(r, meta::SYNC_OP)?;
+        let base_version: Option<i64> = self.meta(r, meta::BASE_VERSION)?;
+        let base_snapshot: Option<String> = self.meta(r, meta::BASE_SNAPSHOT)?;
+        let server_snapshot: Option<String> = self.meta(r, meta::SERVER_SNAPSHOT)?;
+        let changed_fields: String = self.meta(r, meta::CHANGED_FIELDS)?;
+        let last_synced_at: Option<String> = self.meta(r, meta::LAST_SYNCED_AT)?;
+        let server_updated_at: Option<String> = self.meta(r, meta::SERVER_UPDATED_AT)?;
+        let sync_error: Option<String> = self.meta(r, meta::SYNC_ERROR)?;
+        let attempts: i64 = self.meta(r, meta::ATTEMPTS)?;
+        let next_attempt_at: Option<String> = self.meta(r, meta::NEXT_ATTEMPT_AT)?;
+        let seen_gen: i64 = self.meta(r, meta::SEEN_GEN)?;
+        let pending_increment: i64 = self.meta(r, meta::PENDING_INCREMENT)?;
         Ok((|| {
             let i = id.as_str();
             let fields = fields.map_err(|what| corrupt::<E>(i, what))?;
@@ -528,4 +552,32 @@ pub fn mark_seen<E: SyncEntity>(conn: &Connection, id: Uuid, gen: i64) -> Result
     conn.prepare_cached(&sql::<E>().mark_seen)?
         .execute(rusqlite::params![UuidText::new(id), gen])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{meta, META_COLUMNS};
+
+    #[test]
+    fn meta_positions_name_their_columns() {
+        for (at, name) in [
+            (meta::CREATED_AT, "created_at"),
+            (meta::UPDATED_AT, "updated_at"),
+            (meta::SYNC_STATUS, "sync_status"),
+            (meta::SYNC_OP, "sync_op"),
+            (meta::BASE_VERSION, "base_version"),
+            (meta::BASE_SNAPSHOT, "base_snapshot"),
+            (meta::SERVER_SNAPSHOT, "server_snapshot"),
+            (meta::CHANGED_FIELDS, "changed_fields"),
+            (meta::LAST_SYNCED_AT, "last_synced_at"),
+            (meta::SERVER_UPDATED_AT, "server_updated_at"),
+            (meta::SYNC_ERROR, "sync_error"),
+            (meta::ATTEMPTS, "attempts"),
+            (meta::NEXT_ATTEMPT_AT, "next_attempt_at"),
+            (meta::SEEN_GEN, "seen_gen"),
+            (meta::PENDING_INCREMENT, "pending_increment"),
+        ] {
+            assert_eq!(META_COLUMNS[at], name);
+        }
+    }
 }

@@ -150,6 +150,7 @@ mod tests {
             traits: vec![HeroTrait::Brave],
             appearance: String::new(),
             special_ability: String::new(),
+            ..Default::default()
         }
     }
 
@@ -168,6 +169,7 @@ mod tests {
             special_ability: String::new(),
             avatar_url: None,
             avatar_generation_id: None,
+            ..Default::default()
         };
         save(&f.conn, &HeroRow::from_server(&rec, now, 0)).unwrap();
         rec.id
@@ -216,6 +218,7 @@ mod tests {
             traits: vec![HeroTrait::Kind],
             appearance: String::new(),
             special_ability: String::new(),
+            ..Default::default()
         };
         let view = f
             .tx(|tx, ctx| update(tx, ctx, id, changed.clone()))

@@ -383,6 +383,7 @@ mod tests {
             traits: vec![HeroTrait::Brave],
             appearance: String::new(),
             special_ability: String::new(),
+            ..Default::default()
         }
     }
 
@@ -395,6 +396,7 @@ mod tests {
             event_type: Some(EventType::Bedtime),
             custom_event_id: None,
             is_favorite: false,
+            ..Default::default()
         }
     }
 
@@ -507,6 +509,7 @@ mod tests {
             last_played_at: None,
             audio_url: None,
             audio_duration: None,
+            ..Default::default()
         };
         entity::save(&f.conn, &SyncRow::<Story>::from_server(&rec, now, 0)).unwrap();
         f.tx(|tx, ctx| heroes::delete(tx, ctx, hero_rec.id))

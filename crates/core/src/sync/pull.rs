@@ -296,6 +296,7 @@ mod tests {
             special_ability: String::new(),
             avatar_url: None,
             avatar_generation_id: None,
+            ..Default::default()
         }
     }
 
@@ -317,6 +318,7 @@ mod tests {
             last_played_at: None,
             audio_url: None,
             audio_duration: None,
+            ..Default::default()
         }
     }
 
