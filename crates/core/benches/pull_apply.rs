@@ -309,8 +309,7 @@ fn initial_sync(rt: &tokio::runtime::Runtime) -> (Duration, Duration) {
             name: "Luna".into(),
             age: 6,
             traits: vec![is_protocol::HeroTrait::Brave],
-            appearance: String::new(),
-            special_ability: String::new(),
+            ..Default::default()
         };
         story_server::table::create::<is_protocol::Hero>(&tx, user, hero, hero_input, now).unwrap();
         for i in 0..ROWS - 1 {

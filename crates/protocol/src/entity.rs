@@ -746,10 +746,10 @@ macro_rules! entity {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub struct $entity;
 
+        // `Default` is the empty input (not a valid one): what a new form starts from, and
+        // the `..Default::default()` that lets code name only the fields it cares about.
+        // (A plain comment: the API's documentation need not say it.)
         $(#[$imeta])*
-        ///
-        /// `Default` is the empty input (not a valid one): what a new form starts from, and
-        /// the `..Default::default()` that lets code name only the fields it cares about.
         #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

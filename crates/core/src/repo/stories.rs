@@ -486,10 +486,7 @@ mod tests {
             name: "Max".into(),
             age: 5,
             traits: vec![HeroTrait::Kind],
-            appearance: String::new(),
-            special_ability: String::new(),
-            avatar_url: None,
-            avatar_generation_id: None,
+            ..Default::default()
         };
         entity::save(&f.conn, &SyncRow::<Hero>::from_server(&hero_rec, now, 0)).unwrap();
         let rec = StoryRecord {
