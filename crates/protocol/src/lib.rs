@@ -39,7 +39,10 @@ pub use profile::{
 pub use story::{EventType, Language, Story, StoryInput, StoryPatch, StoryRecord, StoryServer};
 
 /// Largest number of mutations the server accepts in one `POST /api/sync/push`.
-pub const MAX_PUSH_BATCH: usize = 100;
+pub const MAX_PUSH_BATCH: usize = 500;
+/// Largest request body the server accepts by default; a client keeps each push below
+/// it (by bytes as well as by count).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Largest page the change feed serves; larger `limit`s are clamped.
 pub const MAX_CHANGES_LIMIT: u32 = 1000;
 /// Largest single counter increment accepted in one mutation.

@@ -71,8 +71,8 @@ pub use error::ApiError;
 /// The server's version, reported by `GET /api/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Largest request body accepted (1 MiB); larger ones get 413 `payload_too_large`.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Largest request body accepted (`MAX_BODY_BYTES`, 4 MiB); larger ones get 413 `payload_too_large`.
+pub const DEFAULT_BODY_LIMIT: usize = is_protocol::MAX_BODY_BYTES;
 
 /// Server settings (everything but the listen address, which belongs to the listener).
 #[derive(Debug, Clone)]
