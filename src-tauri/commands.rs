@@ -6,7 +6,8 @@
 //! tests), so a command renamed or removed here is a type error in the UI.
 
 use is_core::{
-    Account, Core, CoreError, ErrorPayload, Hero, HeroInput, HeroView, SyncOverview, SyncReport,
+    Account, ActivityEntry, Core, CoreError, ErrorPayload, Hero, HeroInput, HeroView, Notice,
+    SyncOverview, SyncReport,
 };
 use tauri::State;
 use uuid::Uuid;
@@ -68,7 +69,8 @@ commands! {
     async sign_in(email: String, password: String) -> Account => |core| core.sign_in(&email, &password);
     async sign_up(email: String, password: String, name: String) -> Account
         => |core| core.sign_up(&email, &password, &name);
-    async sign_out() -> () => |core| core.sign_out();
+    /// Refused with `unsynced_changes` (and the count) unless `discard` (unsynced changes).
+    async sign_out(discard: bool) -> () => |core| core.sign_out(discard);
 
     sync heroes_list() -> Vec<HeroView> => |core| core.list::<Hero>(&());
     sync hero_get(id: Uuid) -> HeroView => |core| core.cached::<Hero>(id);
@@ -81,6 +83,12 @@ commands! {
     async sync_now() -> SyncReport => |core| core.sync_now();
     sync sync_overview() -> SyncOverview => |core| core.overview();
     sync set_work_offline(enabled: bool) -> SyncOverview => |core| core.set_work_offline(enabled);
+    sync sync_cancel() -> () => |core| { core.cancel_sync(); Ok(()) };
+    sync activity_log(limit: u32) -> Vec<ActivityEntry> => |core| core.activity_log(limit);
+    sync notices_list() -> Vec<Notice> => |core| core.notices();
+    sync notice_dismiss(id: i64) -> () => |core| core.dismiss_notice(id);
+    /// The sync report (JSON, nothing personal) for the user to save or send.
+    sync sync_report() -> String => |core| core.sync_report(env!("CARGO_PKG_VERSION"));
 }
 
 /// The committed command map matches the commands; regenerate it with

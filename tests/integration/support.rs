@@ -145,6 +145,7 @@ pub async fn sign_in(core: &Core, email: &str) {
 pub struct LossyTransport {
     inner: HttpTransport,
     lose_push_answers: AtomicUsize,
+    refuse_pushes: std::sync::atomic::AtomicBool,
     pub pushes: AtomicUsize,
     /// Per push request: (entity, op, row id) of each mutation.
     pub pushed: Mutex<Vec<Vec<(EntityKind, String, Uuid)>>>,
@@ -155,6 +156,7 @@ impl LossyTransport {
         Arc::new(LossyTransport {
             inner: HttpTransport::new(base_url),
             lose_push_answers: AtomicUsize::new(0),
+            refuse_pushes: Default::default(),
             pushes: AtomicUsize::new(0),
             pushed: Mutex::new(Vec::new()),
         })
@@ -163,6 +165,12 @@ impl LossyTransport {
     /// What each push carried so far.
     pub fn pushed(&self) -> Vec<Vec<(EntityKind, String, Uuid)>> {
         self.pushed.lock().unwrap().clone()
+    }
+
+    /// While set, every push is answered 500 without reaching the server (the change
+    /// feed still answers).
+    pub fn refuse_pushes(&self, refuse: bool) {
+        self.refuse_pushes.store(refuse, Ordering::SeqCst);
     }
 
     /// The next `n` push answers are lost after the server applied them.
@@ -199,6 +207,13 @@ impl Transport for LossyTransport {
         req: &'a PushRequest,
     ) -> BoxFuture<'a, TransportResult<PushResponse>> {
         Box::pin(async move {
+            if self.refuse_pushes.load(Ordering::SeqCst) {
+                return Err(TransportError::Http {
+                    status: 500,
+                    body: is_protocol::ErrorBody::new("internal", "push refused by the test"),
+                    retry_after: None,
+                });
+            }
             self.pushes.fetch_add(1, Ordering::SeqCst);
             let carried = req
                 .mutations

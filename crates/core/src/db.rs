@@ -223,6 +223,39 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox_v2 RENAME TO outbox;
     CREATE INDEX outbox_by_row ON outbox (entity, entity_id, seq);
     "#,
+    // 3: diagnostics and notices (SPEC.md sections 7 and 12).
+    r#"
+    -- One row per sync run, newest kept (see `diagnostics::LOG_KEEP`).
+    CREATE TABLE sync_log (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at  TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        trigger     TEXT NOT NULL,                     -- launch, manual, retry, watchdog, ...
+        pushed      INTEGER NOT NULL DEFAULT 0,
+        applied     INTEGER NOT NULL DEFAULT 0,
+        conflicts   INTEGER NOT NULL DEFAULT 0,
+        rejected    INTEGER NOT NULL DEFAULT 0,
+        failed      INTEGER NOT NULL DEFAULT 0,
+        pulled      INTEGER NOT NULL DEFAULT 0,
+        outcome     TEXT NOT NULL,                     -- ok, offline, throttled, error, cancelled, note
+        error_code  TEXT,
+        message     TEXT
+    ) STRICT;
+
+    -- "Sync replaced or dropped your edit": shown until dismissed.
+    CREATE TABLE notices (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at  TEXT NOT NULL,
+        entity      TEXT NOT NULL,
+        entity_id   TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        reason      TEXT NOT NULL,                     -- replaced, dropped, deleted_elsewhere
+        fields      TEXT NOT NULL DEFAULT '[]',        -- the user's fields the server's replaced
+        history_id  INTEGER,                           -- the conflict history entry to view or restore
+        dismissed   INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX notices_open ON notices (id) WHERE dismissed = 0;
+    "#,
 ];
 
 /// Opens (creating if needed) the cache at `path` and migrates it to the latest schema.
@@ -467,6 +500,9 @@ pub mod meta {
     /// Per-entity conflict strategy chosen in Settings: `strategy.<entity>`.
     pub const STRATEGY_PREFIX: &str = "strategy.";
     pub const LAST_SYNC_AT: &str = "last_sync_at";
+    /// Set while a first sync (from no cursor) has not drained the feed yet, so that a
+    /// cancelled one still shows as a first sync when it resumes.
+    pub const INITIAL_SYNC: &str = "initial_sync_active";
     pub const WORK_OFFLINE: &str = "work_offline";
 
     pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {

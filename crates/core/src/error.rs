@@ -32,6 +32,12 @@ pub enum CoreError {
     Corrupt(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The user stopped a sync; it resumes from where it stopped.
+    #[error("Sync stopped. It will go on from here next time.")]
+    Cancelled,
+    /// Signing out would delete changes that have not reached the server.
+    #[error("{count} change{} on this device {} not synced yet. Signing out deletes {}.", if *.count == 1 { "" } else { "s" }, if *.count == 1 { "is" } else { "are" }, if *.count == 1 { "it" } else { "them" })]
+    UnsyncedChanges { count: u32 },
 }
 
 fn validation_message(errors: &[FieldError]) -> String {
@@ -54,10 +60,12 @@ pub enum ErrorCode {
     Offline,
     Server,
     Internal,
+    Cancelled,
+    UnsyncedChanges,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Validation,
         ErrorCode::NotFound,
         ErrorCode::InvalidTransition,
@@ -67,6 +75,8 @@ impl ErrorCode {
         ErrorCode::Offline,
         ErrorCode::Server,
         ErrorCode::Internal,
+        ErrorCode::Cancelled,
+        ErrorCode::UnsyncedChanges,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +90,8 @@ impl ErrorCode {
             ErrorCode::Offline => "offline",
             ErrorCode::Server => "server",
             ErrorCode::Internal => "internal",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::UnsyncedChanges => "unsynced_changes",
         }
     }
 }
@@ -98,6 +110,8 @@ impl CoreError {
             CoreError::Transport(e) if e.is_offline() => ErrorCode::Offline,
             CoreError::Transport(_) => ErrorCode::Server,
             CoreError::Db(_) | CoreError::Corrupt(_) | CoreError::Io(_) => ErrorCode::Internal,
+            CoreError::Cancelled => ErrorCode::Cancelled,
+            CoreError::UnsyncedChanges { .. } => ErrorCode::UnsyncedChanges,
         };
         own.as_str()
     }

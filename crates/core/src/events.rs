@@ -6,11 +6,12 @@ use uuid::Uuid;
 
 use is_protocol::EntityKind;
 
+use crate::diagnostics::Notice;
 use crate::error::ErrorPayload;
 use crate::repo::illustrations::IllustrationView;
 use crate::repo::profile::ProfileView;
 use crate::repo::usage::UsageView;
-use crate::status::SyncOverview;
+use crate::status::{SyncOverview, SyncProgress};
 
 /// A fresh value a cacheAndNetwork (or background) read got from the server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,4 +47,9 @@ pub enum CoreEvent {
     Refreshed { value: Refreshed },
     /// A cacheAndNetwork read could not refresh; the cached value stays.
     RefreshFailed { what: String, error: ErrorPayload },
+    /// A pull received another page.
+    SyncProgress { progress: SyncProgress },
+    /// Sync replaced or dropped one of the user's edits, or the row was deleted on
+    /// another device: tell them, with View or Restore.
+    Notice { notice: Notice },
 }

@@ -12,13 +12,15 @@
 //!   list;
 //! - [`sync`]: the engine (push, pull, resync) and its pure decisions (plan, the state
 //!   machine);
-//! - [`status`], [`events`]: what the core tells its clients;
+//! - [`status`], [`events`], [`diagnostics`]: what the core tells its clients (the
+//!   activity log, notices, the sync report);
 //! - [`merge`], [`policy`], [`outbox`]: conflict resolution, cache policies, the outbox;
 //! - [`transport`], [`clock`], [`rng`], [`db`]: the injected world.
 
 pub mod app;
 pub mod clock;
 pub mod db;
+pub mod diagnostics;
 pub mod entity;
 pub mod error;
 pub mod events;
@@ -34,6 +36,7 @@ pub mod transport;
 pub use app::conflicts::{ConflictChoice, ConflictDetail, ConflictRecord, ConflictSummary};
 pub use app::scheduler::Trigger;
 pub use app::{Core, CoreConfig};
+pub use diagnostics::{ActivityEntry, Notice, NoticeReason, RunOutcome};
 pub use entity::{Collection, ConflictStrategy, Favorite, RowSync, SyncEntity};
 pub use error::{CoreError, ErrorCode, ErrorPayload, Result};
 pub use events::{CoreEvent, Refreshed};
@@ -49,5 +52,5 @@ pub use repo::illustrations::IllustrationView;
 pub use repo::profile::ProfileView;
 pub use repo::stories::{GenerateStoryInput, StoryFilter, StorySummary, StoryView};
 pub use repo::usage::UsageView;
-pub use status::{Account, NetworkState, SyncOverview};
+pub use status::{Account, NetworkState, SyncOverview, SyncProgress};
 pub use sync::SyncReport;

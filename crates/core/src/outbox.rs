@@ -141,28 +141,62 @@ impl OutboxEntry {
 const COLUMNS: &str =
     "seq, mutation_id, entity, entity_id, op, payload, base_version, sent, created_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxEntry>> {
-    let mutation_id: String = row.get(1)?;
-    let entity: String = row.get(2)?;
-    let entity_id: String = row.get(3)?;
-    let op: String = row.get(4)?;
-    let payload: String = row.get(5)?;
-    let created_at: String = row.get(8)?;
-    let seq: i64 = row.get(0)?;
-    let base_version: Option<i64> = row.get(6)?;
-    let sent: bool = row.get(7)?;
+/// An entry that cannot be read back (a damaged file, or a bug that stored it wrong).
+/// It is never sent; the push shows its row as failed, with Discard, and goes on with
+/// the rest of the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    pub seq: i64,
+    /// The row it belongs to, when that much can be read.
+    pub row: Option<(EntityKind, Uuid)>,
+    pub reason: String,
+}
+
+impl From<Unreadable> for CoreError {
+    fn from(u: Unreadable) -> Self {
+        CoreError::Corrupt(format!("outbox entry {}: {}", u.seq, u.reason))
+    }
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<std::result::Result<OutboxEntry, Unreadable>> {
+    let seq: i64 = row.get("seq")?;
+    let text = |name: &str| row.get::<_, Option<String>>(name).ok().flatten();
+    let entity = text("entity").as_deref().and_then(EntityKind::parse);
+    let entity_id = text("entity_id").and_then(|s| s.parse::<Uuid>().ok());
+    let bad = |what: &str| Unreadable {
+        seq,
+        row: entity.zip(entity_id),
+        reason: format!("bad {what}"),
+    };
     Ok((|| {
-        let corrupt = |what: &str| CoreError::Corrupt(format!("outbox entry {seq}: bad {what}"));
+        let op = text("op")
+            .as_deref()
+            .and_then(EntryOp::parse)
+            .ok_or_else(|| bad("op"))?;
+        let base_version = row
+            .get::<_, Option<i64>>("base_version")
+            .map_err(|_| bad("base version"))?;
+        let sent = row.get::<_, bool>("sent").map_err(|_| bad("sent flag"))?;
+        if sent && matches!(op, EntryOp::Update | EntryOp::Delete) && base_version.is_none() {
+            return Err(bad("base version"));
+        }
         Ok(OutboxEntry {
             seq,
-            mutation_id: mutation_id.parse().map_err(|_| corrupt("mutation id"))?,
-            entity: EntityKind::parse(&entity).ok_or_else(|| corrupt("entity"))?,
-            entity_id: entity_id.parse().map_err(|_| corrupt("entity id"))?,
-            op: EntryOp::parse(&op).ok_or_else(|| corrupt("op"))?,
-            payload: serde_json::from_str(&payload).map_err(|_| corrupt("payload"))?,
+            mutation_id: text("mutation_id")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("mutation id"))?,
+            entity: entity.ok_or_else(|| bad("entity"))?,
+            entity_id: entity_id.ok_or_else(|| bad("entity id"))?,
+            op,
+            payload: text("payload")
+                .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+                .filter(Value::is_object)
+                .ok_or_else(|| bad("payload"))?,
             base_version,
             sent,
-            created_at: created_at.parse().map_err(|_| corrupt("timestamp"))?,
+            created_at: text("created_at")
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| bad("timestamp"))?,
         })
     })())
 }
@@ -173,19 +207,23 @@ pub fn entries_for(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<Ve
         "SELECT {COLUMNS} FROM outbox WHERE entity = ?1 AND entity_id = ?2 ORDER BY seq"
     ))?;
     let rows = stmt.query_map(params![entity.as_str(), id.to_string()], from_row)?;
-    rows.map(|r| r?).collect()
+    rows.map(|r| Ok(r??)).collect()
 }
 
 /// The oldest entry of every row, oldest first: what a push sends (one per row, so that
-/// a row's mutations reach the server in order).
-pub fn heads(conn: &Connection, limit: usize) -> Result<Vec<OutboxEntry>> {
+/// a row's mutations reach the server in order). An entry that cannot be read comes
+/// back as such, so that it holds up nothing but its own row.
+pub fn heads(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<std::result::Result<OutboxEntry, Unreadable>>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbox WHERE seq IN
              (SELECT MIN(seq) FROM outbox GROUP BY entity, entity_id)
          ORDER BY seq LIMIT ?1"
     ))?;
     let rows = stmt.query_map(params![limit as i64], from_row)?;
-    rows.map(|r| r?).collect()
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn len(conn: &Connection) -> Result<usize> {
@@ -552,7 +590,7 @@ mod tests {
         let conn = db::open_in_memory().unwrap();
         record_create(&conn, id(100), EntityKind::Hero, id(2), &json!({}), now()).unwrap();
         record_update(&conn, id(101), EntityKind::Hero, id(1), &json!({}), now()).unwrap();
-        let seq = heads(&conn, 10).unwrap()[0].seq;
+        let seq = heads(&conn, 10).unwrap()[0].clone().unwrap().seq;
         freeze(&conn, seq, None).unwrap();
         record_update(
             &conn,
@@ -564,7 +602,11 @@ mod tests {
         )
         .unwrap();
         let heads = heads(&conn, 10).unwrap();
-        let got: Vec<_> = heads.iter().map(|e| (e.entity_id, e.op)).collect();
+        let got: Vec<_> = heads
+            .iter()
+            .flatten()
+            .map(|e| (e.entity_id, e.op))
+            .collect();
         assert_eq!(got, [(id(2), EntryOp::Create), (id(1), EntryOp::Update)]);
         assert_eq!(len(&conn).unwrap(), 3);
     }
@@ -582,7 +624,12 @@ mod tests {
             now(),
         )
         .unwrap();
-        freeze(&conn, heads(&conn, 1).unwrap()[0].seq, None).unwrap();
+        freeze(
+            &conn,
+            heads(&conn, 1).unwrap()[0].clone().unwrap().seq,
+            None,
+        )
+        .unwrap();
         record_update(
             &conn,
             id(101),
@@ -691,10 +738,10 @@ mod tests {
     fn mutation_needs_a_frozen_base_version() {
         let conn = db::open_in_memory().unwrap();
         record_delete(&conn, id(100), EntityKind::Hero, id(1), now()).unwrap();
-        let e = &heads(&conn, 1).unwrap()[0];
+        let e = &heads(&conn, 1).unwrap()[0].clone().unwrap();
         assert!(e.to_mutation().is_err());
         freeze(&conn, e.seq, Some(7)).unwrap();
-        let e = &heads(&conn, 1).unwrap()[0];
+        let e = &heads(&conn, 1).unwrap()[0].clone().unwrap();
         assert_eq!(
             e.to_mutation().unwrap().op,
             MutationOp::Delete { base_version: 7 }

@@ -41,3 +41,19 @@ pub struct SyncOverview {
     pub failed: u32,
     pub conflicts: u32,
 }
+
+/// How far a pull has come (a first sync of a large account can take a while).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncProgress {
+    /// Rows received in this run so far.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub received: u64,
+    /// About how many remain, when the server says.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub remaining: Option<u64>,
+    /// A first sync or a full resync (worth a progress bar), not a small catch-up.
+    pub first_sync: bool,
+    /// The feed is drained.
+    pub done: bool,
+}

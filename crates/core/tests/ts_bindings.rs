@@ -169,6 +169,11 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_core::ConflictRecord>(&cfg, &mut files);
     render::<is_core::CachePolicy>(&cfg, &mut files);
     render::<is_core::ReadSource>(&cfg, &mut files);
+    render::<is_core::ActivityEntry>(&cfg, &mut files);
+    render::<is_core::RunOutcome>(&cfg, &mut files);
+    render::<is_core::Notice>(&cfg, &mut files);
+    render::<is_core::NoticeReason>(&cfg, &mut files);
+    render::<is_core::SyncProgress>(&cfg, &mut files);
     // Generic: rendered once with its type parameter.
     render::<is_core::Read<is_core::ProfileView>>(&cfg, &mut files);
 

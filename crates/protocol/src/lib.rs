@@ -475,6 +475,10 @@ pub struct ChangesResponse {
     /// Pass this back to continue; store it only once the page is applied.
     pub next_cursor: String,
     pub has_more: bool,
+    /// About how many changes the feed still holds after this page (for a first sync's
+    /// progress); absent from servers that do not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -444,6 +444,7 @@ pub fn changes_page_at(
         changes,
         next_cursor: encode_cursor_at(instance, last, epoch),
         has_more,
+        remaining: None,
     })
 }
 

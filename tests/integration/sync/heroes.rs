@@ -64,9 +64,12 @@ async fn offline_create_update_delete_then_sync() {
         statuses(&heroes),
         [SyncStatus::PendingCreate, SyncStatus::PendingCreate]
     );
-    assert!(heroes
-        .iter()
-        .all(|h| h.sync.attempts == 1 && h.sync.error.is_some()));
+    assert!(
+        heroes
+            .iter()
+            .all(|h| h.sync.attempts == 0 && h.sync.error.is_none()),
+        "an outage spends no attempt"
+    );
 
     // Back online.
     let server = TestServer::start_on(&world.server_db(), addr).await;
@@ -234,7 +237,7 @@ async fn another_user_sees_none_of_them() {
 }
 
 #[tokio::test]
-async fn concurrent_edits_server_wins_and_the_loser_is_kept() {
+async fn a_name_changed_on_two_devices_takes_the_servers_and_the_loser_is_kept() {
     let world = World::new();
     let server = world.start_server().await;
     let phone = world.device("phone", &server.base_url);
@@ -256,11 +259,17 @@ async fn concurrent_edits_server_wins_and_the_loser_is_kept() {
     assert_eq!(report.conflicts, 1);
 
     let on_laptop = laptop.cached::<Hero>(luna.id).unwrap();
-    assert_eq!(on_laptop.name, "Luna from the phone", "heroes: serverWins");
+    assert_eq!(
+        on_laptop.name, "Luna from the phone",
+        "heroes merge; a field both changed takes the server's value"
+    );
     assert_eq!(on_laptop.sync.status, SyncStatus::Synced);
     let history = laptop.conflict_history(EntityKind::Hero, luna.id).unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].resolution, "server_wins");
+    assert_eq!(history[0].resolution, "merge");
+    let notices = laptop.notices().unwrap();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].reason, is_core::NoticeReason::Dropped);
     assert_eq!(
         history[0].local["name"], "Luna from the laptop",
         "the losing version is kept"
@@ -312,45 +321,7 @@ async fn an_expired_session_pauses_sync_and_keeps_local_work() {
 }
 
 #[tokio::test]
-async fn a_row_is_given_up_after_the_maximum_attempts_never_dropped() {
-    let world = World::new();
-    let server = world.start_server().await;
-    let addr = server.addr;
-    let phone = world.device("phone", &server.base_url);
-    sign_up(&phone, "ada@example.com").await;
-    server.stop().await;
-
-    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
-    for _ in 0..3 {
-        phone.sync_now().await.unwrap_err();
-    }
-    let failed = phone.cached::<Hero>(luna.id).unwrap();
-    assert_eq!(failed.sync.status, SyncStatus::Failed);
-    assert!(failed.sync.given_up);
-    assert_eq!(
-        failed.sync.op,
-        Some(is_core::sync::state::PendingOp::Create)
-    );
-    assert_eq!(phone.overview().unwrap().failed, 1);
-
-    // A given-up row is not pushed by itself...
-    let server = TestServer::start_on(&world.server_db(), addr).await;
-    let report = phone.sync_now().await.unwrap();
-    assert_eq!(report.pushed, 0);
-    // ...until the user retries it.
-    let retried = phone.retry::<Hero>(luna.id).unwrap();
-    assert_eq!(retried.sync.status, SyncStatus::PendingCreate);
-    phone.sync_now().await.unwrap();
-    assert_eq!(
-        phone.cached::<Hero>(luna.id).unwrap().sync.status,
-        SyncStatus::Synced
-    );
-    assert_eq!(server_heroes(&server, "ada@example.com").await.len(), 1);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn signing_in_as_another_account_never_leaks_or_drops_unsynced_work() {
+async fn signing_out_warns_about_unsynced_work_then_leaves_nothing_behind() {
     let world = World::new();
     let server = world.start_server().await;
     let device = world.device("shared", &server.base_url);
@@ -360,25 +331,41 @@ async fn signing_in_as_another_account_never_leaks_or_drops_unsynced_work() {
         sign_up(&other, "bob@example.com").await;
     }
     device.create::<Hero>(hero("Luna", 6)).unwrap();
-    device.sign_out().await.unwrap();
+    device.create::<Hero>(hero("Max", 7)).unwrap();
 
-    let err = device
-        .sign_in("bob@example.com", TEST_PASSWORD)
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "account_mismatch");
-    assert_eq!(
-        device.list::<Hero>(&()).unwrap().len(),
-        1,
-        "ada's unsynced hero is still here"
-    );
+    // Unsynced work: signing out is refused with the count, for the warning.
+    let err = device.sign_out(false).await.unwrap_err();
+    assert_eq!(err.code(), "unsynced_changes");
+    assert!(err.to_string().starts_with("2 changes"), "{err}");
+    assert!(device.account().unwrap().is_some(), "still signed in");
+    assert_eq!(device.list::<Hero>(&()).unwrap().len(), 2);
 
-    sign_in(&device, "ada@example.com").await;
+    // Synced, then signed out: nothing of ada's stays on the device.
     device.sync_now().await.unwrap();
-    device.sign_out().await.unwrap();
-    // Now nothing is unsynced: bob may use the device, and sees none of ada's heroes.
+    device.sign_out(false).await.unwrap();
+    assert!(device.account().unwrap().is_none());
+    assert!(device.list::<Hero>(&()).unwrap().is_empty());
+    assert!(device.activity_log(10).unwrap().is_empty());
+
+    // Bob sees none of ada's heroes, before or after his first sync.
     sign_in(&device, "bob@example.com").await;
+    assert!(device.list::<Hero>(&()).unwrap().is_empty());
     device.sync_now().await.unwrap();
     assert!(device.list::<Hero>(&()).unwrap().is_empty());
+
+    // An unsynced change discarded on purpose is gone; ada's data is intact on the server.
+    device.create::<Hero>(hero("Bob's hero", 5)).unwrap();
+    device.sign_out(true).await.unwrap();
+    assert!(device.list::<Hero>(&()).unwrap().is_empty());
+    sign_in(&device, "ada@example.com").await;
+    device.sync_now().await.unwrap();
+    let names: Vec<String> = device
+        .list::<Hero>(&())
+        .unwrap()
+        .into_iter()
+        .map(|h| h.name)
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(server_heroes(&server, "bob@example.com").await.len(), 0);
     server.stop().await;
 }

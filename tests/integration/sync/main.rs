@@ -2,6 +2,7 @@
 //! One test binary (ripgrep style); each scenario gets its own server and devices.
 
 mod custom_events;
+mod healing;
 mod heroes;
 mod profile;
 mod resync;

@@ -8,7 +8,6 @@ use integration_tests::*;
 use is_core::clock::ManualClock;
 use is_core::sync::plan::RetryPolicy;
 use is_core::sync::state::SyncStatus;
-use is_core::transport::HttpTransport;
 use is_core::{CustomEvent, Hero, Story};
 use is_core::{Language, ProfileInput, StoryFilter, Theme};
 use is_protocol::{CustomEventRecord, HeroRecord, StoryRecord};
@@ -22,19 +21,15 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     let server = world.start_server_pruning_at_once().await;
     let phone = world.device("phone", &server.base_url);
     sign_up(&phone, ADA).await;
-    // The laptop runs on a clock we hold still, so that a row in backoff stays there.
+    // The laptop runs on a clock we hold still, and its pushes can be refused.
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let retry = RetryPolicy {
         base: Duration::from_secs(3600),
         max: Duration::from_secs(3600),
         max_attempts: 10,
     };
-    let laptop = world.device_custom(
-        "laptop",
-        Arc::new(HttpTransport::new(&server.base_url)),
-        clock.clone(),
-        retry,
-    );
+    let lossy = LossyTransport::new(&server.base_url);
+    let laptop = world.device_custom("laptop", lossy.clone(), clock.clone(), retry);
     sign_in(&laptop, ADA).await;
 
     let keep = phone.create::<Hero>(hero("Keep", 5)).unwrap();
@@ -48,7 +43,7 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     laptop.sync_now().await.unwrap();
     assert_eq!(laptop.list::<Hero>(&()).unwrap().len(), 2);
 
-    // The laptop makes changes; its push fails (the server errs), so they wait in backoff.
+    // The laptop makes changes; its pushes fail (the server errs), so they stay pending.
     laptop
         .update::<Hero>(keep.id, hero("Keep edited", 6))
         .unwrap();
@@ -59,9 +54,8 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     let mut ev = custom_event("Kept event");
     ev.description = "Edited on the laptop".into();
     laptop.update::<CustomEvent>(event.id, ev).unwrap();
-    set_faults(&server, json!({"error_rate": 1.0})).await;
+    lossy.refuse_pushes(true);
     laptop.sync_now().await.unwrap_err();
-    set_faults(&server, json!({"error_rate": 0.0})).await;
 
     // Meanwhile the phone deletes rows and the server prunes the tombstones: the
     // laptop's cursor is now older than the horizon.
@@ -71,9 +65,9 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     let pruned = server.state.prune_tombstones().unwrap();
     assert!(pruned.rows >= 2, "{pruned:?}");
 
-    // The next sync cannot push (backoff) but pulls: 410, full resync.
-    let report = laptop.sync_now().await.unwrap();
-    assert_eq!(report.pushed, 0, "everything is still in backoff");
+    // The next sync cannot push (the server still errs on pushes) but pulls: 410, a
+    // full resync.
+    assert_eq!(laptop.sync_now().await.unwrap_err().code(), "server");
     let heroes: Vec<String> = laptop
         .list::<Hero>(&())
         .unwrap()
@@ -115,8 +109,8 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     );
     assert!(laptop.outbox_len().unwrap() >= 4);
 
-    // Backoff over: everything pushes, and both devices converge.
-    clock.advance(chrono::Duration::hours(2));
+    // The server takes pushes again: everything goes, and both devices converge.
+    lossy.refuse_pushes(false);
     let report = laptop.sync_now().await.unwrap();
     assert_eq!((report.rejected, report.conflicts), (0, 0), "{report:?}");
     assert_eq!(laptop.outbox_len().unwrap(), 0);
@@ -181,19 +175,16 @@ async fn apply_then_fail_answers_are_replayed_without_duplicates() {
     let new_event = phone.create::<CustomEvent>(custom_event("New")).unwrap();
     set_faults(&server, json!({"apply_then_fail_rate": 1.0})).await;
     assert_eq!(phone.sync_now().await.unwrap_err().code(), "server");
-    // The 503 asked us to wait (Retry-After): the next run pushes nothing but pulls,
-    // and the rows the server did apply come back as server copies of rows whose
-    // changes are still unconfirmed. Nothing is overwritten or counted twice.
-    let report = phone.sync_now().await.unwrap();
-    assert_eq!(report.pushed, 0, "{report:?}");
-    assert!(report.pulled >= 5, "{report:?}");
+    // The rows the server did apply came back through the pull that followed the failed
+    // push, as server copies of rows whose changes are still unconfirmed. Nothing is
+    // overwritten or counted twice.
     assert_eq!(phone.get::<Story>(s.id).await.unwrap().play_count, 1);
     assert_eq!(
         phone.cached::<Hero>(luna.id).unwrap().sync.status,
         SyncStatus::PendingUpdate
     );
     set_faults(&server, json!({"apply_then_fail_rate": 0.0})).await;
-    // Once the wait is over the same mutations are replayed: answered as duplicates.
+    // The same mutations are replayed: answered as duplicates.
     let mut waited = 0;
     while phone.outbox_len().unwrap() > 0 {
         assert!(waited < 100, "the outbox never drained");

@@ -123,8 +123,13 @@ export function installFakeCore(params: URLSearchParams): void {
       return signIn(email, email.split('@')[0]);
     },
     sign_up: ({ email, name }) => signIn(email, name),
-    sign_out: () => {
+    sign_out: ({ discard }) => {
+      const unsynced = heroes.filter((h) => h.sync.status !== 'synced').length;
+      if (unsynced > 0 && !discard) {
+        fail('unsynced_changes', `${unsynced} change${unsynced === 1 ? ' is' : 's are'} not synced yet.`);
+      }
       account = null;
+      heroes = [];
       return null;
     },
     heroes_list: () => heroes.filter((h) => h.sync.status !== 'pending_delete').map((h) => ({ ...h })),

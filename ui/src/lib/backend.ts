@@ -30,7 +30,8 @@ export const auth = {
   current: () => call('account_get'),
   signIn: (email: string, password: string) => call('sign_in', { email, password }),
   signUp: (email: string, password: string, name: string) => call('sign_up', { email, password, name }),
-  signOut: () => call('sign_out'),
+  /** Refused with `unsynced_changes` unless `discard` is set (after the user agreed). */
+  signOut: (discard: boolean) => call('sign_out', { discard }),
 };
 
 export const heroes = {

@@ -124,20 +124,42 @@ impl Core {
         Ok(account)
     }
 
-    /// Signs out: the session is revoked (best effort) and forgotten. Local data stays, so
-    /// that nothing unsynced is lost; it syncs when the same account signs in again.
-    pub async fn sign_out(&self) -> Result<()> {
+    /// Signs out: the session is revoked (best effort) and this account's local data
+    /// (rows, outbox, history, notices, activity log) is deleted, so that whoever signs
+    /// in next never sees it (SPEC.md 12). If changes have not reached the server yet,
+    /// nothing happens unless `discard_unsynced`: the error says how many, for the
+    /// warning.
+    pub async fn sign_out(&self, discard_unsynced: bool) -> Result<()> {
+        let unsynced = self.unsynced_changes()?;
+        if unsynced > 0 && !discard_unsynced {
+            return Err(CoreError::UnsyncedChanges { count: unsynced });
+        }
+        self.cancel_sync();
         if let Some(token) = self.token()? {
             if let Err(e) = self.inner.engine.transport.logout(&token).await {
                 tracing::info!(%e, "could not revoke the session on the server");
             }
         }
+        // Wait for a running sync to stop, so that nothing it writes outlives the wipe.
+        let _running = self.inner.sync_lock.lock().await;
         self.db().write(|tx| {
+            wipe_user_data(tx)?;
             tx.execute("DELETE FROM account", [])?;
+            meta::delete(tx, OWNER)?;
             Ok(())
         })?;
+        for entity in EntityKind::ALL {
+            self.emit(CoreEvent::DataChanged { entity });
+        }
         self.emit_overview();
         Ok(())
+    }
+
+    /// Local changes the server does not have yet (pending, failed or in conflict).
+    pub fn unsynced_changes(&self) -> Result<u32> {
+        let (pending, failed, conflicts) = self.db().read(repo::counts)?;
+        let increments = self.db().read(repo::pending_increments)?;
+        Ok(pending + failed + conflicts + increments)
     }
 
     // -----------------------------------------------------------------------------------
@@ -254,13 +276,27 @@ pub(crate) fn load_account(conn: &Connection) -> Result<Option<(Account, Option<
     .transpose()
 }
 
+/// Deletes everything that belongs to the signed-in account (device settings such as
+/// the conflict strategies and Work offline stay).
 fn wipe_user_data(tx: &Connection) -> Result<()> {
-    tx.execute_batch(
-        "DELETE FROM heroes; DELETE FROM stories; DELETE FROM custom_events; DELETE FROM user_profile;
-         DELETE FROM story_illustrations; DELETE FROM usage_cache;
-         DELETE FROM outbox; DELETE FROM conflict_history;
-         DELETE FROM sync_meta WHERE key IN ('changes_cursor', 'last_sync_at', 'resync_active');",
-    )?;
+    for table in repo::SYNCED_TABLES.iter().chain(&[
+        "story_illustrations",
+        "usage_cache",
+        "outbox",
+        "conflict_history",
+        "notices",
+        "sync_log",
+    ]) {
+        tx.execute(&format!("DELETE FROM {table}"), [])?;
+    }
+    for key in [
+        meta::CURSOR,
+        meta::LAST_SYNC_AT,
+        meta::RESYNC,
+        meta::INITIAL_SYNC,
+    ] {
+        meta::delete(tx, key)?;
+    }
     Ok(())
 }
 

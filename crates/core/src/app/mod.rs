@@ -52,6 +52,9 @@ pub struct CoreConfig {
     pub push_debounce: Duration,
     /// Health probe interval while the server is reachable; faster while it is not.
     pub probe_interval: Duration,
+    /// A sync run taking longer than this is taken as hung: the watchdog restarts the
+    /// loop (what the run applied stays applied).
+    pub run_timeout: Duration,
 }
 
 impl CoreConfig {
@@ -63,6 +66,7 @@ impl CoreConfig {
             sync_interval: Duration::from_secs(15 * 60),
             push_debounce: Duration::from_millis(400),
             probe_interval: Duration::from_secs(30),
+            run_timeout: Duration::from_secs(10 * 60),
         }
     }
 
@@ -74,13 +78,14 @@ impl CoreConfig {
 pub(crate) struct Inner {
     pub(crate) engine: SyncEngine,
     pub(crate) config: CoreConfig,
-    events: broadcast::Sender<CoreEvent>,
     /// At most one sync runs at a time.
     sync_lock: tokio::sync::Mutex<()>,
     runtime: Mutex<Runtime>,
     /// Wakes the background scheduler; holds at most one pending wake-up, so triggers
     /// that arrive during a run coalesce into one more run.
     pub(crate) wake: Notify,
+    /// Wakes the network monitor for a probe now.
+    pub(crate) probe: Notify,
     pub(crate) pending_trigger: Mutex<Option<crate::app::scheduler::Trigger>>,
 }
 
@@ -112,24 +117,16 @@ impl Core {
         rng: Arc<dyn Rng>,
         config: CoreConfig,
     ) -> Core {
-        let (events, _) = broadcast::channel(256);
         let work_offline = meta::get(&conn, meta::WORK_OFFLINE)
             .ok()
             .flatten()
             .as_deref()
             == Some("1");
-        let engine = SyncEngine {
-            db: Arc::new(Db::new(conn)),
-            transport,
-            clock,
-            rng,
-            policy: config.retry,
-        };
+        let engine = SyncEngine::new(Arc::new(Db::new(conn)), transport, clock, rng, config.retry);
         Core {
             inner: Arc::new(Inner {
                 engine,
                 config,
-                events,
                 sync_lock: tokio::sync::Mutex::new(()),
                 runtime: Mutex::new(Runtime {
                     network: if work_offline {
@@ -139,8 +136,10 @@ impl Core {
                     },
                     syncing: false,
                     last_error: None,
+                    throttled_until: None,
                 }),
                 wake: Notify::new(),
+                probe: Notify::new(),
                 pending_trigger: Mutex::new(None),
             }),
         }
@@ -151,7 +150,7 @@ impl Core {
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<CoreEvent> {
-        self.inner.events.subscribe()
+        self.inner.engine.events.subscribe()
     }
 
     pub(crate) fn db(&self) -> &Db {
@@ -181,7 +180,7 @@ impl Core {
 
     pub(crate) fn emit(&self, event: CoreEvent) {
         // No receiver is fine: nobody is listening yet.
-        let _ = self.inner.events.send(event);
+        let _ = self.inner.engine.events.send(event);
     }
 
     pub(crate) fn emit_overview(&self) {
@@ -207,15 +206,24 @@ impl Core {
                 "Work offline is on".into(),
             )));
         }
-        let value = self
-            .inner
-            .engine
-            .transport
-            .get_json(&token, path)
-            .await
-            .map_err(CoreError::from_transport)?;
+        let value = match self.inner.engine.transport.get_json(&token, path).await {
+            Ok(v) => v,
+            Err(e) => {
+                self.learn_from(&e);
+                return Err(CoreError::from_transport(e));
+            }
+        };
         serde_json::from_value(value)
             .map_err(|e| CoreError::Transport(TransportError::Protocol(e.to_string())))
+    }
+
+    /// A request failed: if it got no answer, the server is out of reach from now on
+    /// (the monitor probes to find when it is back).
+    pub(crate) fn learn_from(&self, e: &TransportError) {
+        if e.is_offline() {
+            self.set_network(NetworkState::ServerUnreachable);
+            self.probe_soon();
+        }
     }
 
     pub(crate) fn unsupported(kind: EntityKind) -> CoreError {

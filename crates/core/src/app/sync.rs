@@ -8,11 +8,14 @@ use super::accounts::load_account;
 use super::Core;
 use crate::app::scheduler::Trigger;
 use crate::db::meta;
+use crate::diagnostics::{self, ActivityEntry, Notice, RunOutcome};
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
 use crate::status::{NetworkState, SyncOverview};
+use crate::sync::plan::{classify_failure, Failure};
 use crate::sync::{RunError, SyncReport};
 use crate::transport::TransportError;
+use std::sync::atomic::Ordering;
 
 /// Runtime state that is not worth persisting.
 #[derive(Debug)]
@@ -20,6 +23,8 @@ pub(crate) struct Runtime {
     pub(crate) network: NetworkState,
     pub(crate) syncing: bool,
     pub(crate) last_error: Option<String>,
+    /// The server asked us to wait (429) until then: background runs hold off.
+    pub(crate) throttled_until: Option<DateTime<Utc>>,
 }
 
 impl Core {
@@ -89,8 +94,22 @@ impl Core {
         restored
     }
 
-    /// Runs one sync now (waiting for a running one to finish first) and reports it.
+    /// Runs one sync now (waiting for a running one to finish first) and reports it:
+    /// the manual trigger (Sync now, pull-to-refresh).
     pub async fn sync_now(&self) -> Result<SyncReport> {
+        self.run_sync(Trigger::Manual).await
+    }
+
+    /// Stops a running sync at its next page or batch. What was applied stays, and the
+    /// next sync goes on from there (a first sync of a large account resumes).
+    pub fn cancel_sync(&self) {
+        if self.runtime().syncing {
+            self.inner.engine.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// One run, started by `trigger`; logged in the activity log whatever its outcome.
+    pub(crate) async fn run_sync(&self, trigger: Trigger) -> Result<SyncReport> {
         let _running = self.inner.sync_lock.lock().await;
         if self.overview()?.work_offline {
             return Err(CoreError::Transport(TransportError::Unreachable(
@@ -100,14 +119,17 @@ impl Core {
         let Some(token) = self.token()? else {
             return Err(CoreError::NotSignedIn);
         };
+        self.inner.engine.cancel.store(false, Ordering::SeqCst);
         self.runtime().syncing = true;
         self.emit_overview();
-        let result = self.inner.engine.run(&token).await;
+        let started = std::time::Instant::now();
+        let mut report = SyncReport::default();
+        let result = self.inner.engine.run(&token, &mut report).await;
         let outcome = match result {
-            Ok(report) => {
+            Ok(()) => {
                 self.runtime().last_error = None;
                 self.set_network(NetworkState::Online);
-                Ok(report)
+                Ok(report.clone())
             }
             Err(RunError::Unauthorized) => {
                 self.db().write(|tx| {
@@ -125,27 +147,140 @@ impl Core {
             }
             Err(RunError::Transport(e)) => {
                 if e.is_offline() {
-                    self.set_network(NetworkState::ServerUnreachable);
+                    self.learn_from(&e);
                 } else {
                     self.set_network(NetworkState::Online);
+                }
+                if let Failure::Throttled { retry_after } = classify_failure(&e) {
+                    self.runtime().throttled_until = Some(
+                        self.now() + chrono::Duration::from_std(retry_after).unwrap_or_default(),
+                    );
                 }
                 Err(CoreError::Transport(e))
             }
             Err(RunError::Core(e)) => Err(e),
+            Err(RunError::Cancelled) => Err(CoreError::Cancelled),
         };
         {
             let mut rt = self.runtime();
             rt.syncing = false;
-            if let Err(e) = &outcome {
-                rt.last_error = Some(e.to_string());
+            match &outcome {
+                Err(CoreError::Cancelled) => {}
+                Err(e) => rt.last_error = Some(e.to_string()),
+                Ok(_) => {}
             }
         }
+        self.log_run(trigger, &report, started.elapsed(), &outcome);
+        let notices = std::mem::take(
+            &mut *self
+                .inner
+                .engine
+                .notices
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for notice in notices {
+            self.emit(CoreEvent::Notice { notice });
+        }
         // Sync may have changed rows whatever the outcome (a partial push, a page).
-        for entity in EntityKind::ALL {
-            self.emit(CoreEvent::DataChanged { entity });
+        if report.pushed + report.pulled > 0 || outcome.is_err() {
+            for entity in EntityKind::ALL {
+                self.emit(CoreEvent::DataChanged { entity });
+            }
         }
         self.emit_overview();
         outcome
+    }
+
+    fn log_run(
+        &self,
+        trigger: Trigger,
+        report: &SyncReport,
+        took: std::time::Duration,
+        outcome: &Result<SyncReport>,
+    ) {
+        let (outcome, error_code, message) = match outcome {
+            Ok(_) => (RunOutcome::Ok, None, None),
+            Err(CoreError::Cancelled) => (RunOutcome::Cancelled, None, None),
+            Err(CoreError::Transport(e)) if e.is_offline() => (
+                RunOutcome::Offline,
+                Some("offline".to_owned()),
+                Some(e.to_string()),
+            ),
+            Err(e @ CoreError::Transport(t)) if t.status() == Some(429) => (
+                RunOutcome::Throttled,
+                Some(e.code().to_owned()),
+                Some(e.to_string()),
+            ),
+            Err(e) => (
+                RunOutcome::Error,
+                Some(e.code().to_owned()),
+                Some(e.to_string()),
+            ),
+        };
+        let entry = ActivityEntry {
+            id: 0,
+            started_at: report.started_at,
+            duration_ms: took.as_millis() as i64,
+            trigger: trigger.as_str().to_owned(),
+            pushed: report.pushed,
+            applied: report.applied,
+            conflicts: report.conflicts,
+            rejected: report.rejected,
+            failed: report.failed,
+            pulled: report.pulled,
+            outcome,
+            error_code,
+            message,
+        };
+        self.log_activity(&entry);
+    }
+
+    /// Appends to the activity log (best effort: diagnostics never fail a sync).
+    pub(crate) fn log_activity(&self, entry: &ActivityEntry) {
+        if let Err(e) = self.db().write(|tx| diagnostics::log_run(tx, entry)) {
+            tracing::warn!(%e, "could not write the activity log");
+        }
+    }
+
+    /// The newest lines of the activity log, newest first.
+    pub fn activity_log(&self, limit: u32) -> Result<Vec<ActivityEntry>> {
+        self.db().read(|c| diagnostics::activity(c, limit))
+    }
+
+    /// Notices not dismissed yet (sync replaced, dropped or lost one of the user's edits).
+    pub fn notices(&self) -> Result<Vec<Notice>> {
+        self.db().read(diagnostics::open_notices)
+    }
+
+    pub fn dismiss_notice(&self, id: i64) -> Result<()> {
+        self.db().write(|tx| diagnostics::dismiss_notice(tx, id))
+    }
+
+    /// A support report (JSON): the activity log, the outbox summary, row states and
+    /// versions, with tokens and personal text left out. `app_version` is the shell's.
+    pub fn sync_report(&self, app_version: &str) -> Result<String> {
+        let overview = self.overview()?;
+        let state = serde_json::json!({
+            "network": overview.network,
+            "work_offline": overview.work_offline,
+            "signed_in": overview.account.is_some(),
+            "paused": overview.paused_reason.is_some(),
+            "syncing": overview.syncing,
+            "pending": overview.pending,
+            "failed": overview.failed,
+            "conflicts": overview.conflicts,
+        });
+        let report = self.db().read(|c| {
+            let versions = diagnostics::Versions {
+                app: app_version.to_owned(),
+                core: env!("CARGO_PKG_VERSION"),
+                schema: diagnostics::schema_version(c)?,
+                os: std::env::consts::OS,
+            };
+            diagnostics::sync_report(c, &versions, &self.config().server_url, state, self.now())
+        })?;
+        Ok(serde_json::to_string_pretty(&report)?)
     }
 
     /// When the next push retry is due, if any row waits for one.

@@ -72,6 +72,9 @@ pub trait SyncEntity: Entity {
     /// When a merge cannot settle the whole row (a delete against an edit, or a merged
     /// row that breaks a rule), ask the user (`true`) or let the newer edit win.
     const PROMPT_FALLBACK: bool = false;
+    /// Under the merge strategy, a field changed on both sides takes the server's value
+    /// (heroes, SPEC.md 2) instead of the newer edit's.
+    const SERVER_WINS_BOTH_CHANGED: bool = false;
 
     /// What the UI shows of one row.
     type View: Serialize + Clone + Debug + Send + Sync + 'static;

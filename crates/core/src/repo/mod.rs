@@ -361,7 +361,7 @@ pub fn record_conflict<E: SyncEntity>(
     server: &E::Record,
     resolution: &str,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<i64> {
     tx.prepare_cached(
         "INSERT INTO conflict_history (entity, entity_id, detected_at, resolution, local_json, server_json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -374,7 +374,7 @@ pub fn record_conflict<E: SyncEntity>(
         serde_json::to_string(local)?,
         serde_json::to_string(server)?
     ])?;
-    Ok(())
+    Ok(tx.last_insert_rowid())
 }
 
 /// The synced tables (the ones with sync metadata and an outbox).
@@ -434,6 +434,31 @@ pub fn next_retry_at(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
         }
     }
     Ok(earliest)
+}
+
+/// Rows with counter increments (plays) the server has not confirmed yet.
+pub fn pending_increments(conn: &Connection) -> Result<u32> {
+    let mut n = 0;
+    for table in SYNCED_TABLES {
+        n += conn.query_row(
+            &format!("SELECT COUNT(*) FROM {table} WHERE pending_increment > 0 AND sync_status = 'synced'"),
+            [],
+            |r| r.get::<_, u32>(0),
+        )?;
+    }
+    Ok(n)
+}
+
+/// Forgets every row's backoff (the watchdog restarting the loop): pending rows go with
+/// the next run, and nothing waits on an old timer.
+pub fn clear_backoff(conn: &Connection) -> Result<()> {
+    for table in SYNCED_TABLES {
+        conn.execute(
+            &format!("UPDATE {table} SET next_attempt_at = NULL WHERE next_attempt_at IS NOT NULL"),
+            [],
+        )?;
+    }
+    Ok(())
 }
 
 /// Whether a row of `kind` is visible locally (exists and is not pending delete).

@@ -83,6 +83,13 @@ pub struct SyncEngine {
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn Rng>,
     pub policy: RetryPolicy,
+    /// Notices raised by the current run, announced by [`crate::app::Core`] after it.
+    pub notices: std::sync::Mutex<Vec<crate::diagnostics::Notice>>,
+    /// Set to stop the current run at the next page or batch (what has been applied
+    /// stays applied, and the next run resumes from the stored cursor).
+    pub cancel: std::sync::atomic::AtomicBool,
+    /// Where progress goes (the core's event stream).
+    pub events: tokio::sync::broadcast::Sender<crate::events::CoreEvent>,
 }
 
 /// Why a run stopped early.
@@ -92,6 +99,8 @@ pub enum RunError {
     Unauthorized,
     Transport(TransportError),
     Core(CoreError),
+    /// [`SyncEngine::cancel`] was set.
+    Cancelled,
 }
 
 impl From<CoreError> for RunError {
@@ -126,6 +135,25 @@ pub fn strategy<E: SyncEntity>(conn: &Connection) -> Result<ConflictStrategy> {
 }
 
 impl SyncEngine {
+    pub fn new(
+        db: Arc<Db>,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+        policy: RetryPolicy,
+    ) -> SyncEngine {
+        SyncEngine {
+            db,
+            transport,
+            clock,
+            rng,
+            policy,
+            notices: Default::default(),
+            cancel: Default::default(),
+            events: tokio::sync::broadcast::channel(1024).0,
+        }
+    }
+
     pub fn ctx(&self) -> Ctx<'_> {
         Ctx {
             clock: &*self.clock,
@@ -134,35 +162,50 @@ impl SyncEngine {
         }
     }
 
-    /// One full run: push everything due, then pull until the feed is drained.
-    pub async fn run(&self, token: &str) -> Result<SyncReport, RunError> {
-        let mut report = SyncReport {
-            started_at: self.clock.now(),
-            ..Default::default()
-        };
-        self.push(token, &mut report).await?;
-        self.pull(token, &mut report).await?;
+    /// One full run: push everything pending, then pull until the feed is drained.
+    /// `report` counts what was done, also when the run stops early.
+    pub async fn run(&self, token: &str, report: &mut SyncReport) -> Result<(), RunError> {
+        report.started_at = self.clock.now();
+        let outcome = async {
+            match self.push(token, report).await {
+                // The server failed our changes but may still serve its feed: the
+                // others' changes come in anyway, and the push error is reported.
+                Err(RunError::Transport(e))
+                    if plan::classify_failure(&e) == plan::Failure::ServerError =>
+                {
+                    self.pull(token, report).await?;
+                    Err(RunError::Transport(e))
+                }
+                pushed => {
+                    pushed?;
+                    self.pull(token, report).await
+                }
+            }
+        }
+        .await;
         report.finished_at = self.clock.now();
+        outcome?;
         self.db
             .write(|tx| meta::set(tx, meta::LAST_SYNC_AT, &report.finished_at.to_rfc3339()))?;
-        Ok(report)
+        Ok(())
+    }
+
+    /// Stops here if the run was cancelled.
+    pub(crate) fn check_cancel(&self) -> Result<(), RunError> {
+        if self.cancel.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(RunError::Cancelled)
+        } else {
+            Ok(())
+        }
     }
 }
 
 /// Small helpers for optional times and versions.
 pub(crate) trait OptionExt<T> {
-    fn is_none_or_past(&self, now: T) -> bool;
     fn is_none_or_below(&self, v: T) -> bool;
 }
 
 impl<T: PartialOrd + Copy> OptionExt<T> for Option<T> {
-    /// No time set, or it has come.
-    fn is_none_or_past(&self, now: T) -> bool {
-        match self {
-            None => true,
-            Some(t) => *t <= now,
-        }
-    }
     /// Nothing known, or what is known is older than `v`.
     fn is_none_or_below(&self, v: T) -> bool {
         match self {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::outbox::EntryOp;
 use crate::sync::state::{next_state, OutboxEffect, RowEffect, SyncEvent, SyncState};
+use crate::transport::TransportError;
 
 /// What the local cache does with one row of the change feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +78,6 @@ pub fn plan_pull(
 }
 
 /// Whether an outbox entry may be sent now.
-/// - `due`: the row's backoff (if any) has passed.
 /// - `on_server`: the server has the row (it has a version).
 /// - `waiting_on_create`: the entry refers to a row whose create the server has not
 ///   confirmed yet (a story's hero): it waits, so that the server never sees a story
@@ -85,21 +85,49 @@ pub fn plan_pull(
 ///
 /// Edits go while the row is pending (not failed or in conflict, which wait for the
 /// user). Counter increments never conflict: they go whenever the server has the row.
-pub fn push_ready(
-    state: SyncState,
-    op: EntryOp,
-    due: bool,
-    on_server: bool,
-    waiting_on_create: bool,
-) -> bool {
-    if !due {
-        return false;
-    }
+/// A row's backoff does not hold it back: backoff only decides when the engine retries
+/// *by itself* (see [`crate::app::scheduler`]); every run, whatever started it, sends
+/// everything pending at once.
+pub fn push_ready(state: SyncState, op: EntryOp, on_server: bool, waiting_on_create: bool) -> bool {
     match op {
         EntryOp::Increment => on_server,
         EntryOp::Create | EntryOp::Update | EntryOp::Delete => {
             state.is_pushable() && !waiting_on_create
         }
+    }
+}
+
+/// What a push that got no usable answer does to the changes it carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer at all (offline, server down, timed out): says nothing about the
+    /// changes. No attempt is spent; they stay pending through an outage of any length
+    /// and go as soon as the server is reachable.
+    Outage,
+    /// The server asked us to slow down (429): no attempt is spent; background sync
+    /// waits until `retry_after` has passed.
+    Throttled { retry_after: Duration },
+    /// The server failed (5xx, also a 503 with `Retry-After`, whose delay the backoff
+    /// honours; an answer that is not the protocol; a refused request): an attempt is
+    /// spent, and after the maximum the row is given up (failed, with Retry and
+    /// Discard).
+    ServerError,
+}
+
+/// Used when a 429 comes without `Retry-After`.
+pub const DEFAULT_THROTTLE: Duration = Duration::from_secs(30);
+
+/// Classifies a failed push (the answers that say something about each change, such as
+/// `rejected`, come per mutation and are not failures of the request).
+pub fn classify_failure(err: &TransportError) -> Failure {
+    if err.is_offline() {
+        return Failure::Outage;
+    }
+    match (err.status(), err.retry_after()) {
+        (Some(429), after) => Failure::Throttled {
+            retry_after: after.unwrap_or(DEFAULT_THROTTLE),
+        },
+        _ => Failure::ServerError,
     }
 }
 
@@ -266,21 +294,15 @@ mod tests {
         let all_ops = [Create, Update, Delete, Increment];
         for state in SyncState::ALL {
             for op in all_ops {
-                for (due, on_server, waiting) in [
-                    (true, true, false),
-                    (true, false, false),
-                    (true, true, true),
-                    (false, true, false),
-                ] {
-                    let want = due
-                        && match op {
-                            Increment => on_server,
-                            _ => matches!(state, S::Pending(_)) && !waiting,
-                        };
+                for (on_server, waiting) in [(true, false), (false, false), (true, true)] {
+                    let want = match op {
+                        Increment => on_server,
+                        _ => matches!(state, S::Pending(_)) && !waiting,
+                    };
                     assert_eq!(
-                        push_ready(state, op, due, on_server, waiting),
+                        push_ready(state, op, on_server, waiting),
                         want,
-                        "{state} {op:?} due={due} on_server={on_server} waiting={waiting}"
+                        "{state} {op:?} on_server={on_server} waiting={waiting}"
                     );
                 }
             }
@@ -288,25 +310,62 @@ mod tests {
         // The cases that matter, spelled out.
         use crate::sync::state::PendingOp as P;
         assert!(
-            !push_ready(S::Pending(P::Create), Create, true, false, true),
+            !push_ready(S::Pending(P::Create), Create, false, true),
             "a story waits for its hero's create"
         );
         assert!(
-            push_ready(S::Synced, Increment, true, true, false),
+            push_ready(S::Synced, Increment, true, false),
             "a play of a synced story goes"
         );
         assert!(
-            !push_ready(S::Pending(P::Create), Increment, true, false, false),
+            !push_ready(S::Pending(P::Create), Increment, false, false),
             "not before the row exists"
         );
         assert!(
-            !push_ready(S::Failed(P::Update), Update, true, true, false),
+            !push_ready(S::Failed(P::Update), Update, true, false),
             "a failed row waits for Retry"
         );
         assert!(
-            push_ready(S::Conflict(P::Update), Increment, true, true, false),
+            push_ready(S::Conflict(P::Update), Increment, true, false),
             "counters never conflict"
         );
+    }
+
+    #[test]
+    fn failure_table() {
+        use is_protocol::ErrorBody;
+        let http = |status, after: Option<u64>| TransportError::Http {
+            status,
+            body: ErrorBody::new("x", "x"),
+            retry_after: after.map(Duration::from_secs),
+        };
+        let cases = [
+            (TransportError::Unreachable("down".into()), Failure::Outage),
+            (TransportError::Timeout, Failure::Outage),
+            (
+                http(429, Some(7)),
+                Failure::Throttled {
+                    retry_after: Duration::from_secs(7),
+                },
+            ),
+            (
+                http(429, None),
+                Failure::Throttled {
+                    retry_after: DEFAULT_THROTTLE,
+                },
+            ),
+            (http(503, Some(3)), Failure::ServerError),
+            (http(503, None), Failure::ServerError),
+            (http(500, None), Failure::ServerError),
+            (http(413, None), Failure::ServerError),
+            (
+                TransportError::Protocol("not json".into()),
+                Failure::ServerError,
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(classify_failure(&err), want, "{err}");
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::db::meta;
 use crate::entity::store::{self as entity};
 use crate::entity::{SyncEntity, SyncRow};
 use crate::error::{CoreError, Result};
+use crate::events::CoreEvent;
 use crate::outbox::{self};
+use crate::status::SyncProgress;
 
 use crate::repo::custom_events::CustomEvent;
 use crate::repo::heroes::Hero;
@@ -36,6 +38,17 @@ impl SyncEngine {
             ))
         })?;
         let mut restarted = false;
+        // A first sync (or a resync) shows its progress: rows received and about how
+        // many remain.
+        if cursor.is_none() {
+            self.db.write(|tx| meta::set(tx, meta::INITIAL_SYNC, "1"))?;
+        }
+        let first = resync
+            || self
+                .db
+                .read(|c| meta::get(c, meta::INITIAL_SYNC))?
+                .is_some();
+        let mut received: u64 = 0;
         let mut prefetched: Option<tokio::task::JoinHandle<TransportResult<ChangesResponse>>> =
             None;
         loop {
@@ -60,6 +73,12 @@ impl SyncEngine {
                 }
                 Err(e) => return Err(e.into()),
             };
+            if page.has_more && cursor.as_deref() == Some(page.next_cursor.as_str()) {
+                // A feed that says "more" without moving would loop forever.
+                return Err(RunError::Transport(TransportError::Protocol(
+                    "the change feed did not advance".into(),
+                )));
+            }
             if page.has_more {
                 // Fetch the next page while this one is applied.
                 let (transport, token, next) = (
@@ -81,10 +100,33 @@ impl SyncEngine {
                     resync::sweep(tx, gen)?;
                     meta::delete(tx, meta::RESYNC)?;
                 }
+                if !page.has_more {
+                    meta::delete(tx, meta::INITIAL_SYNC)?;
+                }
                 Ok(())
             })?;
+            received += page.changes.len() as u64;
+            let _ = self.events.send(CoreEvent::SyncProgress {
+                progress: SyncProgress {
+                    received,
+                    remaining: if page.has_more {
+                        page.remaining
+                    } else {
+                        Some(0)
+                    },
+                    first_sync: first || restarted,
+                    done: !page.has_more,
+                },
+            });
             if !page.has_more {
                 return Ok(());
+            }
+            // Cancelled: what was applied stays, and the next run goes on from here.
+            if let Err(e) = self.check_cancel() {
+                if let Some(next) = prefetched.take() {
+                    next.abort();
+                }
+                return Err(e);
             }
             cursor = Some(page.next_cursor);
         }
@@ -343,17 +385,18 @@ mod tests {
             changes,
             next_cursor: next.into(),
             has_more,
+            remaining: None,
         })
     }
 
     fn engine(script: Vec<(Option<&'static str>, TransportResult<ChangesResponse>)>) -> SyncEngine {
-        SyncEngine {
-            db: Arc::new(Db::new(db::open_in_memory().unwrap())),
-            transport: Arc::new(Script(Mutex::new(script.into()))),
-            clock: Arc::new(ManualClock::new(t0())),
-            rng: Arc::new(SplitMix64::new(5)),
-            policy: RetryPolicy::default(),
-        }
+        SyncEngine::new(
+            Arc::new(Db::new(db::open_in_memory().unwrap())),
+            Arc::new(Script(Mutex::new(script.into()))),
+            Arc::new(ManualClock::new(t0())),
+            Arc::new(SplitMix64::new(5)),
+            RetryPolicy::default(),
+        )
     }
 
     fn ids<E: SyncEntity>(e: &SyncEngine) -> Vec<u128> {

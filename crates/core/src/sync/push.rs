@@ -2,12 +2,13 @@
 //! what each per-mutation answer does to its row (applied, duplicate, conflict by the
 //! entity's strategy, rejected), each applied in its own transaction.
 
-use chrono::{DateTime, Utc};
+use is_protocol::entity::Merge;
 use is_protocol::{codes, ErrorBody, Input, MutationResult, Outcome, PushRequest, MAX_PUSH_BATCH};
 use rusqlite::Connection;
 
+use crate::diagnostics::{self, NewNotice, NoticeReason};
 use crate::entity::store::{self as entity};
-use crate::entity::{from_object, to_object, SyncEntity, SyncRow};
+use crate::entity::{from_object, to_object, ConflictStrategy, SyncEntity, SyncRow};
 use crate::error::{CoreError, Result};
 use crate::merge::{self, Decision};
 use crate::outbox::{self, EntryOp, OutboxEntry};
@@ -18,11 +19,15 @@ use crate::sync::state::{
 };
 use crate::transport::TransportError;
 
-use super::plan::push_ready;
+use super::plan::{classify_failure, push_ready, Failure};
 use super::{generation, strategy, with_entity, OptionExt, RunError, SyncEngine, SyncReport};
 
 /// Push rounds per run: each round sends at most one entry per row.
 const MAX_PUSH_ROUNDS: usize = 50;
+/// A push body stays under this many bytes (the server accepts `MAX_BODY_BYTES`).
+const PUSH_BODY_BUDGET: usize = is_protocol::MAX_BODY_BYTES / 2;
+/// The envelope of one mutation beside its payload (ids, kind, op, base version).
+const MUTATION_OVERHEAD: usize = 160;
 
 /// What `next_batch` does with one outbox head.
 enum Prepared {
@@ -35,6 +40,7 @@ enum Prepared {
 impl SyncEngine {
     pub async fn push(&self, token: &str, report: &mut SyncReport) -> Result<(), RunError> {
         for _ in 0..MAX_PUSH_ROUNDS {
+            self.check_cancel()?;
             let batch = self.db.write(|tx| self.next_batch(tx))?;
             if batch.is_empty() {
                 return Ok(());
@@ -54,7 +60,11 @@ impl SyncEngine {
                 Err(e) if e.status() == Some(401) => return Err(RunError::Unauthorized),
                 Err(e) => {
                     report.failed += batch.len() as u32;
-                    self.db.write(|tx| self.record_failure(tx, &batch, &e))?;
+                    if classify_failure(&e) == Failure::ServerError {
+                        self.db.write(|tx| self.record_failure(tx, &batch, &e))?;
+                    }
+                    // An outage or a throttle says nothing about the changes: they stay
+                    // pending, attempts untouched, and go with the next run.
                     return Err(RunError::Transport(e));
                 }
             }
@@ -67,15 +77,30 @@ impl SyncEngine {
     /// order they were made, except that an entry waits while a row it refers to has an
     /// unconfirmed create.
     fn next_batch(&self, tx: &Connection) -> Result<Vec<OutboxEntry>> {
-        let now = self.clock.now();
         let mut batch = Vec::new();
-        for mut entry in outbox::heads(tx, usize::MAX >> 1)? {
+        let mut bytes = 0;
+        for head in outbox::heads(tx, usize::MAX >> 1)? {
             if batch.len() == MAX_PUSH_BATCH {
                 break;
             }
-            let prepared = with_entity!(entry.entity, E => self.prepare::<E>(tx, &mut entry, now)?, else => Prepared::Drop);
+            let mut entry = match head {
+                Ok(entry) => entry,
+                Err(unreadable) => {
+                    self.quarantine(tx, &unreadable)?;
+                    continue;
+                }
+            };
+            let prepared = with_entity!(entry.entity, E => self.prepare::<E>(tx, &mut entry)?, else => Prepared::Drop);
             match prepared {
-                Prepared::Send => batch.push(entry),
+                Prepared::Send => {
+                    // Stay well inside the server's body limit, whatever the rows hold.
+                    let size = entry.payload.to_string().len() + MUTATION_OVERHEAD;
+                    if !batch.is_empty() && bytes + size > PUSH_BODY_BUDGET {
+                        break;
+                    }
+                    bytes += size;
+                    batch.push(entry);
+                }
                 Prepared::Wait => {}
                 Prepared::Drop => outbox::drop_all(tx, entry.entity, entry.entity_id)?,
             }
@@ -83,29 +108,39 @@ impl SyncEngine {
         Ok(batch)
     }
 
-    fn prepare<E: SyncEntity>(
-        &self,
-        tx: &Connection,
-        entry: &mut OutboxEntry,
-        now: DateTime<Utc>,
-    ) -> Result<Prepared> {
+    /// An outbox entry that cannot be read is never sent: its row is shown failed, with
+    /// the reason and Discard, and the rest of the outbox goes on.
+    fn quarantine(&self, tx: &Connection, unreadable: &outbox::Unreadable) -> Result<()> {
+        tracing::error!(seq = unreadable.seq, reason = %unreadable.reason, "unreadable outbox entry");
+        let Some((kind, id)) = unreadable.row else {
+            return Ok(());
+        };
+        with_entity!(kind, E => {
+            let Some(mut row) = entity::load::<E>(tx, id)? else { return Ok(()) };
+            if let SyncState::Pending(op) = row.state {
+                row.state = SyncState::Failed(op);
+                row.sync_error = Some(format!(
+                    "This change could not be read back from the disk ({}). Discard it to go on.",
+                    unreadable.reason
+                ));
+                row.next_attempt_at = None;
+                entity::save(tx, &row)?;
+            }
+            Ok(())
+        }, else => Ok(()))
+    }
+
+    fn prepare<E: SyncEntity>(&self, tx: &Connection, entry: &mut OutboxEntry) -> Result<Prepared> {
         let Some(row) = entity::load::<E>(tx, entry.entity_id)? else {
             return Ok(Prepared::Drop);
         };
-        let due = row.next_attempt_at.is_none_or_past(now);
         let mut waiting = false;
         if matches!(entry.op, EntryOp::Create | EntryOp::Update) {
             for (kind, id) in E::dependencies(&entry.payload) {
                 waiting |= outbox::has_pending_create(tx, kind, id)?;
             }
         }
-        if !push_ready(
-            row.state,
-            entry.op,
-            due,
-            row.base_version.is_some(),
-            waiting,
-        ) {
+        if !push_ready(row.state, entry.op, row.base_version.is_some(), waiting) {
             return Ok(Prepared::Wait);
         }
         if !entry.sent {
@@ -127,6 +162,7 @@ impl SyncEngine {
         Ok(Prepared::Send)
     }
 
+    /// A server error (not an outage): each change spends an attempt.
     fn record_failure(
         &self,
         tx: &Connection,
@@ -381,7 +417,10 @@ impl SyncEngine {
             // A tombstone wins: the server has no row left to change. The local version
             // is kept in the history, to restore as a new row if wanted.
             if op != PendingOp::Delete {
-                repo::record_conflict::<E>(tx, &local, server, "server_deleted", now)?;
+                let history =
+                    repo::record_conflict::<E>(tx, &local, server, "server_deleted", now)?;
+                let edited = row.changed_fields.to_vec();
+                self.notify::<E>(tx, &row, NoticeReason::DeletedElsewhere, edited, history)?;
             }
             entity::remove::<E>(tx, row.id)?;
             return outbox::drop_all(tx, entry.entity, entry.entity_id);
@@ -393,7 +432,9 @@ impl SyncEngine {
             .transpose()?;
         let mine = to_object(&row.fields)?;
         let theirs = to_object(&E::record_input(server))?;
-        let local_newer = row.updated_at >= smeta.updated_at;
+        // Heroes merge with the server winning a field both sides changed (SPEC.md 2).
+        let local_newer = row.updated_at >= smeta.updated_at
+            && !(strategy == ConflictStrategy::Merge && E::SERVER_WINS_BOTH_CHANGED);
         let valid = |m: &serde_json::Map<String, serde_json::Value>| {
             from_object::<E::Input>(m.clone()).is_ok_and(|i| i.validate().is_ok())
         };
@@ -418,7 +459,9 @@ impl SyncEngine {
                     return Ok(());
                 };
                 if res.local_lost {
-                    repo::record_conflict::<E>(tx, &local, server, label, now)?;
+                    let history = repo::record_conflict::<E>(tx, &local, server, label, now)?;
+                    let lost = lost_fields::<E>(base.as_ref(), &mine, &theirs);
+                    self.notify::<E>(tx, &row, NoticeReason::Dropped, lost, history)?;
                 }
                 outbox::drop_edits(tx, entry.entity, entry.entity_id)?;
                 row.take_server(server, now);
@@ -431,8 +474,12 @@ impl SyncEngine {
                 ) else {
                     return Ok(());
                 };
-                if res.server_lost {
-                    repo::record_conflict::<E>(tx, &local, server, label, now)?;
+                if res.server_lost || res.local_lost {
+                    let history = repo::record_conflict::<E>(tx, &local, server, label, now)?;
+                    if res.local_lost {
+                        let lost = lost_fields::<E>(base.as_ref(), &mine, &fields);
+                        self.notify::<E>(tx, &row, NoticeReason::Replaced, lost, history)?;
+                    }
                 }
                 row.state = t.state;
                 if op != PendingOp::Delete {
@@ -491,6 +538,35 @@ impl SyncEngine {
         }
     }
 
+    /// Tells the user that sync overrode their edit of `row` (SPEC.md 7): a notice in
+    /// the same transaction, announced after it commits.
+    fn notify<E: SyncEntity>(
+        &self,
+        tx: &Connection,
+        row: &SyncRow<E>,
+        reason: NoticeReason,
+        fields: Vec<String>,
+        history_id: i64,
+    ) -> Result<()> {
+        let notice = diagnostics::add_notice(
+            tx,
+            &NewNotice {
+                entity: E::KIND,
+                entity_id: row.id,
+                title: E::title(&row.fields),
+                reason,
+                fields,
+                history_id: Some(history_id),
+            },
+            self.clock.now(),
+        )?;
+        self.notices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(notice);
+        Ok(())
+    }
+
     fn on_rejected<E: SyncEntity>(
         &self,
         tx: &Connection,
@@ -537,6 +613,22 @@ impl SyncEngine {
         }
         Ok(())
     }
+}
+
+/// The user's changed fields (against `base`) that do not survive in `result`. Counters
+/// and sets combine both sides, so they lose nothing.
+fn lost_fields<E: SyncEntity>(
+    base: Option<&serde_json::Map<String, serde_json::Value>>,
+    mine: &serde_json::Map<String, serde_json::Value>,
+    result: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<String> {
+    <E::Input as Input>::FIELDS
+        .iter()
+        .filter(|f| !matches!(f.merge, Merge::Counter | Merge::Set))
+        .filter(|f| base.is_none_or(|b| b.get(f.name) != mine.get(f.name)))
+        .filter(|f| result.get(f.name) != mine.get(f.name))
+        .map(|f| f.name.to_owned())
+        .collect()
 }
 
 fn rejection_message(error: &ErrorBody) -> String {

@@ -26,8 +26,9 @@ export class SessionStore {
     this.#signedIn(await auth.signUp(email, password, name));
   }
 
-  async signOut(): Promise<void> {
-    await auth.signOut();
+  /** Throws `unsynced_changes` (with the count in its message) unless `discard`. */
+  async signOut(discard = false): Promise<void> {
+    await auth.signOut(discard);
     this.account = null;
     this.expired = false;
   }
