@@ -6,6 +6,9 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// The body limit of the test server (`Config::for_tests` keeps the default).
+const LIMIT: usize = story_server::DEFAULT_BODY_LIMIT;
+
 #[tokio::test]
 async fn health() {
     let h = Harness::new();
@@ -117,14 +120,14 @@ async fn missing_content_type_is_a_json_error() {
 async fn oversized_body_is_413() {
     let h = Harness::new();
     let t = h.user("ada@example.com").await;
-    let big = json!({"name": "x".repeat(1024 * 1024 + 10), "age": 5, "traits": ["kind"]});
+    let big = json!({"name": "x".repeat(LIMIT + 10), "age": 5, "traits": ["kind"]});
     h.post("/api/heroes")
         .token(&t)
         .json(big)
         .send()
         .await
         .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
-    let big_push = json!({"mutations": [], "padding": "y".repeat(2 * 1024 * 1024)});
+    let big_push = json!({"mutations": [], "padding": "y".repeat(2 * LIMIT)});
     h.post("/api/sync/push")
         .token(&t)
         .json(big_push)
@@ -132,7 +135,7 @@ async fn oversized_body_is_413() {
         .await
         .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     // Just under the limit is parsed (and then judged on its content).
-    let near = json!({"name": "x".repeat(1000 * 1000), "age": 5, "traits": ["kind"]});
+    let near = json!({"name": "x".repeat(LIMIT - 1000), "age": 5, "traits": ["kind"]});
     h.post("/api/heroes")
         .token(&t)
         .json(near)
@@ -232,7 +235,7 @@ async fn new_endpoints_answer_clean_4xx_for_bad_bodies() {
         res.expect_error(StatusCode::BAD_REQUEST, "bad_request");
     }
     // Oversized bodies.
-    let big = json!({"title": "T", "content": "x".repeat(1024 * 1024 + 1), "language": "en", "event_type": "bedtime"});
+    let big = json!({"title": "T", "content": "x".repeat(LIMIT + 1), "language": "en", "event_type": "bedtime"});
     h.post("/api/stories")
         .token(&t)
         .json(big)
@@ -241,7 +244,7 @@ async fn new_endpoints_answer_clean_4xx_for_bad_bodies() {
         .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     h.post(&ill)
         .token(&t)
-        .raw_json(vec![b' '; 2 * 1024 * 1024])
+        .raw_json(vec![b' '; LIMIT + 1])
         .send()
         .await
         .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
