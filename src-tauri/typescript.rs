@@ -19,13 +19,27 @@ pub struct Signature {
 /// an option's element).
 pub fn named<T: TS + ?Sized + 'static>(cfg: &Config) -> Vec<String> {
     if T::output_path().is_some() {
-        vec![T::ident(cfg)]
-    } else {
-        T::dependencies(cfg)
-            .into_iter()
-            .map(|d| d.ts_name)
-            .collect()
+        return vec![T::ident(cfg)];
     }
+    // A wrapper's dependencies are its element's; the element itself is a generic.
+    struct Generics<'a>(&'a Config, Vec<String>);
+    impl ts_rs::TypeVisitor for Generics<'_> {
+        fn visit<U: TS + 'static + ?Sized>(&mut self) {
+            if U::output_path().is_some() {
+                self.1.push(U::ident(self.0));
+            }
+        }
+    }
+    let mut generics = Generics(cfg, Vec::new());
+    T::visit_generics(&mut generics);
+    let mut names: Vec<String> = T::dependencies(cfg)
+        .into_iter()
+        .map(|d| d.ts_name)
+        .chain(generics.1)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The text of `commands.ts`.

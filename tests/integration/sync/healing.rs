@@ -13,7 +13,7 @@ use is_core::clock::{Clock, ManualClock};
 use is_core::sync::plan::RetryPolicy;
 use is_core::sync::state::SyncStatus;
 use is_core::transport::HttpTransport;
-use is_core::{CoreEvent, Hero, NoticeReason, RunOutcome};
+use is_core::{CoreEvent, Hero, NoticeReason, RunOutcome, Trigger};
 use is_protocol::EntityKind;
 use serde_json::json;
 use uuid::Uuid;
@@ -63,7 +63,7 @@ async fn an_outage_of_any_length_spends_no_attempt_and_the_change_goes_when_the_
 }
 
 #[tokio::test]
-async fn repeated_server_errors_give_a_row_up_and_only_retry_sends_it_again() {
+async fn repeated_server_errors_give_a_row_up_which_waits_for_retry_or_sync_now() {
     let world = World::new();
     let server = world.start_server().await;
     let phone = world.device("phone", &server.base_url);
@@ -83,12 +83,14 @@ async fn repeated_server_errors_give_a_row_up_and_only_retry_sends_it_again() {
     );
     set_faults(&server, json!({"error_rate": 0.0})).await;
 
-    // A given-up row is not pushed by itself...
+    // A given-up row is not pushed by the background runs...
+    for trigger in [Trigger::Periodic, Trigger::NetworkRestored, Trigger::Launch] {
+        let report = phone.sync_for(trigger).await.unwrap();
+        assert_eq!(report.pushed, 0, "{trigger:?}");
+    }
+    // ...but Retry, or Sync now, sends it.
     let report = phone.sync_now().await.unwrap();
-    assert_eq!(report.pushed, 0);
-    // ...until the user retries it.
-    phone.retry::<Hero>(luna.id).unwrap();
-    phone.sync_now().await.unwrap();
+    assert_eq!(report.applied, 1);
     assert_eq!(
         phone.cached::<Hero>(luna.id).unwrap().sync.status,
         SyncStatus::Synced

@@ -9,6 +9,7 @@
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { Account } from '$lib/bindings/Account';
+import type { ActivityEntry } from '$lib/bindings/ActivityEntry';
 import type { Commands } from '$lib/bindings/commands';
 import type { CoreEvent } from '$lib/bindings/CoreEvent';
 import type { ErrorPayload } from '$lib/bindings/ErrorPayload';
@@ -111,8 +112,16 @@ export function installFakeCore(params: URLSearchParams): void {
     lastSyncAt = now();
     changed();
     const applied = pushed.length;
-    return { pushed: applied, applied, conflicts: 0, rejected: 0, failed: 0, pulled: 0, started_at, finished_at: now() };
+    const report = { pushed: applied, applied, conflicts: 0, rejected: 0, failed: 0, pulled: 0, started_at, finished_at: now() };
+    activity = [
+      { ...report, id: activity.length + 1, duration_ms: SYNC_DELAY_MS, trigger: 'manual', outcome: 'ok', error_code: null, message: null },
+      ...activity,
+    ];
+    return report;
   }
+
+  /** The fake's activity log: one line per sync, newest first. */
+  let activity: ActivityEntry[] = [];
 
   if (params.has('expired')) setTimeout(() => send({ type: 'session_expired' }), 3000);
 
@@ -176,6 +185,11 @@ export function installFakeCore(params: URLSearchParams): void {
       send({ type: 'overview', overview: overview() });
       return overview();
     },
+    sync_cancel: () => null,
+    activity_log: ({ limit }) => activity.slice(0, limit),
+    notices_list: () => [],
+    notice_dismiss: () => null,
+    sync_report: () => JSON.stringify({ report: 'infinite-stories sync report (fake)', activity }, null, 2),
   };
 
   mockIPC(

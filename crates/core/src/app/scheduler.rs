@@ -305,7 +305,7 @@ async fn sync_loop(core: &Core) -> String {
             continue;
         }
         tracing::debug!(?trigger, "sync triggered");
-        let run = tokio::time::timeout(cfg.run_timeout, core.run_sync(trigger)).await;
+        let run = tokio::time::timeout(cfg.run_timeout, core.sync_for(trigger)).await;
         let result = match run {
             Ok(result) => result,
             Err(_) => {
@@ -389,6 +389,7 @@ pub fn probe_delay(state: NetworkState, failed_probes: u32, interval: Duration) 
 /// the monitor takes it as a resume from sleep.
 pub const WAKE_JUMP: Duration = Duration::from_secs(20);
 const TICK: Duration = Duration::from_secs(5);
+const INTERFACES_SETTLE: Duration = Duration::from_secs(3);
 
 /// Whether the wall clock jumped ahead of the monotonic clock (the machine slept).
 pub fn woke_from_sleep(wall_elapsed: chrono::Duration, mono_elapsed: Duration) -> bool {
@@ -464,6 +465,8 @@ async fn monitor_loop(core: Core) {
     let mut failed_probes = 0u32;
     let (mut wall, mut mono) = (core.now(), Instant::now());
     let mut next_probe = Instant::now();
+    // The watcher first reports every address already there: not a change.
+    let settled = Instant::now() + INTERFACES_SETTLE;
     loop {
         if Instant::now() >= next_probe {
             let forced_offline = core.overview().map(|o| o.work_offline).unwrap_or(false);
@@ -490,11 +493,13 @@ async fn monitor_loop(core: Core) {
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = interfaces.changed() => {
-                // Probe now; an interface that comes up is worth a sync even if the
-                // server never looked unreachable (a new network, a VPN).
+                // Probe now; an interface change is worth a sync even if the server
+                // never looked unreachable (a new network, a VPN).
                 failed_probes = 0;
                 next_probe = Instant::now();
-                core.trigger(Trigger::NetworkRestored);
+                if Instant::now() > settled {
+                    core.trigger(Trigger::NetworkRestored);
+                }
             }
             _ = core.inner.probe.notified() => {
                 next_probe = Instant::now();

@@ -96,8 +96,32 @@ impl Core {
 
     /// Runs one sync now (waiting for a running one to finish first) and reports it:
     /// the manual trigger (Sync now, pull-to-refresh).
+    /// Sync now also sends the changes given up after repeated server errors (the
+    /// user asked for everything to go); only changes the server refused wait for
+    /// their Retry or Discard.
     pub async fn sync_now(&self) -> Result<SyncReport> {
         self.run_sync(Trigger::Manual).await
+    }
+
+    /// One sync as if started by `trigger` (the background loop's runs; for tests and
+    /// command-line clients).
+    pub async fn sync_for(&self, trigger: Trigger) -> Result<SyncReport> {
+        self.run_sync(trigger).await
+    }
+
+    /// Puts the rows given up after repeated server errors back in the queue.
+    fn retry_given_up(&self) -> Result<u32> {
+        let mut n = 0;
+        for kind in EntityKind::ALL {
+            let ids = self
+                .db()
+                .read(|c| crate::repo::given_up(c, kind, self.max_attempts()))?;
+            for id in ids {
+                self.retry_any(kind, id)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Stops a running sync at its next page or batch. What was applied stays, and the
@@ -109,7 +133,7 @@ impl Core {
     }
 
     /// One run, started by `trigger`; logged in the activity log whatever its outcome.
-    pub(crate) async fn run_sync(&self, trigger: Trigger) -> Result<SyncReport> {
+    async fn run_sync(&self, trigger: Trigger) -> Result<SyncReport> {
         let _running = self.inner.sync_lock.lock().await;
         if self.overview()?.work_offline {
             return Err(CoreError::Transport(TransportError::Unreachable(
@@ -119,6 +143,9 @@ impl Core {
         let Some(token) = self.token()? else {
             return Err(CoreError::NotSignedIn);
         };
+        if trigger == Trigger::Manual {
+            self.retry_given_up()?;
+        }
         self.inner.engine.cancel.store(false, Ordering::SeqCst);
         self.runtime().syncing = true;
         self.emit_overview();

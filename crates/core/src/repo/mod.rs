@@ -449,6 +449,30 @@ pub fn pending_increments(conn: &Connection) -> Result<u32> {
     Ok(n)
 }
 
+/// The local table of a synced entity (`None` for the server-only illustrations).
+pub fn synced_table(kind: EntityKind) -> Option<&'static str> {
+    Some(match kind {
+        EntityKind::Hero => Hero::TABLE,
+        EntityKind::Story => Story::TABLE,
+        EntityKind::CustomEvent => CustomEvent::TABLE,
+        EntityKind::UserProfile => Profile::TABLE,
+        EntityKind::Illustration => return None,
+    })
+}
+
+/// Rows given up after repeated server errors (failed with every attempt spent), as
+/// opposed to changes the server refused.
+pub fn given_up(conn: &Connection, kind: EntityKind, max_attempts: u32) -> Result<Vec<Uuid>> {
+    let Some(table) = synced_table(kind) else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id FROM {table} WHERE sync_status = 'failed' AND attempts >= ?1"
+    ))?;
+    let ids = stmt.query_map([max_attempts], |r| r.get::<_, String>(0))?;
+    Ok(ids.filter_map(|id| id.ok()?.parse().ok()).collect())
+}
+
 /// Forgets every row's backoff (the watchdog restarting the loop): pending rows go with
 /// the next run, and nothing waits on an old timer.
 pub fn clear_backoff(conn: &Connection) -> Result<()> {
@@ -463,12 +487,8 @@ pub fn clear_backoff(conn: &Connection) -> Result<()> {
 
 /// Whether a row of `kind` is visible locally (exists and is not pending delete).
 pub fn is_visible(conn: &Connection, kind: EntityKind, id: Uuid) -> Result<bool> {
-    let table = match kind {
-        EntityKind::Hero => Hero::TABLE,
-        EntityKind::Story => Story::TABLE,
-        EntityKind::CustomEvent => CustomEvent::TABLE,
-        EntityKind::UserProfile => Profile::TABLE,
-        EntityKind::Illustration => return Ok(false),
+    let Some(table) = synced_table(kind) else {
+        return Ok(false);
     };
     use rusqlite::OptionalExtension;
     Ok(conn

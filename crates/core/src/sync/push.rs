@@ -589,6 +589,9 @@ impl SyncEngine {
         row.state = t.state;
         row.sync_error = Some(rejection_message(error));
         row.next_attempt_at = None;
+        // Refused, not given up: the attempts spent on earlier server errors no longer
+        // matter (and Sync now does not send it again).
+        row.attempts = 0;
         entity::save(tx, &row)?;
         if let (OutboxEffect::Reissue, Some(op)) = (t.outbox, t.state.op()) {
             // The re-issued change carries the row as it is now.
