@@ -128,8 +128,11 @@ pub enum Step {
         target: usize,
         on: bool,
     },
+    /// `times` syncs in a row, the clocks moving ten minutes between them (the retry
+    /// timer firing while the client waits, often offline).
     Sync {
         c: usize,
+        times: u8,
     },
     /// Settles one of the client's conflicts (the `pick`-th, modulo their number).
     Resolve {
@@ -156,6 +159,9 @@ pub enum Step {
 pub struct Timed {
     pub dt: u32,
     pub step: Step,
+    /// Seeds the network's fate for the requests of this step (and only this step), so
+    /// that removing other steps while shrinking leaves this step's faults as they were.
+    pub salt: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +178,8 @@ struct Gen {
     created: [usize; 3],
     /// Unique suffix for generated text, so that every written value names its write.
     n: usize,
+    /// Per client: steps left in its partition, as generated.
+    offline: Vec<usize>,
 }
 
 impl Gen {
@@ -320,6 +328,9 @@ impl Gen {
     }
 
     fn step(&mut self, clients: usize) -> Step {
+        for o in &mut self.offline {
+            *o = o.saturating_sub(1);
+        }
         let c = self.below(clients);
         let with_counter = [Kind::Story, Kind::Event];
         let roll = self.below(100);
@@ -365,7 +376,15 @@ impl Gen {
                     on: self.chance(0.6),
                 }
             }
-            56..=78 => Step::Sync { c },
+            // A client cut off keeps trying on its retry timer.
+            56..=78 if self.offline[c] > 0 && self.chance(0.6) => Step::Sync {
+                c,
+                times: 3 + self.below(8) as u8,
+            },
+            56..=78 => Step::Sync {
+                c,
+                times: if self.chance(0.05) { 2 } else { 1 },
+            },
             79..=83 => Step::Resolve {
                 c,
                 pick: self.below(256) as u8,
@@ -374,11 +393,23 @@ impl Gen {
             84..=87 => Step::Restart { c },
             88..=89 => Step::Prune,
             90..=93 => Step::Faults(self.rates()),
-            94..=97 => Step::Partition {
-                c,
-                steps: 2 + self.below(10) as u8,
-            },
-            _ => Step::Heal,
+            94..=97 => {
+                // Now and then a long time offline (a laptop on a trip).
+                let steps = if self.chance(0.25) {
+                    10 + self.below(20)
+                } else {
+                    2 + self.below(8)
+                };
+                self.offline[c] = self.offline[c].max(steps);
+                Step::Partition {
+                    c,
+                    steps: steps as u8,
+                }
+            }
+            _ => {
+                self.offline.iter_mut().for_each(|o| *o = 0);
+                Step::Heal
+            }
         }
     }
 }
@@ -393,8 +424,10 @@ impl History {
             rng: SplitMix64::new(seed ^ 0x005E_ED0F_4157_0123),
             created: [0; 3],
             n: 0,
+            offline: Vec::new(),
         };
         let clients = 3 + g.below(3);
+        g.offline = vec![0; clients];
         let skews = (0..clients)
             .map(|_| g.below(12 * 3600 + 1) as i64 - 6 * 3600)
             .collect();
@@ -407,7 +440,8 @@ impl History {
                 g.below(60) as u32
             };
             let step = g.step(clients);
-            steps.push(Timed { dt, step });
+            let salt = g.rng.next_u64();
+            steps.push(Timed { dt, step, salt });
         }
         History {
             clients,
@@ -516,7 +550,8 @@ impl fmt::Display for Step {
             } => {
                 write!(f, "c{c} favourite {}#{target} = {on}", kind.name())
             }
-            Step::Sync { c } => write!(f, "c{c} sync"),
+            Step::Sync { c, times: 1 } => write!(f, "c{c} sync"),
+            Step::Sync { c, times } => write!(f, "c{c} sync x{times}, 10 min apart"),
             Step::Resolve { c, pick, choice } => write!(f, "c{c} resolve #{pick} {choice:?}"),
             Step::Restart { c } => write!(f, "c{c} restart"),
             Step::Prune => write!(f, "server prunes tombstones"),

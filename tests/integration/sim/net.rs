@@ -206,6 +206,8 @@ pub struct Observed {
     pub effects: BTreeMap<Uuid, u32>,
     /// (client, row) pairs whose mutation the server definitively refused.
     pub refused: BTreeSet<(usize, Uuid)>,
+    /// Per client: the step of its first change-feed page received.
+    pub first_pull: BTreeMap<usize, usize>,
     /// (client, row) → the steps at which the server answered its mutation `conflict`.
     pub conflicts: BTreeMap<(usize, Uuid), Vec<usize>>,
     /// Broken protocol rules seen on the wire (version preconditions, ...).
@@ -232,6 +234,9 @@ struct NetState {
     /// Faults apply only while the history runs (not during sign-in).
     active: bool,
     step: usize,
+    /// The current step's salt, and how many fates were drawn in it.
+    salt: u64,
+    drawn: u64,
     stats: Stats,
     observed: Observed,
     sabotage: Sabotage,
@@ -278,6 +283,8 @@ impl Net {
                 partitioned: vec![0; clients],
                 active: false,
                 step: 0,
+                salt: 0,
+                drawn: 0,
                 stats: Stats::default(),
                 observed: Observed::default(),
                 sabotage,
@@ -306,8 +313,12 @@ impl Net {
         self.lock().active = true;
     }
 
-    pub fn set_step(&self, step: usize) {
-        self.lock().step = step;
+    /// A new step: its requests' fates come from `salt` and their order in the step.
+    pub fn set_step(&self, step: usize, salt: u64) {
+        let mut g = self.lock();
+        g.step = step;
+        g.salt = salt;
+        g.drawn = 0;
     }
 
     pub fn set_rates(&self, rates: FaultRates) {
@@ -357,8 +368,12 @@ impl Net {
             return Fate::Partitioned;
         }
         let r = g.rates;
-        let x = self.rng.next_f64();
-        let extra = self.rng.next_u64();
+        g.drawn += 1;
+        let draw = SplitMix64::new(
+            g.salt ^ g.drawn.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((client as u64) << 56),
+        );
+        let x = draw.next_f64();
+        let extra = draw.next_u64();
         let mut edge = 0.0;
         let mut hit = |p: f64| {
             edge += p;
@@ -520,7 +535,9 @@ impl Net {
                     };
                     applied.insert((m.id, version), (origin, rec));
                 }
-                Outcome::Duplicate { .. } => g.stats.push_duplicates += 1,
+                Outcome::Duplicate { .. } => {
+                    g.stats.push_duplicates += 1;
+                }
                 Outcome::Conflict { .. } => {
                     g.stats.push_conflicts += 1;
                     g.observed
@@ -830,7 +847,8 @@ impl Transport for SimTransport {
                 uri.push_str("&cursor=");
                 uri.push_str(&percent_encode(cursor));
             }
-            self.net
+            let page = self
+                .net
                 .send(
                     self.client,
                     Method::GET,
@@ -843,7 +861,13 @@ impl Transport for SimTransport {
                         }
                     },
                 )
-                .await
+                .await;
+            if page.is_ok() {
+                let mut g = self.net.lock();
+                let step = g.step;
+                g.observed.first_pull.entry(self.client).or_insert(step);
+            }
+            page
         })
     }
 

@@ -119,6 +119,14 @@ pub enum Inv {
     /// 1: a client keeps, as synced, a row the server deleted, after the server refused
     /// its change of that row.
     GhostAfterRefusal,
+    /// 1: a client keeps, as synced, a row the server deleted (and pruned) before the
+    /// client's first pull: it knew the row from its own push.
+    GhostAfterLateFirstPull,
+    /// 1: a row discarded after a refusal is synced but older than the server's.
+    StaleAfterDiscard,
+    /// 5: a row deleted locally whose create the server refused stays failed, with an
+    /// outbox entry that can never drain (and Discard fails).
+    StuckAfterRefusedCreate,
     /// 2 (SPEC.md section 7): a conflict resolution dropped a user's edit and recorded
     /// nothing in the conflict history.
     UnrecordedResolution,
@@ -140,6 +148,9 @@ pub enum Inv {
 pub struct Violation {
     pub inv: Inv,
     pub kind: Option<Kind>,
+    /// The row and the client it is about, when it is about one.
+    pub row: Option<Uuid>,
+    pub client: Option<usize>,
     pub msg: String,
 }
 
@@ -241,6 +252,8 @@ impl Oracle {
             out.push(Violation {
                 inv: Inv::Duplicate,
                 kind: None,
+                row: None,
+                client: None,
                 msg: a.clone(),
             });
         }
@@ -249,6 +262,8 @@ impl Oracle {
                 out.push(Violation {
                     inv: Inv::Duplicate,
                     kind: None,
+                    row: None,
+                    client: None,
                     msg: format!("mutation {m} took effect {n} times"),
                 });
             }
@@ -270,7 +285,13 @@ impl Oracle {
     fn check_server(&self, obs: &Observed, fin: &Final, out: &mut Vec<Violation>) {
         for (id, rec) in &fin.server {
             let kind = self.kinds.get(id).copied();
-            let v = |inv, msg| Violation { inv, kind, msg };
+            let v = |inv, msg| Violation {
+                inv,
+                kind,
+                row: Some(*id),
+                client: None,
+                msg,
+            };
             let Some(kind) = kind else {
                 out.push(v(
                     Inv::Duplicate,
@@ -317,6 +338,8 @@ impl Oracle {
                     out.push(Violation {
                         inv: Inv::LostWrite,
                         kind: self.kinds.get(id).copied(),
+                        row: Some(*id),
+                        client: None,
                         msg: format!(
                             "{id}: live at version {} and then gone from the server",
                             version(&w.record)
@@ -342,6 +365,8 @@ impl Oracle {
             out.push(Violation {
                 inv,
                 kind: Some(kind),
+                row: Some(id),
+                client: None,
                 msg,
             })
         };
@@ -361,8 +386,8 @@ impl Oracle {
                 format!("{label}: first written at version {v1} by {o:?}, created by c{creator:?}"),
             ),
         }
-        // Each field's current value: who wrote it, at which version.
-        let mut setter: BTreeMap<&str, (i64, Origin)> = BTreeMap::new();
+        // Each field's current value: who wrote it, at which version, over which value.
+        let mut setter: BTreeMap<&str, (i64, Origin, Value)> = BTreeMap::new();
         for f in fields {
             let val = &first.record[f.name];
             // A story whose hero vanished before its create was sent goes unlinked.
@@ -378,10 +403,15 @@ impl Oracle {
                     );
                 }
             }
-            setter.insert(f.name, (v1, first.origin.clone()));
+            setter.insert(f.name, (v1, first.origin.clone(), Value::Null));
         }
         let mut prev = first;
+        let mut prev_v = v1;
         for (&v, w) in iter {
+            // Versions the network did not see: the server wrote them on its own (a hero
+            // delete unlinking this story) in the request that also wrote `v`.
+            let gap = v > prev_v + 1;
+            prev_v = v;
             if deleted(&w.record) {
                 if !deleted(&prev.record) {
                     match &w.origin {
@@ -401,8 +431,24 @@ impl Oracle {
                 if x == y {
                     continue;
                 }
-                let (vx, ox) = setter[f.name].clone();
+                let (vx, ox, before_x) = setter[f.name].clone();
+                let unlinked = f.name == "hero_id" && y.is_null();
+                let increment = matches!(
+                    &w.origin,
+                    Origin::Client {
+                        op: "increment",
+                        ..
+                    }
+                );
                 match &w.origin {
+                    _ if gap && unlinked => {}
+                    _ if increment => push(
+                        Inv::Invented,
+                        format!(
+                            "{label}: an increment changed {} from {x} to {y} at version {v}",
+                            f.name
+                        ),
+                    ),
                     Origin::Server => {
                         if !(f.name == "hero_id" && y.is_null()) {
                             push(
@@ -422,7 +468,19 @@ impl Oracle {
                                 ),
                             );
                         }
-                        if let Some(why) = self.overwrite_is_lost(d, id, f, (vx, &ox), x, y, fin) {
+                        // A set merged so that x's own additions and removals stay
+                        // (SPEC.md section 7: trait lists take the union) lost nothing.
+                        let kept = f.merge == Merge::Set && {
+                            let (b, xs, ys) = (items(&before_x), items(x), items(y));
+                            xs.iter().all(|i| b.contains(i) || ys.contains(i))
+                                && b.iter().all(|i| xs.contains(i) || !ys.contains(i))
+                        };
+                        let lost = if kept {
+                            None
+                        } else {
+                            self.overwrite_is_lost(d, id, f, (vx, &ox), x, y, fin)
+                        };
+                        if let Some(why) = lost {
                             let how = if why == Inv::LostWrite {
                                 "with no conflict recorded on that client".to_owned()
                             } else {
@@ -439,7 +497,7 @@ impl Oracle {
                         }
                     }
                 }
-                setter.insert(f.name, (v, w.origin.clone()));
+                setter.insert(f.name, (v, w.origin.clone(), x.clone()));
             }
             prev = w;
         }
@@ -589,6 +647,8 @@ impl Oracle {
                     .get(&(d, id))
                     .is_some_and(|steps| steps.iter().any(|s| *s >= w.step));
                 out.push(Violation {
+                    row: Some(id),
+                    client: Some(d),
                     inv: if resolved {
                         Inv::UnrecordedResolution
                     } else {
@@ -628,6 +688,8 @@ impl Oracle {
                 out.push(Violation {
                     inv: Inv::DefaultStrategyLoss,
                     kind: Some(kind),
+                    row: Some(id),
+                    client: Some(d),
                     msg: format!(
                         "{label}: c{d}'s edit {field}={} (step {}) was dropped by `{}` although no other client changed {field}",
                         w.value, w.step, records[0].resolution
@@ -648,6 +710,8 @@ impl Oracle {
                 out.push(Violation {
                     inv: Inv::LostLocalEdit,
                     kind: Some(kind),
+                    row: Some(*id),
+                    client: Some(*c),
                     msg: format!(
                         "{} {id}: created by c{c} at step {step}, never reached the server",
                         kind.name()
@@ -666,6 +730,8 @@ impl Oracle {
                 out.push(Violation {
                     inv: Inv::Leftover,
                     kind: None,
+                    row: None,
+                    client: Some(c),
                     msg: format!("c{c}: {} outbox entries left", cl.outbox),
                 });
             }
@@ -673,10 +739,24 @@ impl Oracle {
                 let v = |inv, msg| Violation {
                     inv,
                     kind: Some(row.kind),
+                    row: Some(*id),
+                    client: Some(c),
                     msg,
                 };
                 match row.state {
                     SyncState::Synced => {}
+                    SyncState::Failed(is_core::sync::state::PendingOp::Delete)
+                        if obs.refused.contains(&(c, *id)) && !obs.history.contains_key(id) =>
+                    {
+                        out.push(v(
+                            Inv::StuckAfterRefusedCreate,
+                            format!(
+                                "c{c}: {} {id} left failed (delete) after the server refused its create; it never existed there: {:?}",
+                                row.kind.name(),
+                                row.sync_error
+                            ),
+                        ))
+                    }
                     SyncState::Failed(op) => {
                         let refused = obs.refused.contains(&(c, *id));
                         let offline = row.sync_error.as_deref().is_some_and(|e| {
@@ -706,30 +786,32 @@ impl Oracle {
                 }
                 match live.get(id) {
                     None => {
-                        // A row the server deleted, back as synced after the server
-                        // refused this client's change of it.
+                        // A row the server deleted, kept as synced here.
                         let ghost = row.state == SyncState::Synced
-                            && obs.refused.contains(&(c, *id))
                             && obs
                                 .history
                                 .get(id)
                                 .and_then(|h| h.last_key_value())
                                 .is_some_and(|(_, w)| deleted(&w.record));
+                        let (inv, why) = if ghost && obs.refused.contains(&(c, *id)) {
+                            (
+                                Inv::GhostAfterRefusal,
+                                " (deleted there; this client's change was refused)",
+                            )
+                        } else if ghost && first_pull_after_delete(obs, c, *id) {
+                            (
+                                Inv::GhostAfterLateFirstPull,
+                                " (deleted there before this client's first pull)",
+                            )
+                        } else {
+                            (Inv::Converge, "")
+                        };
                         out.push(v(
-                            if ghost {
-                                Inv::GhostAfterRefusal
-                            } else {
-                                Inv::Converge
-                            },
+                            inv,
                             format!(
-                                "c{c} has {} {id} ({}), the server has no live row{}",
+                                "c{c} has {} {id} ({}), the server has no live row{why}",
                                 row.kind.name(),
-                                row.state,
-                                if ghost {
-                                    " (deleted there; this client's change was refused)"
-                                } else {
-                                    ""
-                                }
+                                row.state
                             ),
                         ))
                     }
@@ -752,9 +834,17 @@ impl Oracle {
                                 ));
                             }
                         }
+                        // Discarded here (after the server refused it), synced, and still
+                        // not what the server has.
+                        let stale = row.state == SyncState::Synced
+                            && self.discards.iter().any(|d| d.0 == c && d.1 == *id);
                         if !diff.is_empty() {
                             out.push(v(
-                                Inv::Converge,
+                                if stale {
+                                    Inv::StaleAfterDiscard
+                                } else {
+                                    Inv::Converge
+                                },
                                 format!(
                                     "c{c}: {} {id} differs: {}",
                                     row.kind.name(),
@@ -771,6 +861,8 @@ impl Oracle {
                     out.push(Violation {
                         inv: Inv::Converge,
                         kind,
+                        row: Some(**id),
+                        client: Some(c),
                         msg: format!(
                             "c{c} lacks {} {id} that the server has ({})",
                             kind.map_or("row", Kind::name),
@@ -780,6 +872,20 @@ impl Oracle {
                 }
             }
         }
+    }
+}
+
+/// Whether client `c` first pulled the change feed after the row was deleted.
+fn first_pull_after_delete(obs: &Observed, c: usize, id: Uuid) -> bool {
+    let deleted_at = obs
+        .history
+        .get(&id)
+        .and_then(|h| h.values().find(|w| deleted(&w.record)))
+        .map(|w| w.step);
+    match (deleted_at, obs.first_pull.get(&c)) {
+        (Some(d), Some(p)) => *p > d,
+        (Some(_), None) => true,
+        _ => false,
     }
 }
 

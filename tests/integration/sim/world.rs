@@ -168,7 +168,7 @@ pub async fn run(seed: u64, history: &History, opts: Opts) -> RunResult {
     let setup = t.elapsed();
     for (i, timed) in history.steps.iter().enumerate() {
         sim.step = i;
-        sim.net.set_step(i);
+        sim.net.set_step(i, timed.salt);
         sim.advance(timed.dt as i64);
         let what = sim.exec(&timed.step).await;
         sim.trace.push(format!("{i:>3} {}  ->  {what}", timed.step));
@@ -378,13 +378,22 @@ impl Sim {
                     Kind::Hero => "heroes have no favourite".into(),
                 }
             }
-            Step::Sync { c } => match self.core(*c).sync_now().await {
-                Ok(r) => format!(
-                    "pushed {} applied {} conflicts {} rejected {} failed {} pulled {}",
-                    r.pushed, r.applied, r.conflicts, r.rejected, r.failed, r.pulled
-                ),
-                Err(e) => format!("sync failed: {e}"),
-            },
+            Step::Sync { c, times } => {
+                let mut what = Vec::new();
+                for k in 0..*times {
+                    if k > 0 {
+                        self.advance(600);
+                    }
+                    what.push(match self.core(*c).sync_now().await {
+                        Ok(r) => format!(
+                            "pushed {} applied {} conflicts {} rejected {} failed {} pulled {}",
+                            r.pushed, r.applied, r.conflicts, r.rejected, r.failed, r.pulled
+                        ),
+                        Err(e) => format!("sync failed: {e}"),
+                    });
+                }
+                what.join(" | ")
+            }
             Step::Resolve { c, pick, choice } => self.resolve(*c, *pick, *choice),
             Step::Restart { c } => {
                 self.restart(*c);
@@ -530,7 +539,7 @@ impl Sim {
         }
         let s = &conflicts[pick as usize % conflicts.len()];
         let kind = Kind::from_entity(s.entity).expect("filtered");
-        with_kind!(kind, E => self.resolve_one::<E>(c, s.id, pick, choice))
+        with_kind!(kind, E => self.resolve_one::<E>(c, s.id, pick, choice).0)
     }
 
     fn resolve_one<E: SyncEntity>(
@@ -539,7 +548,7 @@ impl Sim {
         id: Uuid,
         pick: u8,
         choice: Choice,
-    ) -> String {
+    ) -> (String, bool) {
         let core = self.core(c).clone();
         let before = self.load::<E>(c, id);
         let wire = match choice {
@@ -555,19 +564,40 @@ impl Sim {
                     }
                     ConflictChoice::Merged { fields }
                 }
-                Err(e) => return format!("no conflict detail: {e}"),
+                Err(e) => return (format!("no conflict detail: {e}"), false),
             },
         };
+        let known: Vec<Uuid> = self.all_ids::<E>(c);
         match core.resolve_conflict(E::KIND, id, wire) {
             Ok(()) => {
                 self.net.count(|s| s.conflicts_resolved += 1);
                 if choice == Choice::Merge {
                     self.record::<E>(c, id, before.as_ref(), How::Merge);
                 }
-                format!("{} {id}: {choice:?}", E::LABEL)
+                // A resolution that restores a row deleted elsewhere as a new one: the
+                // user made that row, with the values the dialog showed.
+                for new in self.all_ids::<E>(c) {
+                    if !known.contains(&new) && !self.created[&kind_of::<E>()].contains(&new) {
+                        self.created
+                            .get_mut(&kind_of::<E>())
+                            .expect("a kind")
+                            .push(new);
+                        self.oracle.created(c, kind_of::<E>(), new, self.step);
+                        self.record::<E>(c, new, None, How::Merge);
+                    }
+                }
+                (format!("{} {id}: {choice:?}", E::LABEL), true)
             }
-            Err(e) => format!("{} {id}: refused: {e}", E::LABEL),
+            Err(e) => (format!("{} {id}: refused: {e}", E::LABEL), false),
         }
+    }
+
+    fn all_ids<E: SyncEntity>(&self, c: usize) -> Vec<Uuid> {
+        rows::load_where::<E>(&self.clients[c].reader, "1 = 1", "id", [])
+            .expect("a client's rows")
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
     }
 
     fn restart(&mut self, c: usize) {
@@ -587,19 +617,21 @@ impl Sim {
 
     /// The network heals; every client syncs, and the users settle what waits for them
     /// (conflicts; rows the server refused are discarded; rows given up after answered
-    /// failures are retried), until a whole round changes nothing.
+    /// failures are retried), until a whole round pushes nothing.
     async fn settle(&mut self) {
         self.net.heal();
         self.step = usize::MAX / 2;
         for round in 0..30 {
             self.step += 1;
-            self.net.set_step(self.step);
+            self.net.set_step(self.step, 0);
             self.advance(3600);
+            // Quiet when a round pushes nothing and the users have nothing to do: then
+            // every client pulled after the last push.
             let mut moved = false;
             for c in 0..self.clients.len() {
                 let what = match self.core(c).sync_now().await {
                     Ok(r) => {
-                        moved |= r.pushed + r.pulled > 0;
+                        moved |= r.pushed > 0;
                         format!("pushed {} pulled {}", r.pushed, r.pulled)
                     }
                     Err(e) => {
@@ -631,11 +663,11 @@ impl Sim {
             };
             let h = mix(self.seed, (round * 1000 + c * 10 + i) as u64);
             let choice = [Choice::KeepMine, Choice::UseServer, Choice::Merge][(h % 3) as usize];
-            let what =
+            let (what, done) =
                 with_kind!(kind, E => self.resolve_one::<E>(c, s.id, (h >> 8) as u8, choice));
             self.trace
                 .push(format!("settle {round} c{c} resolve -> {what}"));
-            acted = true;
+            acted |= done;
         }
         for kind in Kind::ALL {
             acted |= with_kind!(kind, E => self.settle_failed::<E>(c, round));
@@ -655,22 +687,28 @@ impl Sim {
                 .as_deref()
                 .is_some_and(|e| e.starts_with("the server answered"));
             let core = self.core(c).clone();
-            let what = if refused {
+            let (what, r) = if refused {
                 let r = core.discard::<E>(row.id);
                 if r.is_ok() {
                     self.oracle.discarded(c, row.id, self.step);
                     self.net.count(|s| s.discarded_by_user += 1);
                 }
-                format!("discard {} {}: {r:?}", E::LABEL, row.id)
+                ("discard", r)
             } else if answered || self.opts.workarounds.retry_offline_failures {
                 let r = core.retry::<E>(row.id).map(drop);
-                self.net.count(|s| s.retried_by_user += 1);
-                format!("retry {} {}: {r:?}", E::LABEL, row.id)
+                if r.is_ok() {
+                    self.net.count(|s| s.retried_by_user += 1);
+                }
+                ("retry", r)
             } else {
                 continue;
             };
-            self.trace.push(format!("settle {round} c{c} {what}"));
-            acted = true;
+            self.trace.push(format!(
+                "settle {round} c{c} {what} {} {}: {r:?}",
+                E::LABEL,
+                row.id
+            ));
+            acted |= r.is_ok();
         }
         acted
     }
@@ -761,6 +799,10 @@ impl Sim {
         }
         h.finish()
     }
+}
+
+fn kind_of<E: SyncEntity>() -> Kind {
+    Kind::from_entity(E::KIND).expect("a simulated entity")
 }
 
 fn client_rows<E: SyncEntity>(
