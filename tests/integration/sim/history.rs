@@ -147,6 +147,12 @@ pub enum Step {
     /// The server prunes every tombstone (zero horizon): older cursors get 410.
     Prune,
     Faults(FaultRates),
+    /// Settings: this client settles conflicts of `kind` with `strategy`.
+    Strategy {
+        c: usize,
+        kind: Kind,
+        strategy: is_core::ConflictStrategy,
+    },
     Partition {
         c: usize,
         steps: u8,
@@ -377,14 +383,31 @@ impl Gen {
                 }
             }
             // A client cut off keeps trying on its retry timer.
-            56..=78 if self.offline[c] > 0 && self.chance(0.6) => Step::Sync {
+            56..=76 if self.offline[c] > 0 && self.chance(0.6) => Step::Sync {
                 c,
                 times: 3 + self.below(8) as u8,
             },
-            56..=78 => Step::Sync {
+            56..=76 => Step::Sync {
                 c,
                 times: if self.chance(0.05) { 2 } else { 1 },
             },
+            77..=78 => {
+                use is_core::ConflictStrategy as S;
+                Step::Strategy {
+                    c,
+                    kind: self.pick(&Kind::ALL),
+                    // Mostly "ask me", which puts rows in conflict for the user.
+                    strategy: self.pick(&[
+                        S::UserPrompt,
+                        S::UserPrompt,
+                        S::UserPrompt,
+                        S::Merge,
+                        S::LastWriteWins,
+                        S::ServerWins,
+                        S::LocalWins,
+                    ]),
+                }
+            }
             79..=83 => Step::Resolve {
                 c,
                 pick: self.below(256) as u8,
@@ -559,6 +582,12 @@ impl fmt::Display for Step {
             Step::Faults(r) => write!(f, "network faults {r}"),
             Step::Partition { c, steps } => write!(f, "c{c} partitioned for {steps} steps"),
             Step::Heal => write!(f, "network healed"),
+            Step::Strategy { c, kind, strategy } => write!(
+                f,
+                "c{c} settings: {} conflicts by {}",
+                kind.name(),
+                strategy.as_str()
+            ),
         }
     }
 }

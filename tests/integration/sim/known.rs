@@ -56,6 +56,11 @@ pub const KNOWN: &[KnownBug] = &[
         summary: "Discard of a failed row reverts to its base copy even when a newer server copy was remembered: the row is synced at an old version and never catches up",
         shows_as: |v| v.inv == Inv::StaleAfterDiscard,
     },
+    KnownBug {
+        name: "reissued_create_waits_behind_increment",
+        summary: "a refused create is re-issued behind the row's counter increments, which wait for the create: after Retry or an edit the row never reaches the server",
+        shows_as: |v| v.inv == Inv::CreateBehindIncrement,
+    },
 ];
 
 /// A seed's verdict.
@@ -82,7 +87,12 @@ fn explain(v: &Violation) -> Vec<&'static str> {
 /// outbox left over on a client where a known bug left a row stuck.
 fn unexplained(vs: &[Violation]) -> Vec<Violation> {
     let known: Vec<&Violation> = vs.iter().filter(|v| !explain(v).is_empty()).collect();
-    let stuck = |v: &Violation| matches!(v.inv, Inv::FailedOffline | Inv::StuckAfterRefusedCreate);
+    let stuck = |v: &Violation| {
+        matches!(
+            v.inv,
+            Inv::FailedOffline | Inv::StuckAfterRefusedCreate | Inv::CreateBehindIncrement
+        )
+    };
     vs.iter()
         .filter(|v| explain(v).is_empty())
         .filter(|v| !known.iter().any(|k| v.row.is_some() && k.row == v.row))

@@ -75,6 +75,9 @@ pub struct Oracle {
     pub discards: Vec<(usize, Uuid, usize)>,
     /// Increments made per row (each accepted `Core::increment`).
     pub increments: BTreeMap<Uuid, i64>,
+    /// (client, kind) whose conflict strategy the user changed from the default: SPEC.md's
+    /// promise about different fields holds for the default strategies only.
+    pub custom_strategy: std::collections::BTreeSet<(usize, Kind)>,
 }
 
 /// A client's row at the end.
@@ -93,6 +96,8 @@ pub struct ClientFinal {
     /// Every row in its cache (pending deletes included).
     pub rows: BTreeMap<Uuid, ClientRow>,
     pub outbox: usize,
+    /// Rows whose oldest outbox entry is a counter increment.
+    pub increment_heads: std::collections::BTreeSet<Uuid>,
     /// Conflict history per row (losing versions, newest first).
     pub history: BTreeMap<Uuid, Vec<ConflictRecord>>,
 }
@@ -122,6 +127,9 @@ pub enum Inv {
     /// 1: a client keeps, as synced, a row the server deleted (and pruned) before the
     /// client's first pull: it knew the row from its own push.
     GhostAfterLateFirstPull,
+    /// 5: a row never created on the server, whose create waits behind its own counter
+    /// increment (which waits for the create).
+    CreateBehindIncrement,
     /// 1: a row discarded after a refusal is synced but older than the server's.
     StaleAfterDiscard,
     /// 5: a row deleted locally whose create the server refused stays failed, with an
@@ -547,7 +555,8 @@ impl Oracle {
         // Recorded. Under an automatic resolution, a field d's user did not change since
         // before x must not be the one that overwrote x.
         let concurrent = writes.iter().any(|(_, w)| w.base < Some(vx) && wrote_y(w));
-        if records.iter().all(|r| automatic(&r.resolution)) && !concurrent {
+        let default = !self.custom_strategy.contains(&(d, self.kinds[&id]));
+        if default && records.iter().all(|r| automatic(&r.resolution)) && !concurrent {
             return Some(Inv::DefaultStrategyLoss);
         }
         None
@@ -670,9 +679,11 @@ impl Oracle {
                 continue;
             }
             // Dropped by a strategy: fine if someone else changed this very field in
-            // between (or deleted the row), not if only other fields moved.
-            let contested = records.iter().any(|r| {
-                !automatic(&r.resolution)
+            // between (or deleted the row), not if only other fields moved (under the
+            // default strategies).
+            let contested = self.custom_strategy.contains(&(d, kind))
+                || records.iter().any(|r| {
+                    !automatic(&r.resolution)
                     || deleted(&r.server)
                     || versions.iter().any(|(v, s)| {
                         *v > base
@@ -683,7 +694,7 @@ impl Oracle {
                                 .next_back()
                                 .is_some_and(|(_, p)| p.record[field] != s.record[field])
                     })
-            });
+                });
             if !contested {
                 out.push(Violation {
                     inv: Inv::DefaultStrategyLoss,
@@ -778,6 +789,17 @@ impl Oracle {
                                 row.sync_error
                             ),
                         ));
+                    }
+                    SyncState::Pending(is_core::sync::state::PendingOp::Create)
+                        if cl.increment_heads.contains(id) =>
+                    {
+                        out.push(v(
+                            Inv::CreateBehindIncrement,
+                            format!(
+                                "c{c}: {} {id} left pending create: its oldest outbox entry is an increment, which waits for the create",
+                                row.kind.name()
+                            ),
+                        ))
                     }
                     s => out.push(v(
                         Inv::Leftover,

@@ -421,6 +421,18 @@ impl Sim {
                 self.net.heal();
                 "ok".into()
             }
+            Step::Strategy { c, kind, strategy } => {
+                match self
+                    .core(*c)
+                    .set_conflict_strategy(kind.entity(), *strategy)
+                {
+                    Ok(()) => {
+                        self.oracle.custom_strategy.insert((*c, *kind));
+                        "ok".into()
+                    }
+                    Err(e) => format!("refused: {e}"),
+                }
+            }
         }
     }
 
@@ -720,6 +732,12 @@ impl Sim {
         for (c, cl) in self.clients.iter().enumerate() {
             let mut fin = ClientFinal {
                 outbox: is_core::outbox::len(&cl.reader).expect("the outbox"),
+                increment_heads: is_core::outbox::heads(&cl.reader, usize::MAX >> 2)
+                    .expect("the outbox")
+                    .into_iter()
+                    .filter(|e| e.op == is_core::outbox::EntryOp::Increment)
+                    .map(|e| e.entity_id)
+                    .collect(),
                 ..Default::default()
             };
             for kind in Kind::ALL {
