@@ -18,3 +18,4 @@ mod push_entities;
 mod socket;
 mod stories;
 mod support;
+mod usage;
