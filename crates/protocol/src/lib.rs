@@ -21,6 +21,8 @@ pub mod hero;
 pub mod illustration;
 pub mod media;
 pub mod profile;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod story;
 
 pub use custom_event::{
@@ -140,6 +142,10 @@ pub mod codes {
     /// 503: the server's fault injection plays "offline".
     pub const OFFLINE: &str = "offline";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// A push mutation the server cannot read (not an object, unknown `entity` or `op`,
+    /// a missing or mistyped field, a nil `mutation_id`): that mutation alone is answered
+    /// `rejected` with this code; the others of the batch are applied as usual.
+    pub const BAD_MUTATION: &str = "bad_mutation";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const EMAIL_TAKEN: &str = "email_taken";
     pub const INTERNAL: &str = "internal";
@@ -158,6 +164,7 @@ pub mod codes {
         UNAVAILABLE,
         OFFLINE,
         PAYLOAD_TOO_LARGE,
+        BAD_MUTATION,
         RATE_LIMITED,
         EMAIL_TAKEN,
         INTERNAL,
@@ -354,8 +361,12 @@ impl MutationOp {
     }
 }
 
+/// `POST /api/sync/push`: at most `MAX_PUSH_BATCH` mutations. The server reads each
+/// mutation on its own: one it cannot read is answered `rejected` with code
+/// `bad_mutation` and does not stop the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::push_request))]
 pub struct PushRequest {
     pub mutations: Vec<Mutation>,
 }
@@ -370,6 +381,11 @@ pub struct PushResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MutationResult {
+    /// The mutation's `mutation_id`. For a mutation the server could not read
+    /// (`rejected` with `bad_mutation`), the id it could still make out of it, or the nil
+    /// UUID when it could not: clients never use the nil UUID as a mutation id (the
+    /// server refuses it), so the nil UUID matches none of theirs. Results are also in
+    /// request order.
     pub mutation_id: Uuid,
     #[serde(flatten)]
     pub outcome: Outcome,

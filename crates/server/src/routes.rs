@@ -364,7 +364,7 @@ pub fn table() -> Vec<Route> {
         // Sync
         route(M::POST, "/api/sync/push", sync::push)
             .op("push", "sync", "Apply a batch of mutations")
-            .desc("Up to 100 mutations across entities, each applied at most once per `mutation_id`; one result per mutation, in order. Entities: hero, story, custom_event (create, update, delete, increment where they have counters), user_profile (update only), illustration (always rejected: server-written).")
+            .desc("A batch of mutations across entities (at most `maxItems`; more is 422), each applied at most once per `mutation_id`; one result per element, in order. Entities: hero, story, custom_event (create, update, delete, increment where they have counters), user_profile (update only), illustration (always rejected: server-written).\n\nEach element is read on its own. One the server cannot read (not an object, unknown `entity` or `op`, a missing or mistyped field, a nil `mutation_id`) is answered `rejected` with code `bad_mutation` and `details.index`, under its `mutation_id` when that is a readable UUID and under the nil UUID otherwise; the other elements are applied as usual. It is not recorded: a replay is rejected again (or answers `duplicate` when its `mutation_id` was applied before). A whole-request 400 means the envelope itself is unreadable (not JSON, no `mutations` array).")
             .auth()
             .body::<PushRequest>()
             .ok(200, "One result per mutation", json::<PushResponse>())
