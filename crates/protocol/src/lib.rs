@@ -142,6 +142,8 @@ pub mod codes {
     /// 503: the server's fault injection plays "offline".
     pub const OFFLINE: &str = "offline";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// 408: the request body did not arrive within the server's body-read timeout.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
     /// A push mutation the server cannot read (not an object, unknown `entity` or `op`,
     /// a missing or mistyped field, a nil `mutation_id`): that mutation alone is answered
     /// `rejected` with this code; the others of the batch are applied as usual.
@@ -164,6 +166,7 @@ pub mod codes {
         UNAVAILABLE,
         OFFLINE,
         PAYLOAD_TOO_LARGE,
+        REQUEST_TIMEOUT,
         BAD_MUTATION,
         RATE_LIMITED,
         EMAIL_TAKEN,

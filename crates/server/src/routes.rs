@@ -154,6 +154,11 @@ impl Route {
         if self.doc.auth {
             all.push(401);
         }
+        if self.doc.request.is_some() {
+            // The body guard (`crate::http`): a declared or read body over the limit, a
+            // body that does not arrive in time.
+            all.extend([408, 413]);
+        }
         all.sort_unstable();
         all.dedup();
         for status in all {
