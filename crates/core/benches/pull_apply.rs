@@ -150,6 +150,7 @@ fn pages(page_of: impl Fn(std::ops::Range<usize>) -> ChangeSet) -> (Vec<Vec<u8>>
             changes: page_of(n * PAGE..((n + 1) * PAGE).min(ROWS)),
             next_cursor: (n + 1).to_string(),
             has_more: (n + 1) * PAGE < ROWS,
+            remaining: None,
         };
         let json = serde_json::to_vec(&resp).unwrap();
         bytes += json.len();

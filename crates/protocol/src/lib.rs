@@ -494,6 +494,13 @@ pub struct ChangesResponse {
     /// Pass this back to continue; store it only once the page is applied.
     pub next_cursor: String,
     pub has_more: bool,
+    /// How many changes the feed still holds after `next_cursor` (0 when `has_more` is
+    /// false), for a progress total during an initial sync: the user's rows written
+    /// after this page, each counted once, as of this page (writes made later add to
+    /// it). The server counts at most 1,000,000 per entity, so past that it is a lower
+    /// bound. Absent from servers that do not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -610,9 +617,21 @@ mod tests {
         .unwrap();
         assert!(page.changes.is_empty());
         assert!(page.changes.profile.is_none());
+        assert_eq!(page.remaining, None);
         let v = serde_json::to_value(&page).unwrap();
         assert_eq!(v["changes"]["stories"], json!([]));
         assert!(v["changes"].get("profile").is_none());
+        assert!(v.get("remaining").is_none(), "omitted when absent");
+        let counted = ChangesResponse {
+            remaining: Some(1500),
+            ..page
+        };
+        let v = serde_json::to_value(&counted).unwrap();
+        assert_eq!(v["remaining"], 1500);
+        assert_eq!(
+            serde_json::from_value::<ChangesResponse>(v).unwrap(),
+            counted
+        );
     }
 
     #[test]

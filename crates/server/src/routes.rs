@@ -376,7 +376,7 @@ pub fn table() -> Vec<Route> {
             .errs(&[400, 413, 415, 422]),
         route(M::GET, "/api/sync/changes", sync::changes)
             .op("changes", "sync", "The change feed")
-            .desc("The user's rows (and tombstones) written after `cursor`, in server-sequence order, each at its latest version. Without `cursor`: from the start. The profile comes along once it changed.")
+            .desc("The user's rows (and tombstones) written after `cursor`, in server-sequence order, each at its latest version. Without `cursor`: from the start. The profile comes along once it changed. `remaining` is how many changes the feed still holds after `next_cursor` (a progress total for an initial sync).")
             .auth()
             .query(&["cursor", "limit"])
             .ok(200, "A page of changes", json::<ChangesResponse>())

@@ -552,11 +552,37 @@ pub fn changes_page_at(
             Record::UserProfile(p) => changes.profile = Some(p),
         }
     }
+    let remaining = if has_more {
+        remaining_after(conn, user_id, last)?
+    } else {
+        0
+    };
     Ok(ChangesResponse {
         changes,
         next_cursor: encode_cursor_at(instance, last, epoch),
         has_more,
+        remaining: Some(remaining),
     })
+}
+
+/// Most rows of one entity that [`remaining_after`] counts exactly; past it, the count
+/// is a lower bound. Keeps the count of a page bounded however big the feed is.
+pub const REMAINING_COUNT_CAP: u64 = 1_000_000;
+
+/// `ChangesResponse::remaining`: how many of the user's rows (each at its latest write,
+/// as the feed serves them) were written after sequence value `after`, counted per
+/// entity on its `(user, seq)` index, at most [`REMAINING_COUNT_CAP`] each. The profile
+/// counts as one when it changed after `after`. Exact as of this page; writes made
+/// later add to it.
+pub fn remaining_after(conn: &Connection, user_id: Uuid, after: i64) -> rusqlite::Result<u64> {
+    let cap = REMAINING_COUNT_CAP;
+    Ok(
+        table::count_changed_since::<Hero>(conn, user_id, after, cap)?
+            + table::count_changed_since::<Story>(conn, user_id, after, cap)?
+            + illustration_store::count_changed_since(conn, user_id, after, cap)?
+            + table::count_changed_since::<CustomEvent>(conn, user_id, after, cap)?
+            + table::count_changed_since::<Profile>(conn, user_id, after, cap)?,
+    )
 }
 
 // ---------------------------------------------------------------------------------------

@@ -343,6 +343,7 @@ mod tests {
             changes,
             next_cursor: next.into(),
             has_more,
+            remaining: None,
         })
     }
 
