@@ -21,6 +21,8 @@ pub mod hero;
 pub mod illustration;
 pub mod media;
 pub mod profile;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod story;
 
 pub use custom_event::{
@@ -140,6 +142,12 @@ pub mod codes {
     /// 503: the server's fault injection plays "offline".
     pub const OFFLINE: &str = "offline";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// 408: the request body did not arrive within the server's body-read timeout.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// A push mutation the server cannot read (not an object, unknown `entity` or `op`,
+    /// a missing or mistyped field, a nil `mutation_id`): that mutation alone is answered
+    /// `rejected` with this code; the others of the batch are applied as usual.
+    pub const BAD_MUTATION: &str = "bad_mutation";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const EMAIL_TAKEN: &str = "email_taken";
     pub const INTERNAL: &str = "internal";
@@ -158,6 +166,8 @@ pub mod codes {
         UNAVAILABLE,
         OFFLINE,
         PAYLOAD_TOO_LARGE,
+        REQUEST_TIMEOUT,
+        BAD_MUTATION,
         RATE_LIMITED,
         EMAIL_TAKEN,
         INTERNAL,
@@ -354,8 +364,12 @@ impl MutationOp {
     }
 }
 
+/// `POST /api/sync/push`: at most `MAX_PUSH_BATCH` mutations. The server reads each
+/// mutation on its own: one it cannot read is answered `rejected` with code
+/// `bad_mutation` and does not stop the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::push_request))]
 pub struct PushRequest {
     pub mutations: Vec<Mutation>,
 }
@@ -370,6 +384,11 @@ pub struct PushResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MutationResult {
+    /// The mutation's `mutation_id`. For a mutation the server could not read
+    /// (`rejected` with `bad_mutation`), the id it could still make out of it, or the nil
+    /// UUID when it could not: clients never use the nil UUID as a mutation id (the
+    /// server refuses it), so the nil UUID matches none of theirs. Results are also in
+    /// request order.
     pub mutation_id: Uuid,
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -475,8 +494,11 @@ pub struct ChangesResponse {
     /// Pass this back to continue; store it only once the page is applied.
     pub next_cursor: String,
     pub has_more: bool,
-    /// About how many changes the feed still holds after this page (for a first sync's
-    /// progress); absent from servers that do not say.
+    /// How many changes the feed still holds after `next_cursor` (0 when `has_more` is
+    /// false), for a progress total during an initial sync: the user's rows written
+    /// after this page, each counted once, as of this page (writes made later add to
+    /// it). The server counts at most 1,000,000 per entity, so past that it is a lower
+    /// bound. Absent from servers that do not count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining: Option<u64>,
 }
@@ -595,9 +617,21 @@ mod tests {
         .unwrap();
         assert!(page.changes.is_empty());
         assert!(page.changes.profile.is_none());
+        assert_eq!(page.remaining, None);
         let v = serde_json::to_value(&page).unwrap();
         assert_eq!(v["changes"]["stories"], json!([]));
         assert!(v["changes"].get("profile").is_none());
+        assert!(v.get("remaining").is_none(), "omitted when absent");
+        let counted = ChangesResponse {
+            remaining: Some(1500),
+            ..page
+        };
+        let v = serde_json::to_value(&counted).unwrap();
+        assert_eq!(v["remaining"], 1500);
+        assert_eq!(
+            serde_json::from_value::<ChangesResponse>(v).unwrap(),
+            counted
+        );
     }
 
     #[test]

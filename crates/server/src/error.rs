@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 413 `payload_too_large`.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 408 `request_timeout`: the body did not arrive within the body-read timeout.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// 403 `forbidden`.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -86,6 +89,7 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::CursorExpired => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Forbidden(_) | ApiError::LimitReached(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -129,6 +133,10 @@ impl ApiError {
             ApiError::PayloadTooLarge => {
                 ErrorBody::new(codes::PAYLOAD_TOO_LARGE, "The request body is too large")
             }
+            ApiError::RequestTimeout => ErrorBody::new(
+                codes::REQUEST_TIMEOUT,
+                "The request body did not arrive in time",
+            ),
             ApiError::Forbidden(msg) => ErrorBody::new(codes::FORBIDDEN, msg.clone()),
             ApiError::LimitReached(msg) => ErrorBody::new(codes::LIMIT_REACHED, msg.clone()),
             ApiError::RateLimited { retry_after_secs } => ErrorBody {
@@ -198,6 +206,7 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
         StatusCode::NOT_FOUND => ErrorBody::new(codes::NOT_FOUND, "No such resource"),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.body(),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.body(),
+        StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout.body(),
         StatusCode::UNAUTHORIZED => ErrorBody::new(codes::UNAUTHORIZED, "Sign in to continue"),
         StatusCode::FORBIDDEN => ErrorBody::new(codes::FORBIDDEN, "Not allowed"),
         StatusCode::TOO_MANY_REQUESTS => ErrorBody::new(codes::RATE_LIMITED, "Too many requests"),
@@ -368,6 +377,11 @@ mod tests {
                 ApiError::PayloadTooLarge,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 codes::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                ApiError::RequestTimeout,
+                StatusCode::REQUEST_TIMEOUT,
+                codes::REQUEST_TIMEOUT,
             ),
         ];
         for (err, status, code) in cases {

@@ -163,6 +163,24 @@ pub fn delete_for_story(
     )
 }
 
+/// How many of the user's illustrations have their last write above `after_seq`,
+/// counting at most `cap`.
+pub fn count_changed_since(
+    conn: &Connection,
+    user_id: Uuid,
+    after_seq: i64,
+    cap: u64,
+) -> rusqlite::Result<u64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM illustrations WHERE user_id = ?1 AND seq > ?2 LIMIT ?3)",
+    )?;
+    let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+    stmt.query_row(params![user_id.to_string(), after_seq, cap], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n.max(0) as u64)
+}
+
 pub fn changed_since(
     conn: &Connection,
     user_id: Uuid,

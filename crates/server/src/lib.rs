@@ -47,6 +47,7 @@ pub mod error;
 pub mod event_store;
 pub mod faults;
 pub mod hero_store;
+pub mod http;
 pub mod illustration_store;
 pub mod imaging;
 pub mod media;
@@ -108,6 +109,13 @@ pub struct Config {
     pub enable_fault_control: bool,
     /// Monthly limits per subscription tier.
     pub tier_limits: TierLimitsConfig,
+    /// How long a client may take to send a request's headers (also how long a kept-alive
+    /// connection may stay idle); then the connection is closed. Zero: no limit. Applies
+    /// to [`serve`] (a real socket), not to [`app`] used in-process.
+    pub header_read_timeout: Duration,
+    /// How long a request body may take to arrive once the server starts waiting for
+    /// it; then the request is answered 408 `request_timeout` and the connection closed.
+    pub body_read_timeout: Duration,
 }
 
 impl Config {
@@ -122,6 +130,8 @@ impl Config {
         per_second: 20.0,
         burst: 200,
     };
+    pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+    pub const DEFAULT_BODY_READ_TIMEOUT_SECS: u64 = 30;
     /// Sign-up and sign-in per IP: 5 a second, bursts of 50.
     pub const DEFAULT_AUTH_RATE_LIMIT: RateLimit = RateLimit {
         per_second: 5.0,
@@ -146,6 +156,8 @@ impl Config {
             fault_seed: 0,
             enable_fault_control: false,
             tier_limits: TierLimitsConfig::default(),
+            header_read_timeout: Duration::from_secs(Self::DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            body_read_timeout: Duration::from_secs(Self::DEFAULT_BODY_READ_TIMEOUT_SECS),
         }
     }
 
@@ -341,7 +353,11 @@ impl AppState {
 
 /// The whole HTTP API, built from [`routes::table`].
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.config().body_limit;
+    let body_guard = http::BodyGuard {
+        limit: state.config().body_limit,
+        read_timeout: state.config().body_read_timeout,
+    };
+    let body_limit = body_guard.limit;
     let fault_control = state.config().enable_fault_control;
     let mut router: Router<AppState> = Router::new();
     for route in routes::table() {
@@ -369,6 +385,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            body_guard,
+            http::body_guard,
+        ))
         .layer(axum::middleware::map_response(ensure_json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
@@ -384,7 +404,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish and returns.
+/// finish and returns. Connections get the header-read timeout of the configuration
+/// ([`http::serve_connections`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -393,12 +414,9 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
     let pruner = tokio::spawn(prune_periodically(state.clone()));
-    let result = axum::serve(
-        listener,
-        app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let header_read_timeout = state.config().header_read_timeout;
+    let result =
+        http::serve_connections(listener, app(state.clone()), header_read_timeout, shutdown).await;
     pruner.abort();
     // Let media jobs that were accepted finish writing (bounded).
     if tokio::time::timeout(STOP_GRACE, state.wait_for_media())

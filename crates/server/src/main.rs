@@ -136,6 +136,21 @@ struct Args {
     #[arg(long, env = "STORY_SERVER_FREE_ILLUSTRATIONS_PER_MONTH")]
     free_illustrations_per_month: Option<u32>,
 
+    /// Seconds a client may take to send a request's headers (and a kept-alive
+    /// connection may stay idle) before the connection is closed; 0 = no limit.
+    #[arg(long, env = "STORY_SERVER_HEADER_READ_TIMEOUT_SECS", default_value_t = Config::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    header_read_timeout_secs: u64,
+
+    /// Seconds a request body may take to arrive once the server waits for it; then the
+    /// request is answered 408 request_timeout.
+    #[arg(
+        long,
+        env = "STORY_SERVER_BODY_READ_TIMEOUT_SECS",
+        default_value_t = Config::DEFAULT_BODY_READ_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    body_read_timeout_secs: u64,
+
     /// Print the OpenAPI document and exit.
     #[arg(long)]
     print_openapi: bool,
@@ -196,6 +211,8 @@ async fn main() -> anyhow::Result<()> {
         },
         fault_seed: args.fault_seed,
         enable_fault_control: args.enable_fault_control,
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
+        body_read_timeout: std::time::Duration::from_secs(args.body_read_timeout_secs),
         ..Config::new(&args.db)
     };
     let free = &mut config.tier_limits.free;

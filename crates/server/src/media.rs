@@ -22,7 +22,7 @@ use is_protocol::{
     codes, ErrorBody, GenerationStatus, Hero, HeroServer, IllustrationsRequest, MediaJob,
     MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
 };
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Notify;
@@ -34,7 +34,7 @@ use crate::error::{error_response, ApiError, Path};
 use crate::illustration_store::{self, PendingIllustration};
 use crate::imaging::{self, seed_of};
 use crate::table::{self, Table};
-use crate::usage::{check_limit, record_usage, UsageKind};
+use crate::usage::{self, Reservation, UsageKind};
 use crate::{audio, AppState};
 
 // ---------------------------------------------------------------------------------------
@@ -97,6 +97,77 @@ fn spawn_job(
             Err(e) => tracing::error!(what, error = %e, "media job panicked"),
         }
     });
+}
+
+/// A usage reservation held by a running media job. The job marks what it delivered
+/// with [`UsageHold::delivered`]; when the hold is dropped (the job ended, failed or
+/// panicked) the rest of the reservation goes back to the user's monthly allowance.
+struct UsageHold {
+    state: AppState,
+    reservation: Reservation,
+    delivered: f64,
+}
+
+impl UsageHold {
+    fn delivered(&mut self, amount: f64) {
+        self.delivered += amount;
+    }
+}
+
+impl Drop for UsageHold {
+    fn drop(&mut self) {
+        if self.delivered >= self.reservation.amount {
+            return;
+        }
+        let (reservation, used) = (self.reservation, self.delivered);
+        if let Err(e) = self
+            .state
+            .with_conn(|conn| usage::settle(conn, &reservation, used))
+        {
+            tracing::error!(error = %e, "cannot give back unused usage");
+        }
+    }
+}
+
+/// Starts a media job that counts toward a monthly limit. In one transaction, `prepare`
+/// reads (and may write) what the job needs and says how much of `kind` it will use,
+/// and that amount is reserved (403 `limit_reached` if it would pass the limit; nothing
+/// `prepare` wrote is kept then). The job then runs with the reservation; what it does
+/// not deliver is given back.
+///
+/// The reservation and the start of the job happen together on the database thread, so
+/// a request abandoned half way (the client went away) cannot leave a reservation
+/// without its job. Returns `prepare`'s answer for the response.
+async fn start_metered_job<J, A>(
+    state: &AppState,
+    what: &'static str,
+    user: Uuid,
+    kind: UsageKind,
+    prepare: impl FnOnce(&Transaction<'_>) -> Result<(f64, J, A), ApiError> + Send + 'static,
+    work: impl FnOnce(J, &mut UsageHold) -> anyhow::Result<()> + Send + 'static,
+) -> Result<A, ApiError>
+where
+    J: Send + 'static,
+    A: Send + 'static,
+{
+    let limits = state.config().tier_limits.clone();
+    let now = state.now();
+    let job_state = state.clone();
+    state
+        .run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (amount, job, answer) = prepare(&tx)?;
+            let reservation = usage::reserve(&tx, user, kind, amount, &limits, now)?;
+            tx.commit()?;
+            let mut hold = UsageHold {
+                state: job_state.clone(),
+                reservation,
+                delivered: 0.0,
+            };
+            spawn_job(&job_state, what, move || work(job, &mut hold));
+            Ok(answer)
+        })
+        .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -190,9 +261,9 @@ fn insert_media_row(
 }
 
 /// Makes `file` the media of the user's live row `id` of `E`: `set` puts its URL in the
-/// row's server-written fields (a new version, in the change feed), the file is recorded
-/// as the row's, and `also` runs in the same transaction. When the row is gone or a
-/// tombstone by now, nothing is written and the file is removed.
+/// row's server-written fields (a new version, in the change feed) and the file is
+/// recorded as the row's, in one transaction. When the row is gone or a tombstone by
+/// now, nothing is written, the file is removed and the answer is `false`.
 fn attach_media<E: Table>(
     state: &AppState,
     user: Uuid,
@@ -200,8 +271,7 @@ fn attach_media<E: Table>(
     file: &WrittenFile,
     content_type: &str,
     set: impl FnOnce(&mut E::Server, String),
-    also: impl FnOnce(&Transaction<'_>, DateTime<Utc>) -> rusqlite::Result<()>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let now = state.now();
     let stored = state.with_conn(|conn| -> anyhow::Result<bool> {
         let tx = conn.transaction()?;
@@ -210,14 +280,13 @@ fn attach_media<E: Table>(
             return Ok(false);
         }
         insert_media_row(&tx, user, id, file, content_type, now)?;
-        also(&tx, now)?;
         tx.commit()?;
         Ok(true)
     })?;
     if !stored {
         remove_quietly(&state.media_dir(), &file.name);
     }
-    Ok(())
+    Ok(stored)
 }
 
 fn remove_quietly(dir: &FsPath, name: &str) {
@@ -256,7 +325,7 @@ pub async fn generate_avatar(
             s.avatar_url = Some(url);
             s.avatar_generation_id = Some(generation_id.to_string());
         };
-        attach_media::<Hero>(&job_state, user, id, &file, "image/png", set, |_, _| Ok(()))
+        attach_media::<Hero>(&job_state, user, id, &file, "image/png", set).map(|_| ())
     });
     Ok(accepted(MediaKind::Avatar, generation_id, id, Vec::new()))
 }
@@ -278,10 +347,9 @@ fn accepted(
     (StatusCode::ACCEPTED, axum::Json(job)).into_response()
 }
 
-async fn live_story(state: &AppState, user: Uuid, id: Uuid) -> Result<StoryRecord, ApiError> {
-    state
-        .run(move |conn| Ok(table::get::<Story>(conn, user, id)?))
-        .await?
+/// The user's live story `id`, read inside a transaction; 404 if there is none.
+fn live_story(tx: &Transaction<'_>, user: Uuid, id: Uuid) -> Result<StoryRecord, ApiError> {
+    table::get::<Story>(tx, user, id)?
         .filter(|s| !s.deleted)
         .ok_or_else(|| ApiError::NotFound("No such story".to_owned()))
 }
@@ -299,18 +367,16 @@ pub async fn generate_audio(
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let user = auth.id();
-    let story = live_story(&state, user, id).await?;
-    let samples = audio::sample_count(audio::word_count(&story.content));
-    let duration = audio::duration_secs(samples);
-    let minutes = duration / 60.0;
-    let now = state.now();
-    let limits = state.config().tier_limits.clone();
-    state
-        .run(move |conn| check_limit(conn, user, UsageKind::AudioMinutes, minutes, &limits, now))
-        .await?;
     let generation_id = Uuid::now_v7();
     let job_state = state.clone();
-    spawn_job(&state, "audio", move || {
+    let prepare = move |tx: &Transaction<'_>| {
+        let story = live_story(tx, user, id)?;
+        let samples = audio::sample_count(audio::word_count(&story.content));
+        let minutes = audio::duration_secs(samples) / 60.0;
+        Ok((minutes, (story, samples), ()))
+    };
+    let work = move |(story, samples): (StoryRecord, u32), hold: &mut UsageHold| {
+        let duration = audio::duration_secs(samples);
         let seed = seed_of(&["audio", story.language.as_str(), &story.content]);
         let dir = job_state.media_dir();
         let name = format!("{generation_id}.wav");
@@ -321,11 +387,20 @@ pub async fn generate_audio(
             s.audio_url = Some(url);
             s.audio_duration = Some(duration);
         };
-        let usage = |tx: &Transaction<'_>, now| {
-            record_usage(tx, user, UsageKind::AudioMinutes, minutes, now)
-        };
-        attach_media::<Story>(&job_state, user, id, &file, "audio/wav", set, usage)
-    });
+        if attach_media::<Story>(&job_state, user, id, &file, "audio/wav", set)? {
+            hold.delivered(duration / 60.0);
+        }
+        Ok(())
+    };
+    start_metered_job(
+        &state,
+        "audio",
+        user,
+        UsageKind::AudioMinutes,
+        prepare,
+        work,
+    )
+    .await?;
     Ok(accepted(MediaKind::Audio, generation_id, id, Vec::new()))
 }
 
@@ -374,93 +449,99 @@ pub async fn generate_illustrations(
     };
     req.validate().map_err(ApiError::Validation)?;
     let user = auth.id();
-    let story = live_story(&state, user, id).await?;
-    let count = req
-        .count
-        .unwrap_or_else(|| default_illustration_count(&story.content)) as usize;
-    let duration = story.audio_duration.unwrap_or_else(|| {
-        audio::duration_secs(audio::sample_count(audio::word_count(&story.content)))
-    });
-    let items: Vec<PendingIllustration> = (0..count)
-        .map(|i| PendingIllustration {
-            id: Uuid::now_v7(),
-            prompt: illustration_prompt(&story, i, count),
-            timestamp: (duration * i as f64 / count as f64 * 10.0).round() / 10.0,
-            display_order: i as u32,
-        })
-        .collect();
     let now = state.now();
-    let limits = state.config().tier_limits.clone();
-    let pending = items.clone();
-    state
-        .run(move |conn| {
-            check_limit(
-                conn,
-                user,
-                UsageKind::Illustration,
-                count as f64,
-                &limits,
-                now,
-            )?;
-            let tx = conn.transaction()?;
-            illustration_store::replace_with_pending(&tx, user, id, &pending, now)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
-    let generation_id = Uuid::now_v7();
-    let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
+    let prepare = move |tx: &Transaction<'_>| {
+        let story = live_story(tx, user, id)?;
+        let items = pending_illustrations(&story, req.count);
+        illustration_store::replace_with_pending(tx, user, id, &items, now)?;
+        let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
+        Ok((items.len() as f64, (story, items), ids))
+    };
     let job_state = state.clone();
-    spawn_job(&state, "illustrations", move || {
+    let work = move |(story, items): (StoryRecord, Vec<PendingIllustration>),
+                     hold: &mut UsageHold| {
         let seed = seed_of(&["illustration", &story.title, &story.content]);
         let dir = job_state.media_dir();
         for item in items {
             let name = format!("{}.png", item.id);
             let png = imaging::illustration(seed, item.display_order).to_png();
             let written = write_media(&dir, &name, |w| w.write_all(&png));
-            let now = job_state.now();
-            let stored = job_state.with_conn(|conn| -> anyhow::Result<bool> {
-                let tx = conn.transaction()?;
-                let stored = match &written {
-                    Ok(file) => {
-                        let url = media_url(&name);
-                        let done = illustration_store::set_status(
-                            &tx,
-                            user,
-                            item.id,
-                            GenerationStatus::Ready,
-                            Some(&url),
-                            now,
-                        )?;
-                        if done.is_some() {
-                            insert_media_row(&tx, user, item.id, file, "image/png", now)?;
-                            record_usage(&tx, user, UsageKind::Illustration, 1.0, now)?;
-                        }
-                        done.is_some()
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "illustration file failed");
-                        illustration_store::set_status(
-                            &tx,
-                            user,
-                            item.id,
-                            GenerationStatus::Failed,
-                            None,
-                            now,
-                        )?;
-                        false
-                    }
-                };
-                tx.commit()?;
-                Ok(stored)
-            })?;
-            if !stored && written.is_ok() {
+            if let Err(e) = &written {
+                tracing::error!(error = %e, "illustration file failed");
+            }
+            if finish_illustration(&job_state, user, item.id, written.as_ref().ok())? {
+                hold.delivered(1.0);
+            } else if written.is_ok() {
                 remove_quietly(&dir, &name);
             }
         }
         Ok(())
-    });
+    };
+    let ids = start_metered_job(
+        &state,
+        "illustrations",
+        user,
+        UsageKind::Illustration,
+        prepare,
+        work,
+    )
+    .await?;
+    let generation_id = Uuid::now_v7();
     Ok(accepted(MediaKind::Illustrations, generation_id, id, ids))
+}
+
+/// The illustrations a story gets: `count` of them (by default from its length), their
+/// prompts and their times spread over the audio (or the estimated reading time).
+fn pending_illustrations(story: &StoryRecord, count: Option<u8>) -> Vec<PendingIllustration> {
+    let count = count.unwrap_or_else(|| default_illustration_count(&story.content)) as usize;
+    let duration = story.audio_duration.unwrap_or_else(|| {
+        audio::duration_secs(audio::sample_count(audio::word_count(&story.content)))
+    });
+    (0..count)
+        .map(|i| PendingIllustration {
+            id: Uuid::now_v7(),
+            prompt: illustration_prompt(story, i, count),
+            timestamp: (duration * i as f64 / count as f64 * 10.0).round() / 10.0,
+            display_order: i as u32,
+        })
+        .collect()
+}
+
+/// Marks one pending illustration `ready` with its file, or `failed` without one.
+/// `true`: it is ready (the illustration still existed and its file is recorded).
+fn finish_illustration(
+    state: &AppState,
+    user: Uuid,
+    id: Uuid,
+    file: Option<&WrittenFile>,
+) -> anyhow::Result<bool> {
+    let now = state.now();
+    state.with_conn(|conn| -> anyhow::Result<bool> {
+        let tx = conn.transaction()?;
+        let ready = match file {
+            Some(file) => {
+                let url = media_url(&file.name);
+                let done = illustration_store::set_status(
+                    &tx,
+                    user,
+                    id,
+                    GenerationStatus::Ready,
+                    Some(&url),
+                    now,
+                )?;
+                if done.is_some() {
+                    insert_media_row(&tx, user, id, file, "image/png", now)?;
+                }
+                done.is_some()
+            }
+            None => {
+                illustration_store::set_status(&tx, user, id, GenerationStatus::Failed, None, now)?;
+                false
+            }
+        };
+        tx.commit()?;
+        Ok(ready)
+    })
 }
 
 // ---------------------------------------------------------------------------------------

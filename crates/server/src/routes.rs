@@ -154,6 +154,11 @@ impl Route {
         if self.doc.auth {
             all.push(401);
         }
+        if self.doc.request.is_some() {
+            // The body guard (`crate::http`): a declared or read body over the limit, a
+            // body that does not arrive in time.
+            all.extend([408, 413]);
+        }
         all.sort_unstable();
         all.dedup();
         for status in all {
@@ -364,14 +369,14 @@ pub fn table() -> Vec<Route> {
         // Sync
         route(M::POST, "/api/sync/push", sync::push)
             .op("push", "sync", "Apply a batch of mutations")
-            .desc("Up to 100 mutations across entities, each applied at most once per `mutation_id`; one result per mutation, in order. Entities: hero, story, custom_event (create, update, delete, increment where they have counters), user_profile (update only), illustration (always rejected: server-written).")
+            .desc("A batch of mutations across entities (at most `maxItems`; more is 422), each applied at most once per `mutation_id`; one result per element, in order. Entities: hero, story, custom_event (create, update, delete, increment where they have counters), user_profile (update only), illustration (always rejected: server-written).\n\nEach element is read on its own. One the server cannot read (not an object, unknown `entity` or `op`, a missing or mistyped field, a nil `mutation_id`) is answered `rejected` with code `bad_mutation` and `details.index`, under its `mutation_id` when that is a readable UUID and under the nil UUID otherwise; the other elements are applied as usual. It is not recorded: a replay is rejected again (or answers `duplicate` when its `mutation_id` was applied before). A whole-request 400 means the envelope itself is unreadable (not JSON, no `mutations` array).")
             .auth()
             .body::<PushRequest>()
             .ok(200, "One result per mutation", json::<PushResponse>())
             .errs(&[400, 413, 415, 422]),
         route(M::GET, "/api/sync/changes", sync::changes)
             .op("changes", "sync", "The change feed")
-            .desc("The user's rows (and tombstones) written after `cursor`, in server-sequence order, each at its latest version. Without `cursor`: from the start. The profile comes along once it changed.")
+            .desc("The user's rows (and tombstones) written after `cursor`, in server-sequence order, each at its latest version. Without `cursor`: from the start. The profile comes along once it changed. `remaining` is how many changes the feed still holds after `next_cursor` (a progress total for an initial sync).")
             .auth()
             .query(&["cursor", "limit"])
             .ok(200, "A page of changes", json::<ChangesResponse>())

@@ -19,7 +19,7 @@ use crate::imaging::seed_of;
 use crate::rest::resource::Resource;
 use crate::rest::{respond_create, with_etag};
 use crate::table::{self, CreateOutcome};
-use crate::usage::{check_limit, record_usage, UsageKind};
+use crate::usage::{self, UsageKind};
 use crate::AppState;
 
 /// The words and templates of one language.
@@ -463,7 +463,8 @@ pub async fn generate(
             let Some(hero) = hero.filter(|_| errors.is_empty()) else {
                 return Err(ApiError::Validation(errors));
             };
-            check_limit(&tx, user, UsageKind::Story, 1.0, &limits, now)?;
+            // Counted in this transaction, which commits only with the new story.
+            usage::reserve(&tx, user, UsageKind::Story, 1.0, &limits, now)?;
             let occasion = match (&custom, req.event_type) {
                 (Some(c), _) => Occasion::Custom(c),
                 (None, Some(e)) => Occasion::Event(e),
@@ -482,7 +483,6 @@ pub async fn generate(
             };
             let outcome = table::create::<Story>(&tx, user, id, input, now)?;
             if let CreateOutcome::Created(_) = &outcome {
-                record_usage(&tx, user, UsageKind::Story, 1.0, now)?;
                 if let Some(c) = &custom {
                     let counters = [("usage_count".to_owned(), 1)].into_iter().collect();
                     table::increment::<CustomEvent>(&tx, user, c.id, &counters, now)?;

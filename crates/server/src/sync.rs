@@ -3,7 +3,9 @@
 //! Push applies each mutation in its own transaction, which also records the mutation id
 //! and its outcome, so a mutation is applied at most once per user and a replay answers
 //! [`Outcome::Duplicate`] with the first outcome. A rejected or conflicting mutation is
-//! answered and recorded like any other and never stops the rest of the batch.
+//! answered and recorded like any other and never stops the rest of the batch. Each
+//! element of the batch is read on its own: one that is not a readable mutation is
+//! answered `rejected` with `bad_mutation` (not recorded), the others go on.
 //!
 //! The change feed pages through the user's rows by the sequence number of their last
 //! write. Cursors are opaque strings `c1.<database instance>.<seq>`; a cursor from another
@@ -14,8 +16,8 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use is_protocol::{
     codes, ChangeSet, ChangesResponse, CustomEvent, EntityKind, ErrorBody, FieldError, Hero,
-    Mutation, MutationOp, MutationResult, Outcome, Profile, PushRequest, PushResponse, Record,
-    Story, MAX_CHANGES_LIMIT, MAX_PUSH_BATCH,
+    Mutation, MutationOp, MutationResult, Outcome, Profile, PushResponse, Record, Story,
+    MAX_CHANGES_LIMIT, MAX_PUSH_BATCH,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
@@ -35,11 +37,60 @@ pub const DEFAULT_CHANGES_LIMIT: u32 = 500;
 // ---------------------------------------------------------------------------------------
 // Push
 
-/// `POST /api/sync/push` → one result per mutation, in order.
+/// The body of `POST /api/sync/push` as the server reads it: the envelope must be an
+/// object with a `mutations` array (else 400), and each element is read on its own
+/// ([`read_mutation`]), so that one the server cannot understand does not fail the
+/// others (SPEC.md section 6). Documented as [`is_protocol::PushRequest`].
+#[derive(Debug, Deserialize)]
+pub struct PushBody {
+    pub mutations: Vec<serde_json::Value>,
+}
+
+/// One element of a push, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushItem {
+    Mutation(Mutation),
+    /// Not a readable mutation: answered `rejected` with [`codes::BAD_MUTATION`] (or,
+    /// when its `mutation_id` is readable and was seen before, `duplicate` of that
+    /// first answer). Nothing is written or recorded for it.
+    Unreadable {
+        /// The `mutation_id` the element carries, if it is a readable, non-nil UUID.
+        mutation_id: Option<Uuid>,
+        error: ErrorBody,
+    },
+}
+
+/// Reads element `index` of a push.
+pub fn read_mutation(index: usize, value: serde_json::Value) -> PushItem {
+    let carried = value
+        .get("mutation_id")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .filter(|id| !id.is_nil());
+    let unreadable = |message: String| PushItem::Unreadable {
+        mutation_id: carried,
+        error: ErrorBody {
+            code: codes::BAD_MUTATION.to_owned(),
+            message: format!("mutations[{index}]: {message}"),
+            details: Some(serde_json::json!({ "index": index })),
+        },
+    };
+    match serde_json::from_value::<Mutation>(value) {
+        // The nil UUID answers the elements whose id is unreadable: it cannot be one
+        // that a client matches results by.
+        Ok(m) if m.mutation_id.is_nil() => {
+            unreadable("mutation_id must not be the nil UUID".to_owned())
+        }
+        Ok(m) => PushItem::Mutation(m),
+        Err(e) => unreadable(e.to_string()),
+    }
+}
+
+/// `POST /api/sync/push` → one result per element of `mutations`, in order.
 pub async fn push(
     State(state): State<AppState>,
     auth: AuthUser,
-    Json(req): Json<PushRequest>,
+    Json(req): Json<PushBody>,
 ) -> Result<axum::Json<PushResponse>, ApiError> {
     if req.mutations.len() > MAX_PUSH_BATCH {
         return Err(ApiError::Validation(vec![FieldError::new(
@@ -50,12 +101,38 @@ pub async fn push(
             ),
         )]));
     }
+    let items: Vec<PushItem> = req
+        .mutations
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| read_mutation(i, v))
+        .collect();
     let user = auth.id();
     let now = state.now();
     let results = state
-        .run(move |conn| apply_batch(conn, user, &req.mutations, now))
+        .run(move |conn| apply_items(conn, user, &items, now))
         .await?;
     Ok(axum::Json(PushResponse { results }))
+}
+
+/// Applies `items` in order, each mutation in its own transaction; unreadable ones are
+/// answered without writing anything.
+pub fn apply_items(
+    conn: &mut Connection,
+    user_id: Uuid,
+    items: &[PushItem],
+    now: DateTime<Utc>,
+) -> Result<Vec<MutationResult>, ApiError> {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        results.push(match item {
+            PushItem::Mutation(m) => apply_logged(conn, user_id, m, now)?,
+            PushItem::Unreadable { mutation_id, error } => {
+                answer_unreadable(conn, user_id, *mutation_id, error)?
+            }
+        });
+    }
+    Ok(results)
 }
 
 /// Applies `mutations` in order, each in its own transaction.
@@ -65,23 +142,58 @@ pub fn apply_batch(
     mutations: &[Mutation],
     now: DateTime<Utc>,
 ) -> Result<Vec<MutationResult>, ApiError> {
-    let mut results = Vec::with_capacity(mutations.len());
-    for m in mutations {
-        let outcome = apply_mutation(conn, user_id, m, now)?;
-        tracing::debug!(
-            user = %user_id,
-            mutation = %m.mutation_id,
-            op = m.op.name(),
-            id = %m.id,
-            outcome = outcome_name(&outcome),
-            "push"
-        );
-        results.push(MutationResult {
-            mutation_id: m.mutation_id,
-            outcome,
-        });
-    }
-    Ok(results)
+    mutations
+        .iter()
+        .map(|m| apply_logged(conn, user_id, m, now))
+        .collect()
+}
+
+fn apply_logged(
+    conn: &mut Connection,
+    user_id: Uuid,
+    m: &Mutation,
+    now: DateTime<Utc>,
+) -> Result<MutationResult, ApiError> {
+    let outcome = apply_mutation(conn, user_id, m, now)?;
+    tracing::debug!(
+        user = %user_id,
+        mutation = %m.mutation_id,
+        op = m.op.name(),
+        id = %m.id,
+        outcome = outcome_name(&outcome),
+        "push"
+    );
+    Ok(MutationResult {
+        mutation_id: m.mutation_id,
+        outcome,
+    })
+}
+
+/// The answer to an unreadable element: `duplicate` if its `mutation_id` was applied
+/// before (a replay answers the first result, whatever it carries now), else
+/// `rejected`. Not recorded: a replay of it is read, and rejected, the same way again.
+fn answer_unreadable(
+    conn: &Connection,
+    user_id: Uuid,
+    mutation_id: Option<Uuid>,
+    error: &ErrorBody,
+) -> Result<MutationResult, ApiError> {
+    let first = match mutation_id {
+        Some(id) => find_applied(conn, user_id, id)?,
+        None => None,
+    };
+    tracing::debug!(user = %user_id, mutation = ?mutation_id, error = %error.message, "push: unreadable mutation");
+    Ok(MutationResult {
+        mutation_id: mutation_id.unwrap_or(Uuid::nil()),
+        outcome: match first {
+            Some(first) => Outcome::Duplicate {
+                first: Box::new(first),
+            },
+            None => Outcome::Rejected {
+                error: error.clone(),
+            },
+        },
+    })
 }
 
 fn outcome_name(o: &Outcome) -> &'static str {
@@ -440,12 +552,37 @@ pub fn changes_page_at(
             Record::UserProfile(p) => changes.profile = Some(p),
         }
     }
+    let remaining = if has_more {
+        remaining_after(conn, user_id, last)?
+    } else {
+        0
+    };
     Ok(ChangesResponse {
         changes,
         next_cursor: encode_cursor_at(instance, last, epoch),
         has_more,
-        remaining: None,
+        remaining: Some(remaining),
     })
+}
+
+/// Most rows of one entity that [`remaining_after`] counts exactly; past it, the count
+/// is a lower bound. Keeps the count of a page bounded however big the feed is.
+pub const REMAINING_COUNT_CAP: u64 = 1_000_000;
+
+/// `ChangesResponse::remaining`: how many of the user's rows (each at its latest write,
+/// as the feed serves them) were written after sequence value `after`, counted per
+/// entity on its `(user, seq)` index, at most [`REMAINING_COUNT_CAP`] each. The profile
+/// counts as one when it changed after `after`. Exact as of this page; writes made
+/// later add to it.
+pub fn remaining_after(conn: &Connection, user_id: Uuid, after: i64) -> rusqlite::Result<u64> {
+    let cap = REMAINING_COUNT_CAP;
+    Ok(
+        table::count_changed_since::<Hero>(conn, user_id, after, cap)?
+            + table::count_changed_since::<Story>(conn, user_id, after, cap)?
+            + illustration_store::count_changed_since(conn, user_id, after, cap)?
+            + table::count_changed_since::<CustomEvent>(conn, user_id, after, cap)?
+            + table::count_changed_since::<Profile>(conn, user_id, after, cap)?,
+    )
 }
 
 // ---------------------------------------------------------------------------------------

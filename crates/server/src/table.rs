@@ -157,6 +157,8 @@ struct TableSql {
     id_taken: String,
     live: String,
     changed_since: String,
+    /// How many rows `changed_since` would read, counting at most `?3`.
+    count_since: String,
     /// The REST list without its filters, ordering and limit.
     list: String,
     /// `?1` id, `?2` user, `?3` seq, `?4` now, then the input and the server fields.
@@ -215,6 +217,9 @@ impl TableSql {
             live: format!("SELECT 1 FROM {t} {scope}{live}"),
             changed_since: format!(
                 "SELECT {select} FROM {t} WHERE {owner} = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ),
+            count_since: format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {t} WHERE {owner} = ?1 AND seq > ?2 LIMIT ?3)"
             ),
             list: format!(
                 "SELECT {select} FROM {t}
@@ -499,6 +504,23 @@ pub fn changed_since<E: Table>(
     b.bind(after_seq)?;
     b.bind(limit as i64)?;
     read_all::<E>(&mut stmt, reader)
+}
+
+/// How many of the user's rows have their last write above `after_seq`, counting at
+/// most `cap` (an index range scan on `(user, seq)`, so bounded by `cap`).
+pub fn count_changed_since<E: Table>(
+    conn: &Connection,
+    user_id: Uuid,
+    after_seq: i64,
+    cap: u64,
+) -> rusqlite::Result<u64> {
+    let sql = sql::<E>();
+    let mut stmt = conn.prepare_cached(&sql.count_since)?;
+    let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+    stmt.query_row(params![UuidText::new(user_id), after_seq, cap], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n.max(0) as u64)
 }
 
 /// Filters of a REST list.

@@ -151,6 +151,9 @@ pub fn usage_stats(
 }
 
 /// 403 `limit_reached` if adding `amount` of `kind` would pass the user's monthly limit.
+///
+/// Only a check: a request that goes on to use the amount must [`reserve`] it instead,
+/// in the transaction that decides, or concurrent requests could all pass the check.
 pub fn check_limit(
     conn: &Connection,
     user_id: Uuid,
@@ -177,6 +180,53 @@ pub fn check_limit(
             "Your {} plan allows {limit} {what} a month; this month's are used up",
             tier.as_str()
         )));
+    }
+    Ok(())
+}
+
+/// A usage amount taken from the monthly limit before the work that uses it is done
+/// (a `usage_events` row). It counts like used amounts at once, so a second request
+/// cannot pass the limit while the first one's work is still running.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reservation {
+    /// The `usage_events` row.
+    pub id: i64,
+    pub kind: UsageKind,
+    pub amount: f64,
+}
+
+/// Checks the limit and records `amount` of `kind` in one step: 403 `limit_reached` if
+/// it would pass the user's monthly limit, else the [`Reservation`]. Call it inside the
+/// transaction of the request (every database access is serialised, so the check and
+/// the record cannot interleave with another request's).
+pub fn reserve(
+    conn: &Connection,
+    user_id: Uuid,
+    kind: UsageKind,
+    amount: f64,
+    limits: &TierLimitsConfig,
+    now: DateTime<Utc>,
+) -> Result<Reservation, ApiError> {
+    check_limit(conn, user_id, kind, amount, limits, now)?;
+    record_usage(conn, user_id, kind, amount, now)?;
+    Ok(Reservation {
+        id: conn.last_insert_rowid(),
+        kind,
+        amount,
+    })
+}
+
+/// Settles a reservation at the amount really used (at most the reserved one): the rest
+/// goes back to the user's monthly allowance, all of it when `used` is 0.
+pub fn settle(conn: &Connection, reservation: &Reservation, used: f64) -> rusqlite::Result<()> {
+    let used = used.clamp(0.0, reservation.amount);
+    if used <= 0.0 {
+        conn.execute("DELETE FROM usage_events WHERE id = ?1", [reservation.id])?;
+    } else if used < reservation.amount {
+        conn.execute(
+            "UPDATE usage_events SET amount = ?2 WHERE id = ?1",
+            params![reservation.id, used],
+        )?;
     }
     Ok(())
 }

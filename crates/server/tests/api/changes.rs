@@ -228,3 +228,74 @@ async fn each_user_sees_only_their_rows() {
         [hb.id]
     );
 }
+
+/// `remaining`: how many changes the feed still holds after a page, for an initial
+/// sync's progress total.
+#[tokio::test]
+async fn each_page_says_how_many_changes_remain() {
+    let h = Harness::new();
+    let session = h.signup("ada@example.com").await;
+    let (t, user) = (session.token, session.user.id);
+    let now = h.state.now();
+    h.state.with_conn(|conn| {
+        let tx = conn.transaction().unwrap();
+        for i in 0..2500 {
+            let input: is_protocol::HeroInput =
+                serde_json::from_value(hero_json(&format!("H{i}"))).unwrap();
+            story_server::table::create::<is_protocol::Hero>(&tx, user, Uuid::now_v7(), input, now)
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    });
+    let mut cursor: Option<String> = None;
+    let mut seen = Vec::new();
+    for (rows, has_more, remaining) in [(1000, true, 1500), (1000, true, 500), (500, false, 0)] {
+        let res = h
+            .changes(&t, cursor.as_deref(), Some(1000))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(res.json()["remaining"], remaining, "on the wire");
+        let page: is_protocol::ChangesResponse = res.json_as();
+        assert_eq!(
+            (page.changes.heroes.len(), page.has_more, page.remaining),
+            (rows, has_more, Some(remaining))
+        );
+        seen.extend(page.changes.heroes);
+        cursor = Some(page.next_cursor);
+    }
+    assert_eq!(seen.len(), 2500);
+    let end = h.changes_ok(&t, cursor.as_deref(), Some(1000)).await;
+    assert_eq!((end.changes.len(), end.remaining), (0, Some(0)));
+}
+
+#[tokio::test]
+async fn remaining_counts_every_entity_once_at_its_latest_write() {
+    let h = Harness::new();
+    let (t, hero) = h.user_with_hero("ada@example.com").await;
+    h.create_hero(&t, "Sol").await;
+    h.create_story(&t, Some(hero.id), "S").await;
+    h.create_event(&t, "E").await;
+    h.patch("/api/users/me")
+        .token(&t)
+        .json(json!({"theme": "dark"}))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    // Luna is written again: still one change, now at the end of the feed.
+    h.patch(&format!("/api/heroes/{}", hero.id))
+        .token(&t)
+        .json(json!({"age": 8}))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    // Feed: Sol, S, E, profile, Luna.
+    let p1 = h.changes_ok(&t, None, Some(2)).await;
+    assert_eq!((p1.changes.len(), p1.remaining), (2, Some(3)));
+    let p2 = h.changes_ok(&t, Some(&p1.next_cursor), Some(2)).await;
+    assert_eq!((p2.changes.len(), p2.remaining), (2, Some(1)));
+    let p3 = h.changes_ok(&t, Some(&p2.next_cursor), Some(2)).await;
+    assert_eq!(
+        (p3.changes.len(), p3.has_more, p3.remaining),
+        (1, false, Some(0))
+    );
+}

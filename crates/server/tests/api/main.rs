@@ -18,3 +18,5 @@ mod push_entities;
 mod socket;
 mod stories;
 mod support;
+mod timeouts;
+mod usage;

@@ -1,8 +1,8 @@
 //! `POST /api/sync/push`: idempotent, precondition-checked, per-mutation outcomes.
 
 use axum::http::StatusCode;
-use is_protocol::{HeroRecord, Outcome, PushRequest, MAX_PUSH_BATCH};
-use serde_json::json;
+use is_protocol::{HeroRecord, Outcome, PushRequest, PushResponse, MAX_PUSH_BATCH};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::*;
@@ -373,4 +373,140 @@ async fn mutation_ids_are_per_user() {
     for_b.id = Uuid::now_v7();
     let got = applied(&h.push_one(&b, for_b.clone()).await);
     assert_eq!(got.id, for_b.id);
+}
+
+/// SPEC.md section 6: a rejected mutation does not block the others, even one the server
+/// cannot read at all.
+#[tokio::test]
+async fn an_unreadable_mutation_is_rejected_alone() {
+    let h = Harness::new();
+    let t = h.user("ada@example.com").await;
+    let hero = h.create_hero(&t, "Luna").await;
+    let carried: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    let valid = create(Uuid::now_v7(), hero_json("Sol"));
+    let unreadable = vec![
+        // (element, the mutation_id its result carries)
+        (
+            json!({"mutation_id": carried[0], "entity": "dragon", "id": Uuid::now_v7(), "op": "create", "data": {}}),
+            carried[0],
+        ),
+        (
+            json!({"mutation_id": carried[1], "entity": "hero", "id": Uuid::now_v7(), "op": "explode"}),
+            carried[1],
+        ),
+        (
+            json!({"mutation_id": carried[2], "entity": "hero", "id": hero.id, "op": "update", "patch": {"age": 3}}),
+            carried[2],
+        ),
+        (
+            json!({"mutation_id": carried[3], "entity": "story", "id": Uuid::now_v7(), "op": "increment", "counters": {"play_count": "one"}}),
+            carried[3],
+        ),
+        (
+            json!({"mutation_id": carried[4].simple().to_string(), "entity": "hero", "id": "nope", "op": "delete", "base_version": 1}),
+            carried[4],
+        ),
+        (json!({"op": "explode"}), Uuid::nil()),
+        (
+            json!({"mutation_id": "not-a-uuid", "entity": "hero", "id": hero.id, "op": "delete", "base_version": 1}),
+            Uuid::nil(),
+        ),
+        (
+            json!({"mutation_id": Uuid::nil(), "entity": "hero", "id": hero.id, "op": "delete", "base_version": 1}),
+            Uuid::nil(),
+        ),
+        (json!(42), Uuid::nil()),
+        (json!(null), Uuid::nil()),
+    ];
+    let mut elements: Vec<Value> = unreadable.iter().map(|(e, _)| e.clone()).collect();
+    elements.insert(3, serde_json::to_value(&valid).unwrap());
+    let body = json!({ "mutations": elements });
+    let send = || async {
+        h.post("/api/sync/push")
+            .token(&t)
+            .json(body.clone())
+            .send()
+            .await
+            .expect(StatusCode::OK)
+            .json_as::<PushResponse>()
+    };
+    let first = send().await;
+    assert_eq!(first.results.len(), elements.len());
+    let mut expected_ids: Vec<Uuid> = unreadable.iter().map(|(_, id)| *id).collect();
+    expected_ids.insert(3, valid.mutation_id);
+    let got_ids: Vec<Uuid> = first.results.iter().map(|r| r.mutation_id).collect();
+    assert_eq!(
+        got_ids, expected_ids,
+        "results in request order, ids as carried"
+    );
+    for (i, r) in first.results.iter().enumerate() {
+        if i == 3 {
+            assert_eq!(applied(&r.outcome).name, "Sol");
+            continue;
+        }
+        let e = rejected(&r.outcome);
+        assert_eq!(e.code, "bad_mutation", "element {i}: {e:?}");
+        assert!(e.message.starts_with(&format!("mutations[{i}]: ")), "{e:?}");
+        assert_eq!(e.details.as_ref().unwrap()["index"], i);
+    }
+    // Nothing else was written: the hero the unreadable update and deletes named is as it was.
+    let unchanged: HeroRecord = h.get_hero(&t, hero.id).await.json_as();
+    assert_eq!(unchanged, hero);
+    assert_eq!(h.hero_count(), 2);
+
+    // A replay: the valid mutation answers its first result; the unreadable ones were
+    // not recorded and are rejected the same way again.
+    let replay = send().await;
+    assert_eq!(
+        replay.results[3].outcome,
+        Outcome::Duplicate {
+            first: Box::new(first.results[3].outcome.clone())
+        }
+    );
+    for (i, (r, f)) in replay.results.iter().zip(&first.results).enumerate() {
+        if i != 3 {
+            assert_eq!(r, f, "element {i}");
+        }
+    }
+    // An unreadable element under an id that was applied before answers that first result.
+    let res: PushResponse = h
+        .post("/api/sync/push")
+        .token(&t)
+        .json(json!({"mutations": [{"mutation_id": valid.mutation_id, "entity": "dragon"}]}))
+        .send()
+        .await
+        .expect(StatusCode::OK)
+        .json_as();
+    assert_eq!(res.results[0].mutation_id, valid.mutation_id);
+    assert_eq!(res.results[0].outcome.resolved(), &first.results[3].outcome);
+    assert_eq!(h.hero_count(), 2);
+}
+
+#[tokio::test]
+async fn an_unreadable_envelope_is_a_400() {
+    let h = Harness::new();
+    let t = h.user("ada@example.com").await;
+    for body in [
+        "",
+        "not json",
+        "[]",
+        "{}",
+        r#"{"mutations": null}"#,
+        r#"{"mutations": "all of them"}"#,
+        r#"{"mutations": {"0": {}}}"#,
+    ] {
+        h.post("/api/sync/push")
+            .token(&t)
+            .raw_json(body)
+            .send()
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    let too_many: Vec<Value> = (0..=MAX_PUSH_BATCH).map(|_| json!(1)).collect();
+    h.post("/api/sync/push")
+        .token(&t)
+        .json(json!({ "mutations": too_many }))
+        .send()
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation");
 }
