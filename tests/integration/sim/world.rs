@@ -735,6 +735,7 @@ impl Sim {
                 increment_heads: is_core::outbox::heads(&cl.reader, usize::MAX >> 2)
                     .expect("the outbox")
                     .into_iter()
+                    .flatten()
                     .filter(|e| e.op == is_core::outbox::EntryOp::Increment)
                     .map(|e| e.entity_id)
                     .collect(),
