@@ -12,7 +12,7 @@
 //! `CRASH_KILLS=<n>` kills (default 100), `CRASH_SEED=<n>` the seed of the moments.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -343,7 +343,9 @@ async fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
     }
     let plays: i64 = log.plays.values().map(|p| p.0).sum();
     let [start, write, sync, between] = log.moments;
-    eprintln!(
+    // Straight to stderr, so that the summary shows even when the harness captures.
+    let _ = writeln!(
+        std::io::stderr(),
         "crash test: {kills} SIGKILLs in {:.1}s (during start-up {start}, inside a local write {write}, inside a sync {sync}, between {between}; {} acknowledged writes, {} heroes, {} stories, {plays} acknowledged plays on the server)",
         killed_in.as_secs_f64(),
         log.acks,

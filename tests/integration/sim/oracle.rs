@@ -26,6 +26,12 @@
 //! 4. **Counters** equal the number of increments users made, wherever they were made.
 //! 5. **Nothing left over**: empty outboxes, no row pending or in conflict, no row
 //!    failed unless the server definitively refused it.
+//!
+//! Where SPEC.md allows it the oracle accepts: a story's `hero_id` going to null once its
+//! hero is deleted (the server's unlink, or the client's before its create went out); a
+//! set (traits, keywords) merged so that each side's additions and removals stay; a row
+//! a user discarded after the server refused it. Values that repeat (an age, a language)
+//! make attribution lenient (any write of that value counts); generated text is unique.
 
 use std::collections::BTreeMap;
 use std::fmt;
