@@ -216,7 +216,28 @@ pub fn decide(
     }
     match strategy {
         ConflictStrategy::ServerWins => take_server(true),
-        ConflictStrategy::LocalWins => keep_local(true),
+        ConflictStrategy::LocalWins if op == PendingOp::Delete || base.is_none() => {
+            keep_local(true)
+        }
+        ConflictStrategy::LocalWins => {
+            // Local wins what it changed, also where the server changed it too; the
+            // fields only the server changed keep the server's value (a whole-row
+            // "local wins" would revert another device's edit of a field this one
+            // never touched).
+            let m = merge(fields, base, local, server, true);
+            let overridden = !m.conflicts().is_empty() || m.server_lost(base, server);
+            if fields
+                .iter()
+                .all(|f| get(&m.merged, f.name) == get(server, f.name))
+            {
+                return take_server(false);
+            }
+            Resolution {
+                decision: Decision::KeepLocal(m.merged),
+                local_lost: false,
+                server_lost: overridden,
+            }
+        }
         ConflictStrategy::LastWriteWins => lww(),
         ConflictStrategy::UserPrompt => prompt,
         ConflictStrategy::Merge if op == PendingOp::Delete => {
@@ -228,9 +249,25 @@ pub fn decide(
             }
         }
         ConflictStrategy::Merge => {
-            let m = merge(fields, base, local, server, local_newer);
+            let mut m = merge(fields, base, local, server, local_newer);
             if !m.conflicts().is_empty() {
                 return prompt;
+            }
+            if !valid(&m.merged) && !prompt_fallback {
+                // A combination broke a rule (both sides removed traits and none is
+                // left): the combined fields go to the side that wins a field both
+                // changed, and the rest of the merge stands.
+                for (f, pick) in m.picks.iter_mut() {
+                    if *pick == Pick::Combined {
+                        let (side, won) = if local_newer {
+                            (local, Pick::Local)
+                        } else {
+                            (server, Pick::Server)
+                        };
+                        m.merged.insert((*f).to_owned(), get(side, f).clone());
+                        *pick = won;
+                    }
+                }
             }
             if !valid(&m.merged) {
                 return if prompt_fallback { prompt } else { lww() };
@@ -472,6 +509,7 @@ mod tests {
         // (strategy, op, local, server, local_newer, prompt_fallback, expected)
         let cases = vec![
             (ServerWins, Update, &l, &s, true, false, take(true)),
+            // LocalWins: local keeps what it changed; the server's other fields stay.
             (
                 LocalWins,
                 Update,
@@ -479,7 +517,26 @@ mod tests {
                 &s,
                 false,
                 false,
+                keep(&merged, false, false),
+            ),
+            // ... and a field both changed goes to local.
+            (
+                LocalWins,
+                Update,
+                &l,
+                &s_note,
+                false,
+                false,
                 keep(&l, false, true),
+            ),
+            (
+                LocalWins,
+                Update,
+                &l_title,
+                &s_title,
+                false,
+                true,
+                keep(&l_title, false, true),
             ),
             (
                 LastWriteWins,
@@ -597,5 +654,31 @@ mod tests {
             small,
         );
         assert_eq!(got.decision, Decision::TakeServer);
+    }
+
+    #[test]
+    fn a_combination_that_breaks_a_rule_goes_to_the_winner_and_the_rest_stays_merged() {
+        // Both sides removed a trait, so the union keeps none; the local side also
+        // changed the note, which nobody contested.
+        let b = base();
+        let l = with(json!({"traits": ["b"], "note": "mine"}));
+        let s = with(json!({"traits": ["a"], "lang": "de"}));
+        let non_empty = |m: &Map<String, Value>| !m["traits"].as_array().unwrap().is_empty();
+        let got = decide(
+            ConflictStrategy::Merge,
+            FIELDS,
+            false,
+            PendingOp::Update,
+            Some(&b),
+            &l,
+            &s,
+            false,
+            non_empty,
+        );
+        assert_eq!(
+            got.decision,
+            Decision::KeepLocal(with(json!({"traits": ["a"], "note": "mine", "lang": "de"})))
+        );
+        assert!(got.local_lost, "the local trait removal gave way");
     }
 }

@@ -476,7 +476,14 @@ pub fn reissue(
         op.into(),
         &payload,
         created_at,
-    )
+    )?;
+    // In place: the re-issued change keeps the queue position of the oldest edit it
+    // replaces, so that it stays ahead of the row's increments (which wait for a create).
+    if let Some(first) = entries.first() {
+        conn.prepare_cached("UPDATE outbox SET seq = ?1 WHERE mutation_id = ?2")?
+            .execute(params![first.seq, mutation_id.to_string()])?;
+    }
+    Ok(())
 }
 
 /// Shallow JSON-object merge: keys of `later` overwrite those of `base`.
@@ -698,12 +705,14 @@ mod tests {
             now(),
         )
         .unwrap();
+        // In place: the re-issued edit keeps its queue position ahead of the increments.
         let e = entries_for(&conn, k, row).unwrap();
         assert_eq!(
             e.iter().map(|e| e.op).collect::<Vec<_>>(),
-            [EntryOp::Increment, EntryOp::Increment, EntryOp::Update]
+            [EntryOp::Update, EntryOp::Increment, EntryOp::Increment]
         );
-        assert_eq!(e[2].payload, json!({"title": "B"}));
+        assert_eq!(e[0].payload, json!({"title": "B"}));
+        assert_eq!(e[0].mutation_id, id(105));
         record_delete(&conn, id(106), k, row, now()).unwrap();
         drop_edits(&conn, k, row).unwrap();
         let e = entries_for(&conn, k, row).unwrap();

@@ -1,8 +1,8 @@
-//! Known engine bugs (FINDINGS.md): how each shows in the oracle's verdict, and the
-//! user action or setting that works around it. A seed whose violations are all
-//! explained this way — it passes every invariant when replayed with the work-arounds —
-//! counts as "known", not as a failure. `SIM_STRICT=1` turns this off; each bug also has
-//! an `#[ignore]`d test replaying its seed strictly, which passes once it is fixed.
+//! Engine bugs the simulation found (FINDINGS.md, all fixed): how each shows in the
+//! oracle's verdict, and the user action or setting that works around it. Each has a
+//! regression test replaying its seed. With `SIM_LENIENT=1` a seed whose violations are
+//! all explained this way counts as "known" rather than failed (for studying a new bug
+//! once it is added here); by default every violation fails.
 
 use crate::history::{History, Kind};
 use crate::oracle::{Inv, Violation};

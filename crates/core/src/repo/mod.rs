@@ -274,18 +274,16 @@ pub fn apply_local<E: SyncEntity>(
     let mut rebased = None;
     match t.row {
         RowEffect::Remove => entity::remove::<E>(tx, row.id)?,
+        // Back to the newest server copy known (a pull may have remembered one newer
+        // than the base); a row the server never had, or has deleted, goes.
         RowEffect::RevertToBase => {
-            match row.base_record() {
-                Some(base) => row.take_server(&base, now),
-                None => {
-                    return Err(CoreError::Corrupt(format!(
-                        "{} {}: no synced copy to revert to",
-                        E::LABEL,
-                        row.id
-                    )))
+            match row.server_snapshot.clone().or_else(|| row.base_record()) {
+                Some(rec) if !E::record_meta(&rec).deleted => {
+                    row.take_server(&rec, now);
+                    entity::save(tx, row)?;
                 }
+                _ => entity::remove::<E>(tx, row.id)?,
             }
-            entity::save(tx, row)?;
         }
         RowEffect::TakeServer => match row.server_snapshot.clone().or_else(|| row.base_record()) {
             Some(rec) if E::record_meta(&rec).deleted => entity::remove::<E>(tx, row.id)?,
@@ -471,6 +469,21 @@ pub fn given_up(conn: &Connection, kind: EntityKind, max_attempts: u32) -> Resul
     ))?;
     let ids = stmt.query_map([max_attempts], |r| r.get::<_, String>(0))?;
     Ok(ids.filter_map(|id| id.ok()?.parse().ok()).collect())
+}
+
+/// Whether any local row has a server version (the server confirmed it).
+pub fn has_server_rows(conn: &Connection) -> Result<bool> {
+    for table in SYNCED_TABLES {
+        let found: bool = conn.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE base_version IS NOT NULL)"),
+            [],
+            |r| r.get(0),
+        )?;
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Forgets every row's backoff (the watchdog restarting the loop): pending rows go with

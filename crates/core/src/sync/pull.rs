@@ -42,6 +42,13 @@ impl SyncEngine {
         // many remain.
         if cursor.is_none() {
             self.db.write(|tx| meta::set(tx, meta::INITIAL_SYNC, "1"))?;
+            // A pull from the start lists every live row; if the cache already holds
+            // rows the server confirmed (learned from our own pushes), it is a full
+            // listing: rows it does not show were deleted meanwhile, and are swept.
+            if !resync && self.db.read(crate::repo::has_server_rows)? {
+                self.db.write(resync::begin)?;
+                resync = true;
+            }
         }
         let first = resync
             || self

@@ -276,16 +276,26 @@ impl SyncEngine {
                     )
                 }
             },
-            Outcome::Rejected { error } => {
-                let already_gone = entry.op == EntryOp::Delete && error.code == codes::NOT_FOUND;
-                if already_gone {
+            Outcome::Rejected { error } if error.code == codes::NOT_FOUND => match entry.op {
+                EntryOp::Delete => {
+                    // Already gone: what the delete wanted.
                     report.applied += 1;
                     entity::remove::<E>(tx, entry.entity_id)?;
                     outbox::drop_all(tx, entry.entity, entry.entity_id)
-                } else {
+                }
+                // The row was deleted on the server (its tombstone already pruned).
+                EntryOp::Update | EntryOp::Increment => {
+                    report.conflicts += 1;
+                    self.on_gone::<E>(tx, entry)
+                }
+                EntryOp::Create => {
                     report.rejected += 1;
                     self.on_rejected::<E>(tx, entry, error)
                 }
+            },
+            Outcome::Rejected { error } => {
+                report.rejected += 1;
+                self.on_rejected::<E>(tx, entry, error)
             }
             Outcome::Duplicate { .. } => unreachable!("resolved() never returns Duplicate"),
         }
@@ -567,6 +577,38 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// The server no longer has the row (deleted elsewhere, its tombstone pruned): as a
+    /// conflict with a tombstone, the local edit goes to the history with a notice
+    /// offering to restore it, and the row goes.
+    fn on_gone<E: SyncEntity>(&self, tx: &Connection, entry: &OutboxEntry) -> Result<()> {
+        let Some(row) = entity::load::<E>(tx, entry.entity_id)? else {
+            return outbox::drop_all(tx, entry.entity, entry.entity_id);
+        };
+        if row.state.needs_sync() && row.state.op() != Some(PendingOp::Delete) {
+            let local = row.as_record();
+            // The server's side is a tombstone of the last copy we knew.
+            let last_known = row
+                .server_snapshot
+                .clone()
+                .or_else(|| row.base_record())
+                .unwrap_or_else(|| local.clone());
+            let mut meta = E::record_meta(&last_known);
+            meta.deleted = true;
+            let tombstone = E::into_record(
+                meta,
+                E::record_input(&last_known),
+                E::record_server(&last_known),
+            );
+            let now = self.clock.now();
+            let history =
+                repo::record_conflict::<E>(tx, &local, &tombstone, "server_deleted", now)?;
+            let edited = row.changed_fields.to_vec();
+            self.notify::<E>(tx, &row, NoticeReason::DeletedElsewhere, edited, history)?;
+        }
+        entity::remove::<E>(tx, row.id)?;
+        outbox::drop_all(tx, entry.entity, entry.entity_id)
+    }
+
     fn on_rejected<E: SyncEntity>(
         &self,
         tx: &Connection,
@@ -576,6 +618,12 @@ impl SyncEngine {
         let Some(mut row) = entity::load::<E>(tx, entry.entity_id)? else {
             return outbox::drop_all(tx, entry.entity, entry.entity_id);
         };
+        if entry.op == EntryOp::Create && row.state == SyncState::Pending(PendingOp::Delete) {
+            // A refused create of a row the user has deleted since: it never existed on
+            // the server, and nothing is owed for it.
+            entity::remove::<E>(tx, row.id)?;
+            return outbox::drop_all(tx, entry.entity, entry.entity_id);
+        }
         if entry.op == EntryOp::Increment {
             // The server has no such row (or refuses the amount): the plays are dropped.
             tracing::warn!(id = %row.id, code = %error.code, "an increment was refused");
