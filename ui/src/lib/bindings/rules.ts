@@ -117,5 +117,5 @@ export const EVENT_TONES = ["gentle","playful","exciting","calming","funny","hea
 export const THEMES = ["system","light","dark"] as const satisfies readonly Theme[];
 
 /** Every `code` an `ErrorPayload` can carry: the core's own and the server's. */
-export const ERROR_CODES = ["validation","not_found","invalid_transition","not_signed_in","not_cached","unauthorized","offline","server","internal","cancelled","unsynced_changes","bad_request","forbidden","conflict","precondition_failed","cursor_expired","limit_reached","unavailable","payload_too_large","rate_limited","email_taken"] as const;
+export const ERROR_CODES = ["validation","not_found","invalid_transition","not_signed_in","not_cached","unauthorized","offline","server","internal","cancelled","unsynced_changes","bad_request","forbidden","conflict","precondition_failed","cursor_expired","limit_reached","unavailable","payload_too_large","request_timeout","bad_mutation","rate_limited","email_taken"] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
