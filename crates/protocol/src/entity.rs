@@ -58,6 +58,13 @@ pub enum Rule {
     },
     /// One emoji: a single grapheme of at most `max_bytes` UTF-8 bytes.
     Emoji { max_bytes: usize },
+    /// An email address: one `@` with text on both sides, no white space (a client trims
+    /// what the user typed), at most `max` characters.
+    Email { max: usize },
+    /// A password: `min` to `max` characters, white space included.
+    Password { min: usize, max: usize },
+    /// A probability: a number from 0 to 1.
+    Probability,
 }
 
 impl Rule {
@@ -110,7 +117,56 @@ impl Rule {
                 "kind": "emoji", "max_bytes": max_bytes, "required": EMOJI_REQUIRED,
                 "invalid": self.emoji_message(),
             }),
+            Rule::Email { max } => json!({"kind": "email", "max": max, "invalid": EMAIL_INVALID}),
+            Rule::Password { min, max } => json!({
+                "kind": "password", "min": min, "max": max,
+                "too_short": format!("Use at least {min} characters"),
+                "too_long": format!("Use at most {max} characters"),
+            }),
+            Rule::Probability => json!({"kind": "probability", "invalid": PROBABILITY_INVALID}),
         })
+    }
+
+    /// The rule as JSON Schema keywords (2020-12) for a value of the field, exactly what
+    /// the rule accepts (but for [`Rule::Emoji`], which JSON Schema cannot express: its
+    /// keywords only bound the length). The OpenAPI document merges them into the
+    /// field's schema; they hold for the value as sent, which the server checks before
+    /// it normalises anything.
+    pub fn schema_keywords(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let value = match *self {
+            Rule::Any => json!({}),
+            Rule::Text {
+                max,
+                required: None,
+                ..
+            } => json!({"maxLength": max}),
+            Rule::Text { max, .. } => {
+                json!({"minLength": 1, "maxLength": max, "pattern": not_blank_pattern()})
+            }
+            Rule::Int { min, max, .. } => json!({"minimum": min, "maximum": max}),
+            Rule::Choices { min, max, .. } => {
+                json!({"minItems": min, "maxItems": max, "uniqueItems": true})
+            }
+            Rule::Words {
+                max_items,
+                item_max,
+                ..
+            } => json!({
+                "maxItems": max_items,
+                "items": {"minLength": 1, "maxLength": item_max, "pattern": not_blank_pattern()},
+            }),
+            Rule::Emoji { max_bytes } => json!({"minLength": 1, "maxLength": max_bytes}),
+            Rule::Email { max } => {
+                json!({"format": "email", "maxLength": max, "pattern": email_pattern()})
+            }
+            Rule::Password { min, max } => json!({"minLength": min, "maxLength": max}),
+            Rule::Probability => json!({"minimum": 0, "maximum": 1}),
+        };
+        match value {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!("every arm is an object"),
+        }
     }
 
     fn too_long_message(&self) -> String {
@@ -141,6 +197,50 @@ impl Rule {
 }
 
 const EMOJI_REQUIRED: &str = "Pick an emoji";
+const EMAIL_INVALID: &str = "Enter an email address like name@example.com";
+const PROBABILITY_INVALID: &str = "Use a probability from 0 to 1";
+
+/// The characters Rust's `char::is_whitespace` (Unicode `White_Space`) counts as white
+/// space, as inclusive ranges: what `trim` removes and what a "blank" text consists of.
+pub const WHITESPACE: &[(char, char)] = &[
+    ('\u{9}', '\u{D}'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{A0}', '\u{A0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200A}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202F}', '\u{202F}'),
+    ('\u{205F}', '\u{205F}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// [`WHITESPACE`] as the inside of a regular-expression character class, with `\uXXXX`
+/// escapes (understood by ECMA-262 and by most other engines).
+fn whitespace_class() -> String {
+    WHITESPACE
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                format!("\\u{:04X}", a as u32)
+            } else {
+                format!("\\u{:04X}-\\u{:04X}", a as u32, b as u32)
+            }
+        })
+        .collect()
+}
+
+/// A JSON Schema `pattern` (unanchored: "contains") for a text that is not blank.
+pub fn not_blank_pattern() -> String {
+    format!("[^{}]", whitespace_class())
+}
+
+/// A JSON Schema `pattern` for [`Rule::Email`]: one `@` with text on both sides and no
+/// white space.
+pub fn email_pattern() -> String {
+    let ws = whitespace_class();
+    format!("^[^@{ws}]+@[^@{ws}]+$")
+}
 
 fn capitalized(word: &str) -> String {
     let mut chars = word.chars();
@@ -158,6 +258,26 @@ pub trait Check {
 impl Check for String {
     fn check(&self, rule: &Rule) -> Option<String> {
         match *rule {
+            Rule::Email { max } => {
+                let valid = match self.split_once('@') {
+                    Some((local, domain)) => {
+                        !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+                    }
+                    None => false,
+                };
+                (!valid || self.contains(char::is_whitespace) || self.chars().count() > max)
+                    .then(|| EMAIL_INVALID.to_owned())
+            }
+            Rule::Password { min, max } => {
+                let n = self.chars().count();
+                if n < min {
+                    Some(format!("Use at least {min} characters"))
+                } else if n > max {
+                    Some(format!("Use at most {max} characters"))
+                } else {
+                    None
+                }
+            }
             Rule::Text { max, required, .. } => {
                 if self.trim().is_empty() {
                     required.map(str::to_owned)
@@ -186,7 +306,9 @@ macro_rules! check_int {
         impl Check for $t {
             fn check(&self, rule: &Rule) -> Option<String> {
                 match *rule {
-                    Rule::Int { min, max, .. } if !(min..=max).contains(&i64::from(*self)) => {
+                    Rule::Int { min, max, .. }
+                        if !(i128::from(min)..=i128::from(max)).contains(&i128::from(*self)) =>
+                    {
                         Some(rule.range_message())
                     }
                     _ => None,
@@ -195,7 +317,18 @@ macro_rules! check_int {
         }
     )*};
 }
-check_int!(u8, i64);
+check_int!(u8, i64, u64);
+
+impl Check for f64 {
+    fn check(&self, rule: &Rule) -> Option<String> {
+        match *rule {
+            Rule::Probability if !(0.0..=1.0).contains(self) => {
+                Some(PROBABILITY_INVALID.to_owned())
+            }
+            _ => None,
+        }
+    }
+}
 
 impl<T: Ord + Clone + ListItem> Check for Vec<T> {
     fn check(&self, rule: &Rule) -> Option<String> {
@@ -264,8 +397,38 @@ macro_rules! unchecked {
         }
     )*};
 }
-unchecked!(bool, f64, Uuid, DateTime<Utc>);
+unchecked!(bool, Uuid, DateTime<Utc>);
 pub(crate) use unchecked;
+
+/// A rule across two optional fields: exactly one of them is set (not `null`) in a
+/// whole value, and a partial one (a patch) never sets both. The errors name the first
+/// field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExactlyOne {
+    pub fields: [&'static str; 2],
+    /// The message when neither is set.
+    pub neither: &'static str,
+    /// The message when both are set.
+    pub both: &'static str,
+}
+
+impl ExactlyOne {
+    /// Checks a whole value, given which of the two fields are set.
+    pub fn check(&self, set: [bool; 2], errors: &mut Vec<FieldError>) {
+        match set {
+            [true, true] => errors.push(FieldError::new(self.fields[0], self.both)),
+            [false, false] => errors.push(FieldError::new(self.fields[0], self.neither)),
+            _ => {}
+        }
+    }
+
+    /// Checks a partial value (a patch), given which of the two fields it sets.
+    pub fn check_partial(&self, set: [bool; 2], errors: &mut Vec<FieldError>) {
+        if set == [true, true] {
+            errors.push(FieldError::new(self.fields[0], self.both));
+        }
+    }
+}
 
 /// Runs `rule` on `value` and records a failure under `field`.
 pub fn check_field<T: Check + ?Sized>(
@@ -687,6 +850,11 @@ pub trait Entity: Sized + Debug + Clone + PartialEq + Send + Sync + 'static {
     /// A short name of the row for lists and messages (a hero's name, a story's title).
     fn title(input: &Self::Input) -> &str;
 
+    /// A rule across two fields of the input, if the entity has one. The hooks below
+    /// enforce it; the OpenAPI document publishes it (`oneOf` for inputs, `not` both for
+    /// patches).
+    const EXACTLY_ONE: Option<ExactlyOne> = None;
+
     /// Rules across fields of a whole input, after the fields' own.
     fn check_input(_input: &Self::Input, _errors: &mut Vec<FieldError>) {}
     /// Rules across fields of a patch, after the fields' own.
@@ -753,6 +921,7 @@ macro_rules! entity {
         #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+        #[cfg_attr(feature = "schema", schemars(transform = $crate::schema::entity_input::<$entity>))]
         #[serde(deny_unknown_fields)]
         pub struct $input {
             $( $(#[$fattr])* pub $fname: $fty, )*
@@ -762,6 +931,7 @@ macro_rules! entity {
         #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+        #[cfg_attr(feature = "schema", schemars(transform = $crate::schema::entity_patch::<$entity>))]
         #[serde(deny_unknown_fields)]
         pub struct $patch {
             $(
@@ -982,4 +1152,137 @@ macro_rules! entity {
             $($($hook)*)?
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whitespace_ranges_are_rusts_white_space() {
+        let in_table = |c: char| WHITESPACE.iter().any(|&(a, b)| (a..=b).contains(&c));
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(in_table(c), c.is_whitespace(), "U+{:04X}", c as u32);
+        }
+        assert_eq!(
+            not_blank_pattern(),
+            "[^\\u0009-\\u000D\\u0020\\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u2029\\u202F\\u205F\\u3000]"
+        );
+    }
+
+    #[test]
+    fn email_password_probability_and_wide_ints() {
+        let email = Rule::Email { max: 12 };
+        for ok in ["a@b", "a.b+c@d.e", "ä@ö.example"] {
+            assert_eq!(ok.to_owned().check(&email), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "@b",
+            "a@",
+            "a@b@c",
+            " a@b",
+            "a@b ",
+            "a b@c",
+            "a@b\u{3000}",
+            "abcdef@ghijkl",
+        ] {
+            assert!(bad.to_owned().check(&email).is_some(), "{bad:?}");
+        }
+        let pw = Rule::Password { min: 3, max: 4 };
+        assert!("ab".to_owned().check(&pw).is_some());
+        assert_eq!(
+            "  é ".to_owned().check(&pw),
+            None,
+            "counts characters, spaces too"
+        );
+        assert!("abcde".to_owned().check(&pw).is_some());
+        for (v, ok) in [
+            (0.0, true),
+            (1.0, true),
+            (0.5, true),
+            (-0.1, false),
+            (1.01, false),
+        ] {
+            assert_eq!(v.check(&Rule::Probability).is_none(), ok, "{v}");
+        }
+        let int = Rule::Int {
+            min: 0,
+            max: 60_000,
+            label: "Latency",
+        };
+        assert_eq!(60_000u64.check(&int), None);
+        assert!(60_001u64.check(&int).is_some());
+        assert!(u64::MAX.check(&int).is_some(), "no wrap-around");
+    }
+
+    #[test]
+    fn schema_keywords_follow_the_rule() {
+        use serde_json::json;
+        let kw = |r: Rule| serde_json::Value::Object(r.schema_keywords());
+        assert_eq!(kw(Rule::Any), json!({}));
+        assert_eq!(kw(Rule::text(5)), json!({"maxLength": 5}));
+        assert_eq!(
+            kw(Rule::required_text(5, "x")),
+            json!({"minLength": 1, "maxLength": 5, "pattern": not_blank_pattern()})
+        );
+        assert_eq!(
+            kw(Rule::Int {
+                min: 1,
+                max: 18,
+                label: "Age"
+            }),
+            json!({"minimum": 1, "maximum": 18})
+        );
+        assert_eq!(
+            kw(Rule::Choices {
+                min: 1,
+                max: 5,
+                item: "trait"
+            }),
+            json!({"minItems": 1, "maxItems": 5, "uniqueItems": true})
+        );
+        assert_eq!(
+            kw(Rule::Words {
+                max_items: 10,
+                item_max: 30,
+                item: "keyword"
+            })["items"],
+            json!({"minLength": 1, "maxLength": 30, "pattern": not_blank_pattern()})
+        );
+        assert_eq!(kw(Rule::Email { max: 254 })["format"], "email");
+        assert_eq!(
+            kw(Rule::Password { min: 8, max: 256 }),
+            json!({"minLength": 8, "maxLength": 256})
+        );
+        assert_eq!(kw(Rule::Probability), json!({"minimum": 0, "maximum": 1}));
+    }
+
+    #[test]
+    fn exactly_one() {
+        let rule = ExactlyOne {
+            fields: ["a", "b"],
+            neither: "none",
+            both: "two",
+        };
+        let run = |set: [bool; 2], partial: bool| {
+            let mut errors = Vec::new();
+            if partial {
+                rule.check_partial(set, &mut errors);
+            } else {
+                rule.check(set, &mut errors);
+            }
+            errors
+                .into_iter()
+                .map(|e| (e.field, e.message))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run([true, false], false), []);
+        assert_eq!(run([false, true], false), []);
+        assert_eq!(run([false, false], false), [("a".into(), "none".into())]);
+        assert_eq!(run([true, true], false), [("a".into(), "two".into())]);
+        assert_eq!(run([false, false], true), []);
+        assert_eq!(run([true, true], true), [("a".into(), "two".into())]);
+    }
 }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::entity::{check_field, Rule};
 use crate::FieldError;
 
 /// The server's current fault injection.
@@ -28,6 +29,7 @@ pub struct FaultSettings {
 /// random generator behind the rates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::fault_patch))]
 #[serde(deny_unknown_fields)]
 pub struct FaultPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,22 +44,37 @@ pub struct FaultPatch {
     pub seed: Option<u64>,
 }
 
+/// Largest added latency, in milliseconds.
+pub const LATENCY_MAX_MS: u64 = 60_000;
+
 impl FaultPatch {
+    pub const LATENCY: Rule = Rule::Int {
+        min: 0,
+        max: LATENCY_MAX_MS as i64,
+        label: "latency_ms",
+    };
+    /// Every checked field and its rule (also published in the OpenAPI document).
+    pub const RULES: &'static [(&'static str, Rule)] = &[
+        ("latency_ms", Self::LATENCY),
+        ("error_rate", Rule::Probability),
+        ("apply_then_fail_rate", Rule::Probability),
+    ];
+
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        for (name, rate) in [
-            ("error_rate", self.error_rate),
-            ("apply_then_fail_rate", self.apply_then_fail_rate),
-        ] {
-            if let Some(r) = rate {
-                if !(0.0..=1.0).contains(&r) {
-                    errors.push(FieldError::new(name, "Use a probability from 0 to 1"));
-                }
-            }
-        }
-        if self.latency_ms.is_some_and(|ms| ms > 60_000) {
-            errors.push(FieldError::new("latency_ms", "Use at most 60000 ms"));
-        }
+        check_field("latency_ms", &self.latency_ms, &Self::LATENCY, &mut errors);
+        check_field(
+            "error_rate",
+            &self.error_rate,
+            &Rule::Probability,
+            &mut errors,
+        );
+        check_field(
+            "apply_then_fail_rate",
+            &self.apply_then_fail_rate,
+            &Rule::Probability,
+            &mut errors,
+        );
         crate::result(errors)
     }
 

@@ -51,6 +51,7 @@ pub const MAX_CHANGES_LIMIT: u32 = 1000;
 pub const MAX_INCREMENT: i64 = 1_000_000;
 
 pub(crate) use entity::result;
+use entity::{check_field, Rule};
 
 /// For `Option<Option<T>>` patch fields: absent → `None`, `null` → `Some(None)`, a value
 /// → `Some(Some(v))`. Use with
@@ -197,6 +198,7 @@ impl FieldError {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::signup_request))]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     pub email: String,
@@ -230,38 +232,33 @@ pub struct UserSummary {
     pub name: String,
 }
 
-/// Shared sign-up rules, checked by the client before it calls and by the server.
+impl SignupRequest {
+    pub const EMAIL: Rule = Rule::Email { max: 254 };
+    pub const PASSWORD: Rule = Rule::Password { min: 8, max: 256 };
+    /// The same rule as a profile's name.
+    pub const NAME: Rule = profile::NAME_RULE;
+    /// Every checked field and its rule (also published in the OpenAPI document).
+    pub const RULES: &'static [(&'static str, Rule)] = &[
+        ("email", Self::EMAIL),
+        ("password", Self::PASSWORD),
+        ("name", Self::NAME),
+    ];
+}
+
+/// Shared sign-up rules, checked by the client before it calls and by the server. They
+/// apply to the values as sent: a client trims what the user typed first (the server
+/// then stores the email trimmed and lower-cased and the name trimmed).
 pub fn validate_signup(req: &SignupRequest) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    let email = req.email.trim();
-    let at = email.find('@');
-    let valid_email = matches!(at, Some(i) if i > 0 && i + 1 < email.len() && !email[i + 1..].contains('@'))
-        && email.len() <= 254
-        && !email.contains(char::is_whitespace);
-    if !valid_email {
-        errors.push(FieldError::new(
-            "email",
-            "Enter an email address like name@example.com",
-        ));
-    }
-    let pw_len = req.password.chars().count();
-    if pw_len < 8 {
-        errors.push(FieldError::new("password", "Use at least 8 characters"));
-    } else if pw_len > 256 {
-        errors.push(FieldError::new("password", "Use at most 256 characters"));
-    }
-    let name_len = req.name.trim().chars().count();
-    if name_len == 0 || name_len > 100 {
-        errors.push(FieldError::new(
-            "name",
-            "Enter a name of 1 to 100 characters",
-        ));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    check_field("email", &req.email, &SignupRequest::EMAIL, &mut errors);
+    check_field(
+        "password",
+        &req.password,
+        &SignupRequest::PASSWORD,
+        &mut errors,
+    );
+    check_field("name", &req.name, &SignupRequest::NAME, &mut errors);
+    result(errors)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -666,6 +663,13 @@ mod tests {
             ("a@b@c", "12345678", "A", "email"),
             ("a@b.c", "1234567", "A", "password"),
             ("a@b.c", "12345678", "  ", "name"),
+            (" a@b.c", "12345678", "A", "email"),
+            (
+                "a@b.c",
+                "12345678",
+                &format!(" {} ", "x".repeat(99)),
+                "name",
+            ),
         ] {
             let req = SignupRequest {
                 email: email.into(),

@@ -12,6 +12,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::entity::{check_field, ExactlyOne, Rule};
+use crate::story::EVENT_RULE;
 use crate::{EventType, FieldError, GenerationStatus, Language, ILLUSTRATIONS_MAX};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,6 +47,7 @@ pub struct MediaJob {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::illustrations_request))]
 #[serde(deny_unknown_fields)]
 pub struct IllustrationsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,14 +56,19 @@ pub struct IllustrationsRequest {
 }
 
 impl IllustrationsRequest {
+    /// `count`: 1 to [`ILLUSTRATIONS_MAX`].
+    pub const COUNT: Rule = Rule::Int {
+        min: 1,
+        max: ILLUSTRATIONS_MAX as i64,
+        label: "The number of illustrations",
+    };
+    /// Every checked field and its rule (also published in the OpenAPI document).
+    pub const RULES: &'static [(&'static str, Rule)] = &[("count", Self::COUNT)];
+
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        match self.count {
-            Some(n) if !(1..=ILLUSTRATIONS_MAX).contains(&n) => Err(vec![FieldError::new(
-                "count",
-                format!("Ask for 1 to {ILLUSTRATIONS_MAX} illustrations"),
-            )]),
-            _ => Ok(()),
-        }
+        let mut errors = Vec::new();
+        check_field("count", &self.count, &Self::COUNT, &mut errors);
+        crate::result(errors)
     }
 }
 
@@ -70,6 +78,7 @@ impl IllustrationsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::generate_story_request))]
 #[serde(deny_unknown_fields)]
 pub struct GenerateStoryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,17 +95,15 @@ pub struct GenerateStoryRequest {
 }
 
 impl GenerateStoryRequest {
+    /// Exactly one of `event_type` and `custom_event_id`, as for a story.
+    pub const EXACTLY_ONE: ExactlyOne = EVENT_RULE;
+
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        match (self.event_type, self.custom_event_id) {
-            (Some(_), Some(_)) => Err(vec![FieldError::new(
-                "event_type",
-                "Choose an event or a custom event, not both",
-            )]),
-            (None, None) => Err(vec![FieldError::new(
-                "event_type",
-                "Choose an event or a custom event",
-            )]),
-            _ => Ok(()),
-        }
+        let mut errors = Vec::new();
+        Self::EXACTLY_ONE.check(
+            [self.event_type.is_some(), self.custom_event_id.is_some()],
+            &mut errors,
+        );
+        crate::result(errors)
     }
 }

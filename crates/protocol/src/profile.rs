@@ -86,7 +86,7 @@ crate::entity! {
     input ProfileInput {
         name: String = [
             Merge::Text,
-            Rule::Text { max: NAME_MAX, required: Some(NAME_RULE), too_long: Some(NAME_RULE) },
+            NAME_RULE,
             norm::trim
         ];
         preferred_language: Language = [Merge::Value, Rule::Any, norm::keep];
@@ -108,7 +108,14 @@ crate::entity! {
     }
 }
 
-const NAME_RULE: &str = "Enter a name of 1 to 100 characters";
+const NAME_MESSAGE: &str = "Enter a name of 1 to 100 characters";
+
+/// A person's name (the profile's, and at sign-up).
+pub const NAME_RULE: Rule = Rule::Text {
+    max: NAME_MAX,
+    required: Some(NAME_MESSAGE),
+    too_long: Some(NAME_MESSAGE),
+};
 
 /// Monthly limits of a tier; `null` means unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

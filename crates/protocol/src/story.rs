@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::entity::{norm, Merge, Rule};
+use crate::entity::{norm, ExactlyOne, Merge, Rule};
 use crate::FieldError;
 
 pub const TITLE_MAX: usize = 200;
@@ -200,24 +200,26 @@ crate::entity! {
     /// A story as the server stores it. `deleted: true` marks a tombstone.
     record StoryRecord { id, version, created_at, updated_at, deleted }
     hooks {
+        const EXACTLY_ONE: Option<ExactlyOne> = Some(EVENT_RULE);
+
         /// Exactly one of `event_type` and `custom_event_id`. Whether `hero_id` and
         /// `custom_event_id` name rows of the user is the server's check.
         fn check_input(input: &StoryInput, errors: &mut Vec<FieldError>) {
-            match (input.event_type, input.custom_event_id) {
-                (Some(_), Some(_)) => errors.push(FieldError::new("event_type", NOT_BOTH)),
-                (None, None) => errors.push(FieldError::new(
-                    "event_type",
-                    "Choose an event or a custom event",
-                )),
-                _ => {}
-            }
+            EVENT_RULE.check(
+                [input.event_type.is_some(), input.custom_event_id.is_some()],
+                errors,
+            );
         }
 
         /// A patch may not set both (the server validates the merged story too).
         fn check_patch(patch: &StoryPatch, errors: &mut Vec<FieldError>) {
-            if let (Some(Some(_)), Some(Some(_))) = (patch.event_type, patch.custom_event_id) {
-                errors.push(FieldError::new("event_type", NOT_BOTH));
-            }
+            EVENT_RULE.check_partial(
+                [
+                    matches!(patch.event_type, Some(Some(_))),
+                    matches!(patch.custom_event_id, Some(Some(_))),
+                ],
+                errors,
+            );
         }
 
         /// Setting one of `event_type` and `custom_event_id` to a value clears the other
@@ -243,7 +245,13 @@ crate::entity! {
     }
 }
 
-const NOT_BOTH: &str = "Choose an event or a custom event, not both";
+/// What a story is about: exactly one of a fixed event and a custom event (also the rule
+/// of [`crate::GenerateStoryRequest`]).
+pub const EVENT_RULE: ExactlyOne = ExactlyOne {
+    fields: ["event_type", "custom_event_id"],
+    neither: "Choose an event or a custom event",
+    both: "Choose an event or a custom event, not both",
+};
 
 #[cfg(test)]
 mod tests {

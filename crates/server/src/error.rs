@@ -226,7 +226,8 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
 
 /// `axum::Json`, but every rejection becomes an [`ApiError`]: 400 for bad syntax, wrong
 /// types, missing or unknown fields; 413 for an oversized body; 415 without a JSON
-/// content type.
+/// content type. A whole number written as a float (`28.0`) is read as that integer,
+/// anywhere in the body ([`whole_numbers_as_integers`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -238,11 +239,78 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => from_json_value(value).map(Json),
             Err(rejection) => Err(map_json_rejection(rejection)),
         }
     }
+}
+
+/// Reads a JSON body (400 for bad syntax or a value of the wrong shape), with whole
+/// numbers written as floats read as integers. For handlers that take the raw bytes.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::BadRequest(format!("Failed to parse the request body as JSON: {e}"))
+    })?;
+    from_json_value(value)
+}
+
+fn from_json_value<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
+    whole_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "Failed to deserialize the JSON body into the target type: {e}"
+        ))
+    })
+}
+
+/// Rewrites every float with no fractional part that fits a 64-bit integer (`28.0`,
+/// `1e3`, `-0.0`) as that integer, in place. JSON has one number type and JSON Schema
+/// counts `28.0` as an integer, so the server accepts it wherever it accepts `28`;
+/// fields that take fractions accept integers anyway.
+pub fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(whole) = n.as_f64().and_then(whole_number) {
+                *n = whole;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
+/// `f` as a JSON integer, if it is a whole number in the range of `i64` or `u64`.
+fn whole_number(f: f64) -> Option<serde_json::Number> {
+    // 2^63 and 2^64 are exact in f64; the ranges below are exactly those of i64 and u64.
+    const I64_END: f64 = 9_223_372_036_854_775_808.0;
+    const U64_END: f64 = 18_446_744_073_709_551_616.0;
+    if !f.is_finite() || f.fract() != 0.0 {
+        None
+    } else if (-I64_END..I64_END).contains(&f) {
+        Some((f as i64).into())
+    } else if (0.0..U64_END).contains(&f) {
+        Some((f as u64).into())
+    } else {
+        None
+    }
+}
+
+/// A query value that must be a whole number of at least 0: digits (any number of them:
+/// past `u64::MAX` it saturates), or a float with no fractional part (`28.0`).
+pub fn parse_whole_query(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(digits.parse::<u64>().unwrap_or(u64::MAX));
+    }
+    let f = s
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite() && f.fract() == 0.0)?;
+    // `as` saturates past u64::MAX.
+    (f >= 0.0).then_some(f as u64)
 }
 
 fn map_json_rejection(rejection: JsonRejection) -> ApiError {
@@ -322,6 +390,37 @@ fn map_path_rejection(rejection: PathRejection) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_floats_become_integers() {
+        let mut v = serde_json::json!({
+            "a": 28.0, "b": 2.5, "c": [1e3, -0.0, -7.0], "d": {"e": 1.8e19, "f": 1e300},
+            "g": 3, "h": "4.0",
+        });
+        whole_numbers_as_integers(&mut v);
+        assert_eq!(v["a"].as_u64(), Some(28));
+        assert!(v["b"].is_f64());
+        assert_eq!(v["c"][0].as_u64(), Some(1000));
+        assert_eq!(v["c"][1].as_i64(), Some(0));
+        assert_eq!(v["c"][2].as_i64(), Some(-7));
+        assert_eq!(v["d"]["e"].as_u64(), Some(18_000_000_000_000_000_000));
+        assert!(v["d"]["f"].is_f64(), "out of range stays a float");
+        assert_eq!(v["g"], 3);
+        assert_eq!(v["h"], "4.0");
+    }
+
+    #[test]
+    fn whole_query_numbers() {
+        assert_eq!(parse_whole_query("28"), Some(28));
+        assert_eq!(parse_whole_query("+28"), Some(28));
+        assert_eq!(parse_whole_query("28.0"), Some(28));
+        assert_eq!(parse_whole_query("1e3"), Some(1000));
+        assert_eq!(parse_whole_query("-0"), Some(0));
+        assert_eq!(parse_whole_query("99999999999999999999999"), Some(u64::MAX));
+        for bad in ["", "-1", "2.5", "ten", "NaN", "inf", "-1.0", " 1"] {
+            assert_eq!(parse_whole_query(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn internal_errors_hide_their_cause() {

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::to_micros;
-use crate::error::{error_response, ApiError, Path};
+use crate::error::{error_response, parse_json, ApiError, Path};
 use crate::illustration_store::{self, PendingIllustration};
 use crate::imaging::{self, seed_of};
 use crate::table::{self, Table};
@@ -445,7 +445,7 @@ pub async fn generate_illustrations(
     let req: IllustrationsRequest = if body.iter().all(u8::is_ascii_whitespace) {
         IllustrationsRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?
+        parse_json(&body)?
     };
     req.validate().map_err(ApiError::Validation)?;
     let user = auth.id();

@@ -9,6 +9,8 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
+use crate::rest::IF_MATCH_MAX_DIGITS;
+
 /// Makes the schema of a type (a `$ref` into `components/schemas` for named types).
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -59,7 +61,9 @@ pub struct Endpoint<'a> {
     pub fault_control_only: bool,
 }
 
-/// Description and schema of every known query parameter.
+/// Description and schema of every known query parameter. The values are read as the
+/// server reads them: an empty value counts as absent (`allowEmptyValue`), a whole number
+/// may be written `10.0`, flags take the six words below.
 fn query_param(name: &str) -> Value {
     let (description, schema) = match name {
         "cursor" => (
@@ -67,31 +71,47 @@ fn query_param(name: &str) -> Value {
             json!({"type": "string"}),
         ),
         "limit" => (
-            "Page size (clamped to the endpoint's maximum).",
-            json!({"type": "integer", "minimum": 1}),
+            "Page size: 0 counts as 1, more than the endpoint's maximum is clamped to it.",
+            json!({"type": "integer", "minimum": 0}),
         ),
         "updated_after" => (
             "Only rows written after this RFC 3339 time.",
             json!({"type": "string", "format": "date-time"}),
         ),
-        "include_deleted" => (
-            "Include tombstones (`deleted: true`).",
-            json!({"type": "boolean", "default": false}),
-        ),
+        "include_deleted" => ("Include tombstones (`deleted: true`).", flag_schema()),
         "hero_id" => (
             "Only the stories of this hero.",
             json!({"type": "string", "format": "uuid"}),
         ),
         "favorite" => (
             "`true`: only favourites; `false`: only the others.",
-            json!({"type": "boolean"}),
+            flag_schema(),
         ),
         other => panic!("undocumented query parameter {other}"),
     };
-    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+    json!({
+        "name": name, "in": "query", "required": false, "allowEmptyValue": true,
+        "description": description, "schema": schema,
+    })
+}
+
+/// A yes/no query value, as `rest::parse_opt_bool` reads it.
+fn flag_schema() -> Value {
+    json!({"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]})
+}
+
+/// `If-Match` as `rest::parse_if_match` reads it: `*`, or a row version of at most
+/// [`IF_MATCH_MAX_DIGITS`] digits, bare, quoted or weak (`W/"3"`).
+fn if_match_pattern() -> String {
+    let n = format!("[+-]?[0-9]{{1,{IF_MATCH_MAX_DIGITS}}}");
+    format!(r#"^[ \t]*(?:\*|(?:W/)?(?:"[ \t]*{n}[ \t]*"|[ \t]*{n}))[ \t]*$"#)
 }
 
 fn header_param(name: &str) -> Value {
+    let schema = match name {
+        "If-Match" => json!({"type": "string", "pattern": if_match_pattern()}),
+        _ => json!({"type": "string"}),
+    };
     let description = match name {
         "If-Match" => "The row version the change is based on (`3`, `\"3\"` or `W/\"3\"`); 412 with the current row if it moved on. `*` or absent: any version.",
         "If-None-Match" => "An ETag from an earlier answer: 304 if the file is unchanged.",
@@ -99,7 +119,7 @@ fn header_param(name: &str) -> Value {
         "If-Range" => "An ETag: the Range is honoured only if the file still has it.",
         other => panic!("undocumented header {other}"),
     };
-    json!({"name": name, "in": "header", "required": false, "description": description, "schema": {"type": "string"}})
+    json!({"name": name, "in": "header", "required": false, "description": description, "schema": schema})
 }
 
 fn response_header(name: &str) -> Value {
@@ -257,7 +277,8 @@ pub fn document<'a>(routes: impl IntoIterator<Item = Endpoint<'a>>) -> Value {
             .expect("path items are objects")
             .insert(method, operation(&route, &mut g));
     }
-    let schemas = g.take_definitions(true);
+    let mut schemas = Value::Object(g.take_definitions(true));
+    integer_bounds(&mut schemas);
     canonical(&json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -278,6 +299,34 @@ pub fn document<'a>(routes: impl IntoIterator<Item = Endpoint<'a>>) -> Value {
             }
         }
     }))
+}
+
+/// Gives every integer schema with a sized `format` (`int64`, `uint32`, ...) the bounds
+/// of that type where it has none, so that a number the server cannot read (past
+/// `i64::MAX`, say) is outside the document too.
+pub fn integer_bounds(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let bounds: Option<(Value, Value)> = match m.get("format").and_then(Value::as_str) {
+                Some("int8") => Some((json!(i8::MIN), json!(i8::MAX))),
+                Some("int16") => Some((json!(i16::MIN), json!(i16::MAX))),
+                Some("int32") => Some((json!(i32::MIN), json!(i32::MAX))),
+                Some("int64") => Some((json!(i64::MIN), json!(i64::MAX))),
+                Some("uint8") => Some((json!(0), json!(u8::MAX))),
+                Some("uint16") => Some((json!(0), json!(u16::MAX))),
+                Some("uint32") => Some((json!(0), json!(u32::MAX))),
+                Some("uint64") => Some((json!(0), json!(u64::MAX))),
+                _ => None,
+            };
+            if let Some((min, max)) = bounds {
+                m.entry("minimum").or_insert(min);
+                m.entry("maximum").or_insert(max);
+            }
+            m.values_mut().for_each(integer_bounds);
+        }
+        Value::Array(a) => a.iter_mut().for_each(integer_bounds),
+        _ => {}
+    }
 }
 
 /// The same value with every object's keys in sorted order (whatever `serde_json`'s

@@ -188,11 +188,39 @@ impl Route {
     }
 }
 
+/// The body of `POST {COLLECTION}`: the entity's input and an optional client-chosen
+/// `"id"` (what `rest::split_create_body` reads), documented as `<Entity>Create`.
+pub struct CreateBody<I>(std::marker::PhantomData<I>);
+
+impl<I: schemars::JsonSchema> schemars::JsonSchema for CreateBody<I> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        let input = I::schema_name();
+        format!("{}Create", input.trim_end_matches("Input")).into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = I::json_schema(g);
+        let id = serde_json::json!({
+            "description": "The new row's id, chosen by the client (a new one when absent or `null`).",
+            "type": ["string", "null"],
+            "format": "uuid",
+        });
+        if let Some(properties) = schema
+            .ensure_object()
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            properties.insert("id".into(), id);
+        }
+        schema
+    }
+}
+
 /// `POST {COLLECTION}` of a [`Resource`].
 fn create_route<R: Resource>() -> Route {
     route(Method::POST, R::COLLECTION, resource::create::<R>)
         .auth()
-        .body::<R::Input>()
+        .body::<CreateBody<R::Input>>()
         .ok(201, "Created at version 1", json::<R::Record>())
         .errs(&[400, 409, 413, 415, 422])
 }
@@ -299,8 +327,7 @@ pub fn table() -> Vec<Route> {
         list_route::<Hero>("A page of heroes")
             .op("listHeroes", "heroes", "List heroes, oldest first (keyset pagination)"),
         create_route::<Hero>()
-            .op("createHero", "heroes", "Create a hero")
-            .desc("The body may also carry `\"id\"`: the client-chosen UUID of the new hero."),
+            .op("createHero", "heroes", "Create a hero"),
         get_route::<Hero>("The hero").op("getHero", "heroes", "One hero"),
         update_route::<Hero>("The updated hero").op("updateHero", "heroes", "Change a hero"),
         delete_route::<Hero>("Deleted (a tombstone the change feed carries)")
@@ -316,7 +343,7 @@ pub fn table() -> Vec<Route> {
             .op("listStories", "stories", "List stories, oldest first (keyset pagination)"),
         create_route::<Story>()
             .op("createStory", "stories", "Create a story")
-            .desc("The body may also carry `\"id\"`. `hero_id` and `custom_event_id` must name the user's own live rows (422 otherwise)."),
+            .desc("`hero_id` and `custom_event_id` must name the user's own live rows (422 otherwise)."),
         route(M::POST, "/api/stories/generate", storygen::generate)
             .op("generateStory", "stories", "Write a new story from templates")
             .desc("Deterministic from the input, in en, es, fr, de or it. Counts one story toward the monthly limit (403 `limit_reached` over it). With an `id` the user already has, answers 200 with that story.")
@@ -356,8 +383,7 @@ pub fn table() -> Vec<Route> {
         list_route::<CustomEvent>("A page of custom events")
             .op("listCustomEvents", "custom-events", "List custom events, oldest first"),
         create_route::<CustomEvent>()
-            .op("createCustomEvent", "custom-events", "Create a custom event")
-            .desc("The body may also carry `\"id\"`."),
+            .op("createCustomEvent", "custom-events", "Create a custom event"),
         get_route::<CustomEvent>("The custom event")
             .op("getCustomEvent", "custom-events", "One custom event"),
         update_route::<CustomEvent>("The updated custom event")

@@ -439,18 +439,11 @@ pub async fn changes(
     auth: AuthUser,
     Query(params): Query<ChangesParams>,
 ) -> Result<axum::Json<ChangesResponse>, ApiError> {
-    let limit = match params
-        .limit
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => DEFAULT_CHANGES_LIMIT,
-        Some(s) => s
-            .parse::<u64>()
-            .map_err(|_| ApiError::BadRequest(format!("limit must be a whole number, got {s:?}")))?
-            .clamp(1, MAX_CHANGES_LIMIT as u64) as u32,
-    };
+    let limit = crate::rest::parse_limit(
+        crate::rest::present(&params.limit),
+        DEFAULT_CHANGES_LIMIT as usize,
+        MAX_CHANGES_LIMIT as usize,
+    )?;
     let instance = state.instance_id().to_owned();
     let from = match params
         .cursor
@@ -481,7 +474,7 @@ pub async fn changes(
                     (after, epoch)
                 }
             };
-            changes_page_at(conn, &instance, user, after, epoch, limit as usize)
+            changes_page_at(conn, &instance, user, after, epoch, limit)
         })
         .await?;
     Ok(axum::Json(response))

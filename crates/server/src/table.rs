@@ -15,7 +15,7 @@
 //! row behaves exactly like a missing one, except that a create cannot reuse its id, since
 //! ids are global), and every write stamps the row with the next value of the global
 //! sequence ([`crate::db::next_seq`]), bumps `version` and sets `updated_at`, inside the
-//! caller's transaction. Input is normalized and validated here, so no caller can store a
+//! caller's transaction. Input is validated (as sent, then normalized) here, so no caller can store a
 //! row that breaks the rules of SPEC.md section 2. What an entity does beyond that is a
 //! hook of [`Table`], implemented next to its table (`hero_store.rs`, `story_store.rs`, …).
 
@@ -591,8 +591,13 @@ pub fn create<E: Table>(
 ) -> rusqlite::Result<CreateOutcome<E::Record>> {
     debug_assert!(!E::SINGLETON, "{} rows are not created here", E::SQL_TABLE);
     let now = stored_time(now);
-    let input = input.normalized();
+    // The rules hold for the value as sent (what the OpenAPI document publishes), and
+    // normalising a valid value (trimming) keeps it valid; checked again to be sure.
     let mut errors = input.validate().err().unwrap_or_default();
+    let input = input.normalized();
+    if errors.is_empty() {
+        errors = input.validate().err().unwrap_or_default();
+    }
     errors.extend(E::check_references(tx, user_id, &input, None)?);
     if !errors.is_empty() {
         return Ok(CreateOutcome::Invalid(errors));
@@ -642,6 +647,10 @@ pub fn update<E: Table>(
     }
     if expected_version.is_some_and(|v| v != meta.version) {
         return Ok(UpdateOutcome::VersionMismatch(current));
+    }
+    // As for a create: the rules hold for the patch as sent, then for its normal form.
+    if let Err(errors) = patch.validate() {
+        return Ok(UpdateOutcome::Invalid(errors));
     }
     let patch = patch.normalized();
     if let Err(errors) = patch.validate() {

@@ -150,40 +150,6 @@ pub fn usage_stats(
     }))
 }
 
-/// 403 `limit_reached` if adding `amount` of `kind` would pass the user's monthly limit.
-///
-/// Only a check: a request that goes on to use the amount must [`reserve`] it instead,
-/// in the transaction that decides, or concurrent requests could all pass the check.
-pub fn check_limit(
-    conn: &Connection,
-    user_id: Uuid,
-    kind: UsageKind,
-    amount: f64,
-    limits: &TierLimitsConfig,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let tier = get_profile(conn, user_id)?
-        .map(|p| p.subscription_tier)
-        .unwrap_or_default();
-    let l = limits.for_tier(tier);
-    let (limit, what) = match kind {
-        UsageKind::Story => (l.stories_per_month, "stories"),
-        UsageKind::AudioMinutes => (l.audio_minutes_per_month, "minutes of audio"),
-        UsageKind::Illustration => (l.illustrations_per_month, "illustrations"),
-    };
-    let Some(limit) = limit else {
-        return Ok(());
-    };
-    let so_far = used(conn, user_id, kind, now)?;
-    if so_far + amount > limit as f64 + 1e-9 {
-        return Err(ApiError::LimitReached(format!(
-            "Your {} plan allows {limit} {what} a month; this month's are used up",
-            tier.as_str()
-        )));
-    }
-    Ok(())
-}
-
 /// A usage amount taken from the monthly limit before the work that uses it is done
 /// (a `usage_events` row). It counts like used amounts at once, so a second request
 /// cannot pass the limit while the first one's work is still running.
@@ -207,7 +173,24 @@ pub fn reserve(
     limits: &TierLimitsConfig,
     now: DateTime<Utc>,
 ) -> Result<Reservation, ApiError> {
-    check_limit(conn, user_id, kind, amount, limits, now)?;
+    let tier = get_profile(conn, user_id)?
+        .map(|p| p.subscription_tier)
+        .unwrap_or_default();
+    let l = limits.for_tier(tier);
+    let (limit, what) = match kind {
+        UsageKind::Story => (l.stories_per_month, "stories"),
+        UsageKind::AudioMinutes => (l.audio_minutes_per_month, "minutes of audio"),
+        UsageKind::Illustration => (l.illustrations_per_month, "illustrations"),
+    };
+    if let Some(limit) = limit {
+        let so_far = used(conn, user_id, kind, now)?;
+        if so_far + amount > limit as f64 + 1e-9 {
+            return Err(ApiError::LimitReached(format!(
+                "Your {} plan allows {limit} {what} a month; this month's are used up",
+                tier.as_str()
+            )));
+        }
+    }
     record_usage(conn, user_id, kind, amount, now)?;
     Ok(Reservation {
         id: conn.last_insert_rowid(),

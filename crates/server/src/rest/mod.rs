@@ -13,7 +13,7 @@ use is_protocol::{Entity, Page};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{parse_whole_query, ApiError};
 use crate::table::{CreateOutcome, DeleteOutcome, IncrementOutcome, UpdateOutcome};
 
 pub mod custom_events;
@@ -32,13 +32,16 @@ pub fn present(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// `limit`: a whole number (`10`, also `10.0`), clamped to 1..=`max`; `default` when
+/// absent.
 pub fn parse_limit(v: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
     match v {
         None => Ok(default),
-        Some(s) => s
-            .parse::<u64>()
+        Some(s) => parse_whole_query(s)
             .map(|n| (n.min(usize::MAX as u64) as usize).clamp(1, max))
-            .map_err(|_| ApiError::BadRequest(format!("limit must be a whole number, got {s:?}"))),
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("limit must be a whole number, got {s:?}"))
+            }),
     }
 }
 
@@ -92,9 +95,18 @@ pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let text = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
-    text.trim().parse::<i64>().map(Some).map_err(|_| bad())
+        .unwrap_or(text)
+        .trim();
+    // At most 18 digits, as the OpenAPI document's pattern says (versions never get near).
+    let digits = text.trim_start_matches(['+', '-']);
+    if digits.len() > IF_MATCH_MAX_DIGITS {
+        return Err(bad());
+    }
+    text.parse::<i64>().map(Some).map_err(|_| bad())
 }
+
+/// Longest row version `If-Match` takes, in digits.
+pub const IF_MATCH_MAX_DIGITS: usize = 18;
 
 /// A JSON answer with `ETag: "<version>"`.
 pub fn with_etag<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {

@@ -15,6 +15,7 @@ mod migrations;
 mod openapi;
 mod push;
 mod push_entities;
+mod schema;
 mod socket;
 mod stories;
 mod support;

@@ -41,6 +41,22 @@ async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (Vec<u8>
     }
 }
 
+/// Sends `request` on a new connection and waits for the server to close it, which it
+/// must do after the timeout `at_least` (and within 5 s); returns what it answered.
+async fn closed_after(server: &TestServer, request: &[u8], at_least: Duration) -> Vec<u8> {
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let started = Instant::now();
+    s.write_all(request).await.unwrap();
+    let (bytes, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    let took = started.elapsed();
+    assert!(closed, "still open after {took:?}: {bytes:?}");
+    assert!(
+        took >= at_least.saturating_sub(Duration::from_millis(50)),
+        "closed too early: {took:?}"
+    );
+    bytes
+}
+
 /// The status and JSON body of the one HTTP/1.1 answer in `bytes`.
 fn answer(bytes: &[u8]) -> (u16, serde_json::Value) {
     let text = String::from_utf8_lossy(bytes);
@@ -101,18 +117,7 @@ async fn a_declared_oversized_body_is_refused_at_once_and_the_connection_closed(
 #[tokio::test]
 async fn a_client_that_stalls_in_its_headers_is_disconnected() {
     let (_dir, server) = server(SHORT, Duration::from_secs(30)).await;
-    let mut s = TcpStream::connect(server.addr).await.unwrap();
-    let started = Instant::now();
-    s.write_all(b"GET /api/health HTTP/1.1\r\nHost: te")
-        .await
-        .unwrap();
-    let (_, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
-    let took = started.elapsed();
-    assert!(closed, "still open after {took:?}");
-    assert!(
-        took >= SHORT - Duration::from_millis(50),
-        "closed too early: {took:?}"
-    );
+    closed_after(&server, b"GET /api/health HTTP/1.1\r\nHost: te", SHORT).await;
     still_serves(&server).await;
 }
 
@@ -156,22 +161,11 @@ async fn a_slowloris_client_is_cut_off_at_the_header_timeout() {
 #[tokio::test]
 async fn a_body_that_stalls_is_answered_408_and_the_connection_closed() {
     let (_dir, server) = server(Duration::from_secs(10), SHORT).await;
-    let mut s = TcpStream::connect(server.addr).await.unwrap();
-    let started = Instant::now();
     // Sign-in reads its body before anything else (no token needed).
-    s.write_all(
+    let request =
         b"POST /api/auth/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
-          Content-Length: 100\r\n\r\n{\"email\": ",
-    )
-    .await
-    .unwrap();
-    let (bytes, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
-    let took = started.elapsed();
-    assert!(closed, "still open after {took:?}: {bytes:?}");
-    assert!(
-        took >= SHORT - Duration::from_millis(50),
-        "too early: {took:?}"
-    );
+          Content-Length: 100\r\n\r\n{\"email\": ";
+    let bytes = closed_after(&server, request, SHORT).await;
     let (status, body) = answer(&bytes);
     assert_eq!(status, 408);
     assert_eq!(body["error"]["code"], "request_timeout");
