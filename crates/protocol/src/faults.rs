@@ -29,7 +29,7 @@ pub struct FaultSettings {
 /// random generator behind the rates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "schema", schemars(transform = crate::schema::fault_patch))]
+#[cfg_attr(feature = "schema", schemars(transform = fault_patch_schema))]
 #[serde(deny_unknown_fields)]
 pub struct FaultPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,4 +92,10 @@ impl FaultPatch {
             s.offline = v;
         }
     }
+}
+
+/// The settings' ranges, in the JSON Schema.
+#[cfg(feature = "schema")]
+fn fault_patch_schema(schema: &mut schemars::Schema) {
+    crate::schema::apply_rules(schema, FaultPatch::RULES.iter().copied());
 }

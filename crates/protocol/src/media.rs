@@ -47,7 +47,7 @@ pub struct MediaJob {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "schema", schemars(transform = crate::schema::illustrations_request))]
+#[cfg_attr(feature = "schema", schemars(transform = illustrations_request_schema))]
 #[serde(deny_unknown_fields)]
 pub struct IllustrationsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +78,7 @@ impl IllustrationsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "schema", schemars(transform = crate::schema::generate_story_request))]
+#[cfg_attr(feature = "schema", schemars(transform = generate_story_request_schema))]
 #[serde(deny_unknown_fields)]
 pub struct GenerateStoryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,4 +106,16 @@ impl GenerateStoryRequest {
         );
         crate::result(errors)
     }
+}
+
+/// The request's field rules, in its JSON Schema.
+#[cfg(feature = "schema")]
+fn illustrations_request_schema(schema: &mut schemars::Schema) {
+    crate::schema::apply_rules(schema, IllustrationsRequest::RULES.iter().copied());
+}
+
+/// Exactly one of `event_type` and `custom_event_id`, in the JSON Schema.
+#[cfg(feature = "schema")]
+fn generate_story_request_schema(schema: &mut schemars::Schema) {
+    crate::schema::exactly_one(schema, &GenerateStoryRequest::EXACTLY_ONE);
 }

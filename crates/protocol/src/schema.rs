@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::entity::{Entity, ExactlyOne, Input, Rule};
 use crate::MAX_PUSH_BATCH;
-use crate::{FaultPatch, GenerateStoryRequest, IllustrationsRequest, SignupRequest};
+use crate::SignupRequest;
 
 /// An entity's input (the body of a create): every field's rule, and the entity's
 /// [`ExactlyOne`] rule as a `oneOf`.
@@ -32,25 +32,13 @@ pub fn entity_patch<E: Entity>(schema: &mut Schema) {
     }
 }
 
-pub fn illustrations_request(schema: &mut Schema) {
-    apply_rules(schema, IllustrationsRequest::RULES.iter().copied());
-}
-
-pub fn generate_story_request(schema: &mut Schema) {
-    exactly_one(schema, &GenerateStoryRequest::EXACTLY_ONE);
-}
-
-pub fn fault_patch(schema: &mut Schema) {
-    apply_rules(schema, FaultPatch::RULES.iter().copied());
-}
-
 pub fn signup_request(schema: &mut Schema) {
     apply_rules(schema, SignupRequest::RULES.iter().copied());
 }
 
 /// Merges each rule's [`Rule::schema_keywords`] into the schema of its property. A rule
 /// naming a property the type does not have is a bug: the document is not made.
-fn apply_rules<'a>(schema: &mut Schema, rules: impl IntoIterator<Item = (&'a str, Rule)>) {
+pub fn apply_rules<'a>(schema: &mut Schema, rules: impl IntoIterator<Item = (&'a str, Rule)>) {
     for (name, rule) in rules {
         let property = property(schema, name)
             .unwrap_or_else(|| panic!("a rule names {name}, which the schema does not have"));
@@ -59,7 +47,7 @@ fn apply_rules<'a>(schema: &mut Schema, rules: impl IntoIterator<Item = (&'a str
 }
 
 /// Exactly one of the two fields is present and not `null`.
-fn exactly_one(schema: &mut Schema, rule: &ExactlyOne) {
+pub fn exactly_one(schema: &mut Schema, rule: &ExactlyOne) {
     let set = |f: &str| json!({"required": [f], "properties": {f: not_null()}});
     let [a, b] = rule.fields;
     schema
