@@ -110,7 +110,8 @@ async fn accept_failed(e: std::io::Error) {
 pub struct BodyGuard {
     /// Largest body accepted, in bytes.
     pub limit: usize,
-    /// How long the whole body may take to arrive once the server waits for it.
+    /// How long the whole body may take to arrive once the server waits for it (zero:
+    /// no limit).
     pub read_timeout: Duration,
 }
 
@@ -126,14 +127,18 @@ pub async fn body_guard(State(guard): State<BodyGuard>, req: Request, next: Next
         return closing(ApiError::PayloadTooLarge.into_response());
     }
     let expired = Arc::new(AtomicBool::new(false));
-    let req = req.map(|inner| {
-        Body::new(DeadlineBody {
-            inner,
-            timeout: guard.read_timeout,
-            deadline: None,
-            expired: expired.clone(),
+    let req = if guard.read_timeout.is_zero() {
+        req
+    } else {
+        req.map(|inner| {
+            Body::new(DeadlineBody {
+                inner,
+                timeout: guard.read_timeout,
+                deadline: None,
+                expired: expired.clone(),
+            })
         })
-    });
+    };
     let res = next.run(req).await;
     if expired.load(Ordering::SeqCst) {
         // Whatever the handler made of the failed read, the answer is the timeout.

@@ -115,6 +115,7 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// How long a request body may take to arrive once the server starts waiting for
     /// it; then the request is answered 408 `request_timeout` and the connection closed.
+    /// Zero: no limit.
     pub body_read_timeout: Duration,
 }
 

@@ -142,13 +142,8 @@ struct Args {
     header_read_timeout_secs: u64,
 
     /// Seconds a request body may take to arrive once the server waits for it; then the
-    /// request is answered 408 request_timeout.
-    #[arg(
-        long,
-        env = "STORY_SERVER_BODY_READ_TIMEOUT_SECS",
-        default_value_t = Config::DEFAULT_BODY_READ_TIMEOUT_SECS,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
+    /// request is answered 408 request_timeout; 0 = no limit.
+    #[arg(long, env = "STORY_SERVER_BODY_READ_TIMEOUT_SECS", default_value_t = Config::DEFAULT_BODY_READ_TIMEOUT_SECS)]
     body_read_timeout_secs: u64,
 
     /// Print the OpenAPI document and exit.
