@@ -6,8 +6,8 @@ use schemars::Schema;
 use serde_json::{json, Map, Value};
 
 use crate::entity::{Entity, ExactlyOne, Input, Rule};
-use crate::MAX_PUSH_BATCH;
 use crate::SignupRequest;
+use crate::MAX_PUSH_BATCH;
 
 /// An entity's input (the body of a create): every field's rule, and the entity's
 /// [`ExactlyOne`] rule as a `oneOf`.

@@ -366,3 +366,37 @@ async fn a_first_sync_shows_progress_and_resumes_where_it_was_cancelled() {
     assert_eq!(log[1].outcome, RunOutcome::Cancelled);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_background_loop_does_not_spin_while_the_server_is_down() {
+    let world = World::new();
+    let server = world.start_server().await;
+    let phone = world.device("phone", &server.base_url);
+    sign_up(&phone, "ada@example.com").await;
+    server.stop().await;
+    let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();
+    // A backoff from an earlier server error, long past.
+    let conn = rusqlite::Connection::open(world.device_dir("phone").join("cache.sqlite3")).unwrap();
+    conn.execute(
+        "UPDATE heroes SET next_attempt_at = '2020-01-01T00:00:00+00:00' WHERE id = ?1",
+        [luna.id.to_string()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let background = phone.start_background();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(background);
+    let runs = phone.activity_log(1000).unwrap();
+    assert!(
+        !runs.is_empty() && runs.len() <= 4,
+        "{} runs in 1.5 s while the server was down: {:?}",
+        runs.len(),
+        runs.iter().map(|r| r.trigger.as_str()).collect::<Vec<_>>()
+    );
+    assert!(runs.iter().all(|r| r.outcome == RunOutcome::Offline));
+    assert_eq!(
+        phone.cached::<Hero>(luna.id).unwrap().sync.status,
+        SyncStatus::PendingCreate
+    );
+}

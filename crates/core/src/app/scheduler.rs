@@ -261,12 +261,19 @@ async fn sync_loop(core: &Core) -> String {
         throttled_until: None,
     };
     let mut watchdog = Watchdog::default();
+    // A retry time fires once (a row that cannot go yet keeps its past time), and none
+    // fires while the server is out of reach: network restored wakes the loop then.
+    let mut fired_retry: Option<DateTime<Utc>> = None;
+    let mut offline = false;
     loop {
         let now = core.now();
-        timers.retry_at = core.next_retry_at().unwrap_or_else(|e| {
-            tracing::warn!(%e, "could not read retry times");
-            None
-        });
+        timers.retry_at = core
+            .next_retry_at()
+            .unwrap_or_else(|e| {
+                tracing::warn!(%e, "could not read retry times");
+                None
+            })
+            .filter(|at| !offline && fired_retry.is_none_or(|fired| *at > fired));
         timers.throttled_until = core.runtime().throttled_until.filter(|t| *t > now);
         if timers.throttled_until.is_none() {
             core.runtime().throttled_until = None;
@@ -298,6 +305,9 @@ async fn sync_loop(core: &Core) -> String {
                 }
             }
         };
+        if trigger == Trigger::Retry {
+            fired_retry = timers.retry_at;
+        }
         timers.debounce_until = None;
         timers.deferred = None;
         timers.last_run = core.now();
@@ -315,7 +325,8 @@ async fn sync_loop(core: &Core) -> String {
                 )
             }
         };
-        let offline = match &result {
+        let cancelled = matches!(result, Err(CoreError::Cancelled));
+        offline = match &result {
             Ok(report) => {
                 tracing::info!(?report, "background sync finished");
                 false
@@ -324,7 +335,7 @@ async fn sync_loop(core: &Core) -> String {
                 tracing::info!(%e, "background sync: server out of reach");
                 true
             }
-            Err(CoreError::Cancelled) => true,
+            Err(CoreError::Cancelled) => false,
             Err(e) => {
                 tracing::warn!(%e, "background sync failed");
                 core.emit(CoreEvent::SyncFailed {
@@ -342,7 +353,8 @@ async fn sync_loop(core: &Core) -> String {
             outbox,
             applied: result.as_ref().map_or(0, |r| r.applied),
             ok: result.is_ok(),
-            offline,
+            // Neither an outage nor a cancel is a stuck sync.
+            offline: offline || cancelled,
         };
         if watchdog.observe(progress) {
             return format!(
