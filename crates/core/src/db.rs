@@ -256,6 +256,24 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX notices_open ON notices (id) WHERE dismissed = 0;
     "#,
+    // 4: the media cache index (SPEC.md section 10; `media::index`).
+    r#"
+    CREATE TABLE media_cache (
+        key          TEXT PRIMARY KEY NOT NULL,  -- the server's URL of the file
+        file         TEXT NOT NULL UNIQUE,       -- media::key::file_name(key), for the watcher
+        kind         TEXT NOT NULL,              -- avatar, audio, illustration
+        owner_id     TEXT NOT NULL,              -- the hero, story or illustration
+        state        TEXT NOT NULL CHECK (state IN ('partial', 'complete')),
+        size         INTEGER NOT NULL DEFAULT 0, -- complete: the file's; partial: the expected total
+        hash         TEXT,                       -- SHA-256 of the complete file, hex
+        etag         TEXT,
+        content_type TEXT,
+        fetched_at   INTEGER,                    -- Unix ms
+        last_used_at INTEGER NOT NULL,           -- Unix ms; a read extends it
+        pinned       INTEGER NOT NULL DEFAULT 0  -- a favourite story's narration
+    ) STRICT;
+    CREATE INDEX media_cache_owner ON media_cache (owner_id);
+    "#,
 ];
 
 /// Opens (creating if needed) the cache at `path` and migrates it to the latest schema.

@@ -38,6 +38,8 @@ pub enum CoreError {
     /// Signing out would delete changes that have not reached the server.
     #[error("{count} change{} on this device {} not synced yet. Signing out deletes {}.", if *.count == 1 { "" } else { "s" }, if *.count == 1 { "is" } else { "are" }, if *.count == 1 { "it" } else { "them" })]
     UnsyncedChanges { count: u32 },
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
 }
 
 fn validation_message(errors: &[FieldError]) -> String {
@@ -112,6 +114,17 @@ impl CoreError {
             CoreError::Db(_) | CoreError::Corrupt(_) | CoreError::Io(_) => ErrorCode::Internal,
             CoreError::Cancelled => ErrorCode::Cancelled,
             CoreError::UnsyncedChanges { .. } => ErrorCode::UnsyncedChanges,
+            CoreError::Media(e) => {
+                use crate::media::MediaError as M;
+                match e {
+                    M::NotAvailable => ErrorCode::NotFound,
+                    M::Transport(t) if t.is_offline() => ErrorCode::Offline,
+                    M::Transport(_) | M::Damaged(_) => ErrorCode::Server,
+                    M::NotSignedIn => ErrorCode::NotSignedIn,
+                    M::Cancelled => ErrorCode::Cancelled,
+                    M::Local(_) => ErrorCode::Internal,
+                }
+            }
         };
         own.as_str()
     }

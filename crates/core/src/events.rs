@@ -8,6 +8,7 @@ use is_protocol::EntityKind;
 
 use crate::diagnostics::Notice;
 use crate::error::ErrorPayload;
+use crate::media::{EvictionReport, MediaRef};
 use crate::repo::illustrations::IllustrationView;
 use crate::repo::profile::ProfileView;
 use crate::repo::usage::UsageView;
@@ -52,4 +53,21 @@ pub enum CoreEvent {
     /// Sync replaced or dropped one of the user's edits, or the row was deleted on
     /// another device: tell them, with View or Restore.
     Notice { notice: Notice },
+    /// A media download moved on (at most every `MediaConfig::progress_interval`).
+    MediaProgress {
+        media: MediaRef,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        received: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+        total: Option<u64>,
+    },
+    /// A media file is on disk: `media://` addresses of it load now.
+    MediaReady { media: MediaRef },
+    /// A media download failed (after its retries).
+    MediaFailed {
+        media: MediaRef,
+        error: ErrorPayload,
+    },
+    /// Files left the cache (eviction, clear, or removed outside the app): usage changed.
+    MediaEvicted { report: EvictionReport },
 }

@@ -24,6 +24,7 @@ pub mod diagnostics;
 pub mod entity;
 pub mod error;
 pub mod events;
+pub mod media;
 pub mod merge;
 pub mod outbox;
 pub mod policy;

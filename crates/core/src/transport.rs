@@ -72,6 +72,25 @@ impl TransportError {
     }
 }
 
+/// The answer to a media download ([`Transport::media`]): its headers, and its body to
+/// read chunk by chunk.
+pub struct MediaDownload {
+    /// Where the body starts in the file: 0 when the server sent the whole file (200),
+    /// the requested offset when it resumed (206).
+    pub start: u64,
+    /// The whole file's size, when the server said (`Content-Length` or the total of
+    /// `Content-Range`).
+    pub total: Option<u64>,
+    pub etag: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Box<dyn MediaBody>,
+}
+
+/// A download's body, read chunk by chunk: `None` at its end.
+pub trait MediaBody: Send {
+    fn chunk(&mut self) -> BoxFuture<'_, TransportResult<Option<bytes::Bytes>>>;
+}
+
 /// Everything the core asks of the server.
 pub trait Transport: Send + Sync + 'static {
     fn base_url(&self) -> &str;
@@ -121,6 +140,21 @@ pub trait Transport: Send + Sync + 'static {
             )))
         })
     }
+    /// `GET path` of a media file, from byte `from` on (`Range`), but only if the file
+    /// still has the ETag `if_range` (`If-Range`; otherwise the server sends it whole).
+    fn media<'a>(
+        &'a self,
+        _token: &'a str,
+        path: &'a str,
+        _from: u64,
+        _if_range: Option<&'a str>,
+    ) -> BoxFuture<'a, TransportResult<MediaDownload>> {
+        Box::pin(async move {
+            Err(TransportError::Protocol(format!(
+                "this transport cannot download {path}"
+            )))
+        })
+    }
 }
 
 /// The real transport: JSON over HTTP(S) with reqwest.
@@ -128,22 +162,34 @@ pub trait Transport: Send + Sync + 'static {
 pub struct HttpTransport {
     base: String,
     client: reqwest::Client,
+    /// For media: no overall deadline (a large file on a slow line takes its time), but
+    /// a stalled read fails.
+    media: reqwest::Client,
 }
 
 impl HttpTransport {
     pub fn new(base_url: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .user_agent(concat!(
+                    "infinite-stories-desktop/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+        };
+        let built = "a reqwest client with static settings always builds";
+        let client = builder()
             .timeout(Duration::from_secs(30))
-            .user_agent(concat!(
-                "infinite-stories-desktop/",
-                env!("CARGO_PKG_VERSION")
-            ))
             .build()
-            .expect("a reqwest client with static settings always builds");
+            .expect(built);
+        let media = builder()
+            .read_timeout(Duration::from_secs(30))
+            .build()
+            .expect(built);
         HttpTransport {
             base: base_url.trim_end_matches('/').to_owned(),
             client,
+            media,
         }
     }
 
@@ -154,12 +200,7 @@ impl HttpTransport {
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> TransportResult<T> {
         let resp = req.send().await.map_err(map_reqwest_error)?;
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(resp.headers());
         let bytes = resp.bytes().await.map_err(map_reqwest_error)?;
         if status.is_success() {
             let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
@@ -185,6 +226,35 @@ impl HttpTransport {
         }
         self.send(req).await
     }
+}
+
+/// `Retry-After` in seconds.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+struct HttpBody(reqwest::Response);
+
+impl MediaBody for HttpBody {
+    fn chunk(&mut self) -> BoxFuture<'_, TransportResult<Option<bytes::Bytes>>> {
+        Box::pin(async move { self.0.chunk().await.map_err(map_reqwest_error) })
+    }
+}
+
+/// `bytes a-b/total` → (a, total); `total` may be `*`.
+fn content_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, _) = range.split_once('-')?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some((start.trim().parse().ok()?, total))
 }
 
 fn map_reqwest_error(e: reqwest::Error) -> TransportError {
@@ -309,6 +379,65 @@ impl Transport for HttpTransport {
     ) -> BoxFuture<'a, TransportResult<serde_json::Value>> {
         Box::pin(self.post(path, Some(token), body))
     }
+
+    fn media<'a>(
+        &'a self,
+        token: &'a str,
+        path: &'a str,
+        from: u64,
+        if_range: Option<&'a str>,
+    ) -> BoxFuture<'a, TransportResult<MediaDownload>> {
+        Box::pin(async move {
+            use reqwest::header;
+            let mut req = self.media.get(self.url(path)).bearer_auth(token);
+            if from > 0 {
+                req = req.header(header::RANGE, format!("bytes={from}-"));
+                if let Some(etag) = if_range {
+                    req = req.header(header::IF_RANGE, etag);
+                }
+            }
+            let resp = req.send().await.map_err(map_reqwest_error)?;
+            let status = resp.status();
+            let text = |name| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let etag = text(header::ETAG);
+            let content_type = text(header::CONTENT_TYPE);
+            let (start, total) = match status {
+                StatusCode::OK => (0, resp.content_length()),
+                StatusCode::PARTIAL_CONTENT => {
+                    let range = text(header::CONTENT_RANGE).unwrap_or_default();
+                    match content_range(&range) {
+                        Some((start, total)) if start == from => (start, total),
+                        _ => {
+                            return Err(TransportError::Protocol(format!(
+                                "asked for bytes from {from}, got the range {range:?}"
+                            )))
+                        }
+                    }
+                }
+                _ => {
+                    let retry_after = retry_after(resp.headers());
+                    let bytes = resp.bytes().await.map_err(map_reqwest_error)?;
+                    return Err(TransportError::Http {
+                        status: status.as_u16(),
+                        body: error_body(status, &bytes),
+                        retry_after,
+                    });
+                }
+            };
+            Ok(MediaDownload {
+                start,
+                total,
+                etag,
+                content_type,
+                body: Box::new(HttpBody(resp)),
+            })
+        })
+    }
 }
 
 #[cfg(test)]
@@ -341,6 +470,15 @@ mod tests {
             br#"{"error":{"code":"conflict","message":"m"}}"#,
         );
         assert_eq!(body.code, "conflict");
+    }
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(content_range("bytes 10-99/100"), Some((10, Some(100))));
+        assert_eq!(content_range("bytes 0-0/*"), Some((0, None)));
+        assert_eq!(content_range("bytes */100"), None);
+        assert_eq!(content_range("items 0-1/2"), None);
+        assert_eq!(content_range("bytes x-1/2"), None);
     }
 
     #[tokio::test]

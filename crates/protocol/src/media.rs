@@ -119,3 +119,115 @@ fn illustrations_request_schema(schema: &mut schemars::Schema) {
 fn generate_story_request_schema(schema: &mut schemars::Schema) {
     crate::schema::exactly_one(schema, &GenerateStoryRequest::EXACTLY_ONE);
 }
+
+// ---------------------------------------------------------------------------------------
+// Serving media: what the server and the client's cache (and its `media://` scheme) share
+
+/// A media file's strong ETag: the first 16 bytes of the SHA-256 of its content, in hex,
+/// quoted. A client verifies a download against it (see [`etag_digest_prefix`]).
+pub fn etag_of_digest(sha256: &[u8]) -> String {
+    let hex: String = sha256.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// The digest prefix an ETag of [`etag_of_digest`]'s shape promises, or `None` for any
+/// other ETag (weak, or from another server), which can then only be compared whole.
+pub fn etag_digest_prefix(etag: &str) -> Option<[u8; 16]> {
+    let hex = etag.strip_prefix('"')?.strip_suffix('"')?;
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// A `Range` header, against a file of `size` bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeCheck {
+    /// No (usable) range: serve the whole file.
+    Full,
+    /// Serve bytes `start..=end`.
+    Part(u64, u64),
+    /// 416.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range (`a-b`, `a-`, `-n`). Malformed or multiple ranges are
+/// ignored (the whole file is served), as RFC 9110 allows.
+pub fn parse_range(header: &str, size: u64) -> RangeCheck {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeCheck::Full;
+    };
+    if spec.contains(',') {
+        return RangeCheck::Full;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeCheck::Full;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => RangeCheck::Full,
+        (true, false) => match b.parse::<u64>() {
+            Ok(0) => RangeCheck::Unsatisfiable,
+            Ok(_) if size == 0 => RangeCheck::Unsatisfiable,
+            Ok(n) => RangeCheck::Part(size.saturating_sub(n), size - 1),
+            Err(_) => RangeCheck::Full,
+        },
+        (false, _) => {
+            let Ok(start) = a.parse::<u64>() else {
+                return RangeCheck::Full;
+            };
+            let end = if b.is_empty() {
+                u64::MAX
+            } else {
+                match b.parse::<u64>() {
+                    Ok(e) if e >= start => e,
+                    _ => return RangeCheck::Full,
+                }
+            };
+            if start >= size {
+                RangeCheck::Unsatisfiable
+            } else {
+                RangeCheck::Part(start, end.min(size - 1))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod serving_tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeCheck::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=90-200", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=-500", 100), Part(0, 99));
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=5-1", 100), Full);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Full);
+        assert_eq!(parse_range("items=0-1", 100), Full);
+        assert_eq!(parse_range("bytes=x-1", 100), Full);
+    }
+
+    #[test]
+    fn etags_carry_the_digest_prefix() {
+        let digest: Vec<u8> = (0u8..32).collect();
+        let etag = etag_of_digest(&digest);
+        assert_eq!(etag, "\"000102030405060708090a0b0c0d0e0f\"");
+        assert_eq!(etag_digest_prefix(&etag).unwrap(), digest[..16]);
+        assert_eq!(etag_digest_prefix("W/\"abc\""), None);
+        assert_eq!(
+            etag_digest_prefix("\"zz0102030405060708090a0b0c0d0e0f\""),
+            None
+        );
+        assert_eq!(etag_digest_prefix("000102030405060708090a0b0c0d0e0f"), None);
+    }
+}

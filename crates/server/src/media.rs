@@ -28,6 +28,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use is_protocol::media::{etag_of_digest, parse_range, RangeCheck};
+
 use crate::auth::AuthUser;
 use crate::db::to_micros;
 use crate::error::{error_response, parse_json, ApiError, Path};
@@ -178,12 +180,6 @@ pub fn media_url(name: &str) -> String {
     format!("/api/media/{name}")
 }
 
-/// A strong ETag from a content digest.
-fn etag_of(digest: &[u8]) -> String {
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
-}
-
 /// A writer that hashes what passes through it.
 struct HashingWriter<W> {
     inner: W,
@@ -232,7 +228,7 @@ fn write_media(
     Ok(WrittenFile {
         name: name.to_owned(),
         size,
-        etag: etag_of(&digest),
+        etag: etag_of_digest(&digest),
     })
 }
 
@@ -555,59 +551,6 @@ pub fn valid_media_name(name: &str) -> bool {
     }
 }
 
-/// A `Range` header, against a file of `size` bytes.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RangeCheck {
-    /// No (usable) range: serve the whole file.
-    Full,
-    /// Serve bytes `start..=end`.
-    Part(u64, u64),
-    /// 416.
-    Unsatisfiable,
-}
-
-/// Parses a single `bytes=` range (`a-b`, `a-`, `-n`). Malformed or multiple ranges are
-/// ignored (the whole file is served), as RFC 9110 allows.
-pub fn parse_range(header: &str, size: u64) -> RangeCheck {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else {
-        return RangeCheck::Full;
-    };
-    if spec.contains(',') {
-        return RangeCheck::Full;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
-        return RangeCheck::Full;
-    };
-    let (a, b) = (a.trim(), b.trim());
-    match (a.is_empty(), b.is_empty()) {
-        (true, true) => RangeCheck::Full,
-        (true, false) => match b.parse::<u64>() {
-            Ok(0) => RangeCheck::Unsatisfiable,
-            Ok(_) if size == 0 => RangeCheck::Unsatisfiable,
-            Ok(n) => RangeCheck::Part(size.saturating_sub(n), size - 1),
-            Err(_) => RangeCheck::Full,
-        },
-        (false, _) => {
-            let Ok(start) = a.parse::<u64>() else {
-                return RangeCheck::Full;
-            };
-            let end = if b.is_empty() {
-                u64::MAX
-            } else {
-                match b.parse::<u64>() {
-                    Ok(e) if e >= start => e,
-                    _ => return RangeCheck::Full,
-                }
-            };
-            if start >= size {
-                RangeCheck::Unsatisfiable
-            } else {
-                RangeCheck::Part(start, end.min(size - 1))
-            }
-        }
-    }
-}
-
 fn etag_matches(list: &str, etag: &str) -> bool {
     list.split(',').any(|t| {
         let t = t.trim();
@@ -726,22 +669,6 @@ pub async fn serve_media(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges() {
-        use RangeCheck::*;
-        assert_eq!(parse_range("bytes=0-9", 100), Part(0, 9));
-        assert_eq!(parse_range("bytes=90-", 100), Part(90, 99));
-        assert_eq!(parse_range("bytes=90-200", 100), Part(90, 99));
-        assert_eq!(parse_range("bytes=-10", 100), Part(90, 99));
-        assert_eq!(parse_range("bytes=-500", 100), Part(0, 99));
-        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=5-1", 100), Full);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), Full);
-        assert_eq!(parse_range("items=0-1", 100), Full);
-        assert_eq!(parse_range("bytes=x-1", 100), Full);
-    }
 
     #[test]
     fn media_names() {

@@ -148,6 +148,7 @@ impl Core {
             meta::delete(tx, OWNER)?;
             Ok(())
         })?;
+        self.inner.media.wipe()?;
         for entity in EntityKind::ALL {
             self.emit(CoreEvent::DataChanged { entity });
         }
@@ -286,6 +287,7 @@ fn wipe_user_data(tx: &Connection) -> Result<()> {
         "conflict_history",
         "notices",
         "sync_log",
+        "media_cache",
     ]) {
         tx.execute(&format!("DELETE FROM {table}"), [])?;
     }

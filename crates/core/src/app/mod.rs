@@ -8,7 +8,8 @@
 //! - [`conflicts`]: the conflicts list, the dialog's detail, resolutions, history and
 //!   strategies;
 //! - [`sync`]: the sync indicator, sync now, work offline and the network state;
-//! - [`media`]: illustrations and generated stories.
+//! - [`media`]: illustrations, generated stories, and the media cache (files for the
+//!   `media://` scheme, prefetch, usage, clearing).
 
 pub mod accounts;
 pub mod conflicts;
@@ -31,6 +32,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::db::{self, meta, Db};
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
+use crate::media::MediaCache;
 use crate::repo::Ctx;
 use crate::rng::{Rng, SplitMix64};
 use crate::sync::plan::RetryPolicy;
@@ -55,6 +57,8 @@ pub struct CoreConfig {
     /// A sync run taking longer than this is taken as hung: the watchdog restarts the
     /// loop (what the run applied stays applied).
     pub run_timeout: Duration,
+    /// The media cache's retention, cap, concurrency and retries.
+    pub media: crate::media::MediaConfig,
 }
 
 impl CoreConfig {
@@ -67,16 +71,23 @@ impl CoreConfig {
             push_debounce: Duration::from_millis(400),
             probe_interval: Duration::from_secs(30),
             run_timeout: Duration::from_secs(10 * 60),
+            media: crate::media::MediaConfig::default(),
         }
     }
 
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("cache.sqlite3")
     }
+
+    /// The media cache's folder (nothing else is ever read or written through it).
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_dir.join("media")
+    }
 }
 
 pub(crate) struct Inner {
     pub(crate) engine: SyncEngine,
+    pub(crate) media: Arc<MediaCache>,
     pub(crate) config: CoreConfig,
     /// At most one sync runs at a time.
     sync_lock: tokio::sync::Mutex<()>,
@@ -123,9 +134,19 @@ impl Core {
             .as_deref()
             == Some("1");
         let engine = SyncEngine::new(Arc::new(Db::new(conn)), transport, clock, rng, config.retry);
+        let media = Arc::new(MediaCache::new(
+            config.media_dir(),
+            Arc::clone(&engine.db),
+            Arc::clone(&engine.transport),
+            Arc::clone(&engine.clock),
+            Arc::clone(&engine.rng),
+            engine.events.clone(),
+            config.media.clone(),
+        ));
         Core {
             inner: Arc::new(Inner {
                 engine,
+                media,
                 config,
                 sync_lock: tokio::sync::Mutex::new(()),
                 runtime: Mutex::new(Runtime {

@@ -7,6 +7,7 @@
 //! [`Watchdog::observe`], [`network_state`], [`probe_delay`]); the loops only sleep,
 //! listen and call them.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -189,9 +190,10 @@ impl Core {
     pub fn start_background(&self) -> Background {
         let sync = tokio::spawn(supervise(self.clone()));
         let monitor = tokio::spawn(monitor_loop(self.clone()));
+        let media = tokio::spawn(crate::media::watch::maintain(Arc::clone(&self.inner.media)));
         self.trigger(Trigger::Launch);
         Background {
-            tasks: vec![sync, monitor],
+            tasks: vec![sync, monitor, media],
         }
     }
 

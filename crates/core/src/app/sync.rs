@@ -156,6 +156,7 @@ impl Core {
             Ok(()) => {
                 self.runtime().last_error = None;
                 self.set_network(NetworkState::Online);
+                self.after_sync();
                 Ok(report.clone())
             }
             Err(RunError::Unauthorized) => {
