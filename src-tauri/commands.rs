@@ -5,9 +5,10 @@
 //! (`ui/src/lib/bindings/commands.ts`, generated and checked for drift by this crate's
 //! tests), so a command renamed or removed here is a type error in the UI.
 
+use is_core::media::{CacheKind, EvictionReport, MediaRef, MediaStatus, MediaUsage};
 use is_core::{
-    Account, ActivityEntry, Core, CoreError, ErrorPayload, Hero, HeroInput, HeroView, Notice,
-    SyncOverview, SyncReport,
+    Account, ActivityEntry, Core, CoreError, ErrorPayload, Hero, HeroInput, HeroView, MediaJob,
+    Notice, SyncOverview, SyncReport,
 };
 use tauri::State;
 use uuid::Uuid;
@@ -89,6 +90,20 @@ commands! {
     sync notice_dismiss(id: i64) -> () => |core| core.dismiss_notice(id);
     /// The sync report (JSON, nothing personal) for the user to save or send.
     sync sync_report() -> String => |core| core.sync_report(env!("CARGO_PKG_VERSION"));
+
+    /// Where a picture or recording stands (`media://<kind>/<id>` loads it).
+    sync media_status(media: MediaRef) -> MediaStatus => |core| core.media_status(media);
+    /// Starts a download ("Download for offline"); progress follows as events.
+    sync media_download(media: MediaRef) -> MediaStatus => |core| core.media_download(media);
+    sync media_usage() -> MediaUsage => |core| core.media_usage();
+    /// Removes the cached files of one kind, or all (`null`): the bytes freed.
+    sync media_clear(kind: Option<CacheKind>) -> u64 => |core| core.media_clear(kind);
+    /// The cache's size cap in bytes; evicts down to it at once.
+    sync media_set_cap(bytes: u64) -> EvictionReport => |core| core.media_set_cap(bytes);
+    async hero_generate_avatar(id: Uuid) -> MediaJob => |core| core.generate_avatar(id);
+    async story_generate_audio(id: Uuid) -> MediaJob => |core| core.generate_audio(id);
+    async story_generate_illustrations(id: Uuid, count: Option<u8>) -> MediaJob
+        => |core| core.generate_illustrations(id, count);
 }
 
 /// The committed command map matches the commands; regenerate it with

@@ -2,6 +2,7 @@
 //! logic of its own: each command extracts state, calls [`is_core::Core`], maps the error.
 
 mod commands;
+mod media;
 mod settings;
 #[cfg(test)]
 mod typescript;
@@ -68,6 +69,7 @@ pub fn run() -> anyhow::Result<()> {
                 }
             }
         })
+        .register_asynchronous_uri_scheme_protocol(media::SCHEME, media::handle)
         .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .context("running the Tauri application")

@@ -46,6 +46,7 @@ pub use is_protocol::{
     HeroInput, HeroTrait, Language, Profile, ProfileInput, Story, StoryInput, SubscriptionTier,
     Theme, UsageStats,
 };
+pub use is_protocol::media::MediaJob;
 pub use policy::{CachePolicy, Read, ReadSource};
 pub use repo::custom_events::CustomEventView;
 pub use repo::heroes::HeroView;

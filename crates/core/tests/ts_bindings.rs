@@ -174,6 +174,14 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_core::Notice>(&cfg, &mut files);
     render::<is_core::NoticeReason>(&cfg, &mut files);
     render::<is_core::SyncProgress>(&cfg, &mut files);
+    render::<is_core::media::CacheKind>(&cfg, &mut files);
+    render::<is_core::media::MediaRef>(&cfg, &mut files);
+    render::<is_core::media::MediaStatus>(&cfg, &mut files);
+    render::<is_core::media::MediaUsage>(&cfg, &mut files);
+    render::<is_core::media::KindUsage>(&cfg, &mut files);
+    render::<is_core::media::EvictionReport>(&cfg, &mut files);
+    render::<is_protocol::media::MediaJob>(&cfg, &mut files);
+    render::<is_protocol::media::MediaKind>(&cfg, &mut files);
     // Generic: rendered once with its type parameter.
     render::<is_core::Read<is_core::ProfileView>>(&cfg, &mut files);
 
