@@ -167,6 +167,25 @@ async fn demo_account(dir: std::path::PathBuf) -> Result<()> {
         ensure!(badge.attr("data-status").await?.as_deref() == Some("synced"));
     }
 
+    step!("avatars from the media cache");
+    // The demo heroes have drawn avatars: the web view loads them through the media://
+    // scheme, which downloads each into the cache on first use.
+    let loaded = "return Array.from(document.querySelectorAll('.avatar img'))
+        .filter((img) => img.complete && img.naturalWidth > 0).length";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = app.client.execute(loaded, vec![]).await?;
+        if n.as_u64() == Some(names.len() as u64) {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "{n} of {} avatars loaded through media://",
+            names.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     step!("form validation");
     // The form refuses bad input and says why, without saving anything.
     app.click("new-hero").await?;

@@ -1,7 +1,7 @@
 //! Demo data (`--demo`): an account with a few heroes, so the app has something to show
 //! on first launch.
 
-use is_protocol::{EventType, Hero, HeroInput, HeroTrait, Language, Story, StoryInput};
+use is_protocol::{EventType, Hero, HeroInput, HeroRecord, HeroTrait, Language, Story, StoryInput};
 use rusqlite::params;
 use uuid::Uuid;
 
@@ -75,15 +75,15 @@ pub fn ensure_demo_data(state: &AppState) -> anyhow::Result<()> {
             user.id
         }
     };
-    state.with_conn(|conn| -> anyhow::Result<()> {
+    let heroes = state.with_conn(|conn| -> anyhow::Result<Vec<HeroRecord>> {
         let tx = conn.transaction()?;
         let count: i64 = tx.query_row(
             "SELECT COUNT(*) FROM heroes WHERE user_id = ?1",
             params![user_id.to_string()],
             |r| r.get(0),
         )?;
+        let mut heroes = Vec::new();
         if count == 0 {
-            let mut heroes = Vec::new();
             for input in demo_heroes() {
                 match table::create::<Hero>(&tx, user_id, Uuid::now_v7(), input, now)? {
                     CreateOutcome::Created(h) => heroes.push(h),
@@ -112,8 +112,13 @@ pub fn ensure_demo_data(state: &AppState) -> anyhow::Result<()> {
             tracing::info!("created the demo heroes and stories");
         }
         tx.commit()?;
-        Ok(())
-    })
+        Ok(heroes)
+    })?;
+    // Their avatars, as the app would ask for them.
+    for hero in &heroes {
+        crate::media::draw_avatar(state, user_id, hero, Uuid::now_v7())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use is_protocol::{
-    codes, ErrorBody, GenerationStatus, Hero, HeroServer, IllustrationsRequest, MediaJob,
-    MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
+    codes, ErrorBody, GenerationStatus, Hero, HeroRecord, HeroServer, IllustrationsRequest,
+    MediaJob, MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -311,19 +311,29 @@ pub async fn generate_avatar(
     let generation_id = Uuid::now_v7();
     let job_state = state.clone();
     spawn_job(&state, "avatar", move || {
-        let traits: Vec<&str> = hero.traits.iter().map(|t| t.as_str()).collect();
-        let seed = seed_of(&["avatar", &hero.name, &traits.join(","), &hero.appearance]);
-        let png = imaging::avatar(seed, hero.traits.len()).to_png();
-        let dir = job_state.media_dir();
-        let name = format!("{generation_id}.png");
-        let file = write_media(&dir, &name, |w| w.write_all(&png))?;
-        let set = |s: &mut HeroServer, url| {
-            s.avatar_url = Some(url);
-            s.avatar_generation_id = Some(generation_id.to_string());
-        };
-        attach_media::<Hero>(&job_state, user, id, &file, "image/png", set).map(|_| ())
+        draw_avatar(&job_state, user, &hero, generation_id)
     });
     Ok(accepted(MediaKind::Avatar, generation_id, id, Vec::new()))
+}
+
+/// Draws a hero's avatar and makes it the hero's (the job of [`generate_avatar`]; also
+/// the demo data's).
+pub fn draw_avatar(
+    state: &AppState,
+    user: Uuid,
+    hero: &HeroRecord,
+    generation_id: Uuid,
+) -> anyhow::Result<()> {
+    let traits: Vec<&str> = hero.traits.iter().map(|t| t.as_str()).collect();
+    let seed = seed_of(&["avatar", &hero.name, &traits.join(","), &hero.appearance]);
+    let png = imaging::avatar(seed, hero.traits.len()).to_png();
+    let name = format!("{generation_id}.png");
+    let file = write_media(&state.media_dir(), &name, |w| w.write_all(&png))?;
+    let set = |s: &mut HeroServer, url| {
+        s.avatar_url = Some(url);
+        s.avatar_generation_id = Some(generation_id.to_string());
+    };
+    attach_media::<Hero>(state, user, hero.id, &file, "image/png", set).map(|_| ())
 }
 
 /// 202 with the [`MediaJob`] just started.

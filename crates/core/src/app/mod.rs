@@ -216,6 +216,10 @@ impl Core {
     /// costs one transaction and not a count of every unsynced row.
     pub(crate) fn changed_locally(&self, entity: EntityKind) {
         self.emit(CoreEvent::DataChanged { entity });
+        if matches!(entity, EntityKind::Hero | EntityKind::Story) {
+            // A deleted hero or story releases its media, offline too.
+            self.inner.media.evict_soon.notify_one();
+        }
         self.trigger(crate::app::scheduler::Trigger::LocalChange);
     }
 
