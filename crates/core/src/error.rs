@@ -119,7 +119,7 @@ impl CoreError {
                 match e {
                     M::NotAvailable => ErrorCode::NotFound,
                     M::Transport(t) if t.is_offline() => ErrorCode::Offline,
-                    M::Transport(_) | M::Damaged(_) => ErrorCode::Server,
+                    M::Transport(_) | M::Damaged(_) | M::TooLarge { .. } => ErrorCode::Server,
                     M::NotSignedIn => ErrorCode::NotSignedIn,
                     M::Cancelled => ErrorCode::Cancelled,
                     M::Local(_) => ErrorCode::Internal,

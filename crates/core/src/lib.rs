@@ -41,12 +41,12 @@ pub use diagnostics::{ActivityEntry, Notice, NoticeReason, RunOutcome};
 pub use entity::{Collection, ConflictStrategy, Favorite, RowSync, SyncEntity};
 pub use error::{CoreError, ErrorCode, ErrorPayload, Result};
 pub use events::{CoreEvent, Refreshed};
+pub use is_protocol::media::MediaJob;
 pub use is_protocol::{
     CustomEvent, CustomEventInput, EventCategory, EventTone, EventType, GenerationStatus, Hero,
     HeroInput, HeroTrait, Language, Profile, ProfileInput, Story, StoryInput, SubscriptionTier,
     Theme, UsageStats,
 };
-pub use is_protocol::media::MediaJob;
 pub use policy::{CachePolicy, Read, ReadSource};
 pub use repo::custom_events::CustomEventView;
 pub use repo::heroes::HeroView;

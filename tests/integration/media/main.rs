@@ -199,6 +199,38 @@ async fn a_corrupt_or_truncated_body_is_rejected_and_retried() {
 }
 
 #[tokio::test]
+async fn a_file_larger_than_the_whole_cache_is_refused_before_its_body() {
+    let world = World::new();
+    let server = world.start_server().await;
+    let mut media = fast_media();
+    media.retention.cap_bytes = 100_000;
+    let net = MediaFaults::new(&server.base_url);
+    let core = device(
+        &world,
+        "laptop",
+        net.clone(),
+        Arc::new(ManualClock::new(Utc::now())),
+        media,
+    );
+    let lib = library(&server, &core, "large@example.com", 1).await;
+    let err = core.media_file(audio(&lib)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoreError::Media(MediaError::TooLarge { cap: 100_000, .. })
+        ),
+        "{err:?}"
+    );
+    let url = audio_url(&core, lib.story);
+    assert_eq!(net.requests_for(&url).len(), 1, "not retried");
+    assert!(!core.media().layout().partial(&url).exists());
+    assert!(matches!(
+        core.media_status(audio(&lib)).unwrap(),
+        MediaStatus::Failed { .. }
+    ));
+}
+
+#[tokio::test]
 async fn ten_concurrent_requests_make_one_download() {
     let (_world, server, net, core) = laptop().await;
     let lib = library(&server, &core, "ten@example.com", 1).await;

@@ -259,6 +259,11 @@ impl MediaCache {
             .media(token, key, from, if_range.as_deref())
             .await
             .map_err(not_found_is_unavailable)?;
+        // The largest file the cache takes: its whole cap.
+        let cap = self.retention()?.cap_bytes;
+        if let Some(size) = dl.total.filter(|t| *t > cap) {
+            return Err(MediaError::TooLarge { size, cap });
+        }
         let now = self.clock.now();
         let partial = Partial {
             etag: dl.etag.clone(),
@@ -267,8 +272,7 @@ impl MediaCache {
         };
         self.db
             .write(|tx| index::set_partial(tx, key, r, &partial, now))?;
-        // The largest file the cache takes: its whole cap.
-        let limit = dl.total.unwrap_or(self.retention()?.cap_bytes);
+        let limit = dl.total.unwrap_or(cap);
         let start = dl.start;
         let mut writer = blocking({
             let part = part.clone();

@@ -81,6 +81,9 @@ pub enum MediaError {
     /// The body did not match what the server promised (length or ETag).
     #[error("The download was damaged ({0})")]
     Damaged(String),
+    /// Larger than the whole cache may hold.
+    #[error("This file ({size} bytes) is larger than the media cache ({cap} bytes)")]
+    TooLarge { size: u64, cap: u64 },
     #[error("Sign in to download pictures and recordings")]
     NotSignedIn,
     /// Signed out or cleared while downloading.
