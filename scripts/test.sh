@@ -31,3 +31,6 @@ cargo build -p infinite-stories --features custom-protocol
 cargo test -p infinite-stories --features custom-protocol --lib
 unset DISPLAY
 timeout 600 cargo test -p e2e --test app -- --test-threads=1
+
+echo "==> packaging: the .deb builds, installs, and the installed app opens its window"
+timeout 900 bash scripts/package.sh

@@ -97,9 +97,9 @@ commands! {
     sync media_download(media: MediaRef) -> MediaStatus => |core| core.media_download(media);
     sync media_usage() -> MediaUsage => |core| core.media_usage();
     /// Removes the cached files of one kind, or all (`null`): the bytes freed.
-    sync media_clear(kind: Option<CacheKind>) -> u64 => |core| core.media_clear(kind);
+    async media_clear(kind: Option<CacheKind>) -> u64 => |core| core.media_clear(kind);
     /// The cache's size cap in bytes; evicts down to it at once.
-    sync media_set_cap(bytes: u64) -> EvictionReport => |core| core.media_set_cap(bytes);
+    async media_set_cap(bytes: u64) -> EvictionReport => |core| core.media_set_cap(bytes);
     async hero_generate_avatar(id: Uuid) -> MediaJob => |core| core.generate_avatar(id);
     async story_generate_audio(id: Uuid) -> MediaJob => |core| core.generate_audio(id);
     async story_generate_illustrations(id: Uuid, count: Option<u8>) -> MediaJob

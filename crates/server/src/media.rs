@@ -656,7 +656,11 @@ pub async fn serve_media(
             .await
             .map_err(ApiError::internal)?;
     }
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file.take(len)));
+    // 64 KiB reads: the default 4 KiB caps a loopback download near 90 MB/s.
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        file.take(len),
+        64 << 10,
+    ));
     let mut res = Response::new(body);
     *res.status_mut() = status;
     common(&mut res);

@@ -149,7 +149,7 @@ async fn an_interrupted_download_resumes_and_ends_byte_identical() {
 
     // Cut by a lost connection (no answer): this open fails, the part stays, and the
     // next launch of the app resumes it.
-    core.media_clear(None).unwrap();
+    core.media_clear(None).await.unwrap();
     net.clear_requests();
     net.plan(&url, [Fault::StallAfter(1_500_000)]);
     let err = core.media_file(audio(&lib)).await.unwrap_err();
@@ -182,7 +182,7 @@ async fn a_corrupt_or_truncated_body_is_rejected_and_retried() {
     assert_eq!(net.requests_for(&url), [0, 0, 0]);
 
     // Damaged every time: a clear error, nothing kept, and the next open tries again.
-    core.media_clear(None).unwrap();
+    core.media_clear(None).await.unwrap();
     net.plan(&url, [Fault::Corrupt; 4]);
     let err = core.media_file(audio(&lib)).await.unwrap_err();
     assert!(

@@ -255,14 +255,17 @@ impl Core {
         self.inner.media.usage()
     }
 
-    /// Settings' "Clear" for one kind, or everything: the bytes freed.
-    pub fn media_clear(&self, kind: Option<CacheKind>) -> Result<u64> {
-        self.inner.media.clear(kind)
+    /// Settings' "Clear" for one kind, or everything: the bytes freed. (Removing many
+    /// files takes a while on some disks: it runs off the async threads.)
+    pub async fn media_clear(&self, kind: Option<CacheKind>) -> Result<u64> {
+        let cache = Arc::clone(&self.inner.media);
+        blocking(move || cache.clear(kind)).await
     }
 
     /// Settings' cache size; evicts down to it at once.
-    pub fn media_set_cap(&self, bytes: u64) -> Result<EvictionReport> {
-        self.inner.media.set_cap(bytes)
+    pub async fn media_set_cap(&self, bytes: u64) -> Result<EvictionReport> {
+        let cache = Arc::clone(&self.inner.media);
+        blocking(move || cache.set_cap(bytes)).await
     }
 
     /// The OS says the connection is metered (or no longer): no prefetch while it is.
@@ -341,4 +344,10 @@ impl Core {
             CoreError::Media(e)
         })
     }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CoreError::Io(std::io::Error::other(e.to_string())))?
 }

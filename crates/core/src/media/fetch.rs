@@ -28,6 +28,8 @@ use crate::transport::TransportError;
 
 /// Chunks are gathered up to this size before a write (and hash) off the async threads.
 const WRITE_BUFFER: usize = 1 << 20;
+/// Buffers waiting for the writer thread (bounds the memory a download holds).
+const WRITE_QUEUE: usize = 4;
 
 type Outcome = std::result::Result<Ready, MediaError>;
 
@@ -274,50 +276,57 @@ impl MediaCache {
             .write(|tx| index::set_partial(tx, key, r, &partial, now))?;
         let limit = dl.total.unwrap_or(cap);
         let start = dl.start;
-        let mut writer = blocking({
+        // The disk work (write, hash, and the final fsync) runs on a blocking thread fed
+        // through a small queue, so the next chunks arrive while the last ones are written.
+        let writer = blocking({
             let part = part.clone();
             move || PartWriter::open(&part, start)
         })
         .await?;
-        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
         let mut received = writer.len;
+        let (feed, queue) = std::sync::mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
+        let written = tokio::task::spawn_blocking(move || writer.drain(queue));
+        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
         let mut last_progress = Instant::now();
         self.progress(r, tx, received, dl.total);
-        loop {
+        let streamed = loop {
             let chunk = match dl.body.chunk().await {
                 Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(e) => {
-                    // Keep what arrived: the next attempt resumes after it.
-                    if !buf.is_empty() {
-                        let _ = blocking(move || writer.write(&buf).map(|_| ())).await;
-                    }
-                    return Err(MediaError::Transport(e));
-                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(MediaError::Transport(e)),
             };
             received += chunk.len() as u64;
             if received > limit {
-                return Err(self.discard(
-                    key,
-                    &part,
-                    format!("more than the {limit} bytes announced"),
-                ));
+                break Err(MediaError::Damaged(format!(
+                    "more than the {limit} bytes announced"
+                )));
             }
             buf.extend_from_slice(&chunk);
             if buf.len() >= WRITE_BUFFER {
                 let full = std::mem::replace(&mut buf, Vec::with_capacity(WRITE_BUFFER));
-                writer = blocking(move || writer.write(&full)).await?;
+                if feed.send(full).is_err() {
+                    break Ok(()); // the writer failed: its error follows
+                }
             }
             if last_progress.elapsed() >= self.config.progress_interval {
                 last_progress = Instant::now();
                 self.progress(r, tx, received, dl.total);
             }
+        };
+        // What arrived is kept even after an error: the next attempt resumes after it.
+        if !buf.is_empty() {
+            let _ = feed.send(buf);
         }
-        let (len, digest) = blocking(move || {
-            let writer = writer.write(&buf)?;
-            writer.finish()
-        })
-        .await?;
+        drop(feed);
+        let written = written
+            .await
+            .map_err(|e| MediaError::Local(e.to_string()))?;
+        match streamed {
+            Err(MediaError::Damaged(why)) => return Err(self.discard(key, &part, why)),
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+        let (len, digest) = written?;
         if let Some(total) = dl.total {
             if len != total {
                 return Err(self.discard(key, &part, format!("{len} of {total} bytes")));
@@ -477,16 +486,18 @@ impl PartWriter {
         })
     }
 
-    fn write(mut self, buf: &[u8]) -> std::io::Result<PartWriter> {
-        self.file.write_all(buf)?;
-        self.hash.update(buf);
-        self.len += buf.len() as u64;
-        Ok(self)
-    }
-
-    /// Flushed to disk: the length and the SHA-256 of the whole file.
-    fn finish(self) -> std::io::Result<(u64, [u8; 32])> {
-        self.file.sync_all()?;
+    /// Writes every buffer that arrives until the sender is dropped, then flushes the
+    /// file to disk: the length and the SHA-256 of the whole file.
+    fn drain(
+        mut self,
+        queue: std::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> std::io::Result<(u64, [u8; 32])> {
+        for buf in queue {
+            self.file.write_all(&buf)?;
+            self.hash.update(&buf);
+            self.len += buf.len() as u64;
+        }
+        self.file.sync_data()?;
         Ok((self.len, self.hash.finalize().into()))
     }
 }

@@ -175,6 +175,38 @@ pub fn others_of_owner(conn: &Connection, key: &str, owner: MediaRef) -> Result<
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Removes many rows in one statement.
+pub fn remove_all(conn: &Connection, keys: &[&str]) -> Result<usize> {
+    let json = serde_json::to_string(keys)?;
+    Ok(conn
+        .prepare_cached("DELETE FROM media_cache WHERE key IN (SELECT value FROM json_each(?1))")?
+        .execute([json])?)
+}
+
+/// The partial downloads, with the row they are for (`None`: a kind or id this version
+/// cannot read).
+pub fn partials(conn: &Connection) -> Result<Vec<(String, Option<MediaRef>)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT key, kind, owner_id FROM media_cache WHERE state = 'partial'")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>("key")?,
+            r.get::<_, String>("kind")?,
+            r.get::<_, String>("owner_id")?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, kind, id) = row?;
+        let owner = match (CacheKind::parse(&kind), Uuid::parse_str(&id)) {
+            (Some(kind), Ok(id)) => Some(MediaRef::new(kind, id)),
+            _ => None,
+        };
+        out.push((key, owner));
+    }
+    Ok(out)
+}
+
 pub fn remove(conn: &Connection, key: &str) -> Result<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM media_cache WHERE key = ?1")?

@@ -100,8 +100,14 @@ pub fn valid_key(key: &str) -> bool {
 
 /// The file a key is kept in: 32 hex digits of its SHA-256, whatever the key is.
 pub fn file_name(key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(key.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    let mut name = String::with_capacity(32);
+    for b in &digest[..16] {
+        name.push(HEX[usize::from(b >> 4)] as char);
+        name.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    name
 }
 
 /// True for names [`file_name`] can produce: what the cache folder may hold.

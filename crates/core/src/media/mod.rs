@@ -311,12 +311,14 @@ impl MediaCache {
         let plan = self.db.write(|tx| {
             let entries = index::entries(tx)?;
             let plan = retention::plan(&entries, now, &rules);
-            let mut del = tx.prepare_cached("DELETE FROM media_cache WHERE key = ?1")?;
-            for e in &plan.evict {
-                del.execute([&e.key])?;
+            if !plan.evict.is_empty() {
+                let keys: Vec<&str> = plan.evict.iter().map(|e| e.key.as_str()).collect();
+                index::remove_all(tx, &keys)?;
             }
             Ok(plan)
         })?;
+        // The rows went first: a file without a row is an orphan the next repair removes,
+        // never a row without its file.
         let mut report = EvictionReport {
             kept_bytes: plan.kept_bytes,
             still_over_cap: plan.over_cap,
@@ -343,38 +345,26 @@ impl MediaCache {
 
     /// Partial downloads that nobody is fetching and no living row wants.
     fn drop_stale_partials(&self) -> Result<()> {
-        let partials: Vec<String> = self.db.read(|c| {
-            Ok(index::all(c)?
-                .into_iter()
-                .filter(|(_, state, _)| state == "partial")
-                .map(|(key, _, _)| key)
-                .collect())
+        let stale: Vec<String> = self.db.read(|c| {
+            let mut stale = Vec::new();
+            for (key, owner) in index::partials(c)? {
+                let wanted = match owner {
+                    Some(owner) => index::key_of(c, owner)?.as_deref() == Some(key.as_str()),
+                    None => false,
+                };
+                if !wanted && !self.is_inflight(&key) {
+                    stale.push(key);
+                }
+            }
+            Ok(stale)
         })?;
-        for key in partials {
-            if self.is_inflight(&key) {
-                continue;
-            }
-            let wanted = self.db.read(|c| {
-                let mut stmt =
-                    c.prepare_cached("SELECT kind, owner_id FROM media_cache WHERE key = ?1")?;
-                let owner: Option<(String, String)> = {
-                    use rusqlite::OptionalExtension;
-                    stmt.query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()?
-                };
-                let Some((kind, id)) = owner else {
-                    return Ok(false);
-                };
-                let (Some(kind), Ok(id)) = (CacheKind::parse(&kind), uuid::Uuid::parse_str(&id))
-                else {
-                    return Ok(false);
-                };
-                Ok(index::key_of(c, MediaRef::new(kind, id))?.as_deref() == Some(key.as_str()))
-            })?;
-            if !wanted {
-                self.db.write(|tx| index::remove(tx, &key))?;
-                remove_file(&self.layout.partial(&key));
-            }
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&str> = stale.iter().map(String::as_str).collect();
+        self.db.write(|tx| index::remove_all(tx, &keys))?;
+        for key in &stale {
+            remove_file(&self.layout.partial(key));
         }
         Ok(())
     }

@@ -164,12 +164,22 @@ impl MediaCache {
 /// Runs the cache's upkeep until the task is dropped: the repair, an eviction at launch,
 /// the watcher, an eviction on every interval and whenever a download crosses the cap.
 pub async fn maintain(cache: Arc<MediaCache>) {
-    if let Err(e) = cache.repair() {
-        tracing::warn!(%e, "media cache repair failed");
-    }
-    if let Err(e) = cache.evict() {
-        tracing::warn!(%e, "media cache eviction failed");
-    }
+    // File work (stat, unlink, hash) runs off the async threads.
+    let work = |f: fn(&MediaCache)| {
+        let cache = Arc::clone(&cache);
+        async move {
+            if let Err(e) = tokio::task::spawn_blocking(move || f(&cache)).await {
+                tracing::warn!(%e, "media cache upkeep stopped");
+            }
+        }
+    };
+    work(|c| {
+        if let Err(e) = c.repair() {
+            tracing::warn!(%e, "media cache repair failed");
+        }
+    })
+    .await;
+    work(evict).await;
     let (_watcher, mut seen) = match cache.watch() {
         Ok((w, rx)) => (Some(w), rx),
         Err(e) => {
@@ -182,8 +192,8 @@ pub async fn maintain(cache: Arc<MediaCache>) {
     tick.tick().await;
     loop {
         tokio::select! {
-            _ = tick.tick() => evict(&cache),
-            _ = cache.evict_soon.notified() => evict(&cache),
+            _ = tick.tick() => work(evict).await,
+            _ = cache.evict_soon.notified() => work(evict).await,
             Some(first) = seen.recv() => {
                 // Events come in bursts (a folder emptied): settle, then check each file once.
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -191,11 +201,15 @@ pub async fn maintain(cache: Arc<MediaCache>) {
                 while let Ok(more) = seen.try_recv() {
                     batch.insert(more);
                 }
-                for s in batch {
-                    if let Err(e) = cache.check_file(&s) {
-                        tracing::warn!(%e, "media cache watcher");
+                let checker = Arc::clone(&cache);
+                let checked = tokio::task::spawn_blocking(move || {
+                    for s in batch {
+                        if let Err(e) = checker.check_file(&s) {
+                            tracing::warn!(%e, "media cache watcher");
+                        }
                     }
-                }
+                });
+                let _ = checked.await;
             }
         }
     }
