@@ -270,7 +270,8 @@ pub const MIGRATIONS: &[&str] = &[
         content_type TEXT,
         fetched_at   INTEGER,                    -- Unix ms
         last_used_at INTEGER NOT NULL,           -- Unix ms; a read extends it
-        pinned       INTEGER NOT NULL DEFAULT 0  -- a favourite story's narration
+        pinned       INTEGER NOT NULL DEFAULT 0, -- a favourite story's narration
+        durable      INTEGER NOT NULL DEFAULT 1  -- 0 until the file's fsync (in the background) is done
     ) STRICT;
     CREATE INDEX media_cache_owner ON media_cache (owner_id);
     "#,

@@ -374,6 +374,7 @@ impl MediaCache {
                     remove_file(&self.layout.file(&old));
                     remove_file(&self.layout.partial(&old));
                 }
+                self.make_durable(key, &hash);
             }
             Err(e) => {
                 remove_file(&part);
@@ -388,6 +389,29 @@ impl MediaCache {
             size: len,
             content_type: content_type.to_owned(),
         })
+    }
+
+    /// Flushes a file that just landed to disk in the background and then marks its row
+    /// durable. The download answers without waiting for the disk: until the mark, a
+    /// crash leaves a row that the repair at the next launch checks against its hash.
+    fn make_durable(&self, key: &str, hash: &str) {
+        let db = Arc::clone(&self.db);
+        let path = self.layout.file(key);
+        let (key, hash) = (key.to_owned(), hash.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let synced = std::fs::File::open(&path).and_then(|f| f.sync_all());
+            if let Err(e) = synced {
+                tracing::warn!(%e, key, "could not flush a cached file to disk");
+                return;
+            }
+            let marked = db.write(|tx| {
+                index::set_durable(tx, &key, &hash)?;
+                Ok(())
+            });
+            if let Err(e) = marked {
+                tracing::warn!(%e, "could not mark a cached file durable");
+            }
+        });
     }
 
     /// A damaged body: its partial file and row go, so the retry starts from zero.
@@ -486,8 +510,8 @@ impl PartWriter {
         })
     }
 
-    /// Writes every buffer that arrives until the sender is dropped, then flushes the
-    /// file to disk: the length and the SHA-256 of the whole file.
+    /// Writes every buffer that arrives until the sender is dropped: the length and the
+    /// SHA-256 of the whole file. (The file reaches the disk later: see `make_durable`.)
     fn drain(
         mut self,
         queue: std::sync::mpsc::Receiver<Vec<u8>>,
@@ -497,7 +521,6 @@ impl PartWriter {
             self.hash.update(&buf);
             self.len += buf.len() as u64;
         }
-        self.file.sync_data()?;
         Ok((self.len, self.hash.finalize().into()))
     }
 }

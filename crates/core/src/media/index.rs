@@ -140,13 +140,13 @@ pub fn set_complete(
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO media_cache
-             (key, file, kind, owner_id, state, size, hash, etag, content_type, fetched_at, last_used_at, pinned)
-         VALUES (?1, ?2, ?3, ?4, 'complete', ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+             (key, file, kind, owner_id, state, size, hash, etag, content_type, fetched_at, last_used_at, pinned, durable)
+         VALUES (?1, ?2, ?3, ?4, 'complete', ?5, ?6, ?7, ?8, ?9, ?9, ?10, 0)
          ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, owner_id = excluded.owner_id,
              state = 'complete', size = excluded.size, hash = excluded.hash,
              etag = excluded.etag, content_type = excluded.content_type,
              fetched_at = excluded.fetched_at, last_used_at = excluded.last_used_at,
-             pinned = excluded.pinned",
+             pinned = excluded.pinned, durable = 0",
     )?
     .execute(params![
         key,
@@ -205,6 +205,28 @@ pub fn partials(conn: &Connection) -> Result<Vec<(String, Option<MediaRef>)>> {
         out.push((key, owner));
     }
     Ok(out)
+}
+
+/// The file of this version of `key` is on disk (its fsync returned).
+pub fn set_durable(conn: &Connection, key: &str, hash: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE media_cache SET durable = 1 WHERE key = ?1 AND hash = ?2")?
+        .execute([key, hash])?;
+    Ok(())
+}
+
+/// Complete rows whose file may not have reached the disk before the app stopped:
+/// (key, hash).
+pub fn not_durable(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, hash FROM media_cache WHERE state = 'complete' AND durable = 0",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get("key")?,
+            r.get::<_, Option<String>>("hash")?.unwrap_or_default(),
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn remove(conn: &Connection, key: &str) -> Result<bool> {

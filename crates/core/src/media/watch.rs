@@ -3,7 +3,9 @@
 //!
 //! The repair compares sizes (hashing a gigabyte at every launch would be slow): a file
 //! missing or of the wrong size drops its row, a file with no row is removed, and so are
-//! partial files without a row. The watcher looks at each event's file: gone drops the
+//! partial files without a row. Only files whose background fsync had not finished when
+//! the app stopped (`durable = 0`: a crash or power loss right after a download) are
+//! hashed. The watcher looks at each event's file: gone drops the
 //! row; a content change (a write by another program) is checked against the stored
 //! SHA-256, and a mismatch drops both. The cache's own writes land by a rename inside
 //! the transaction that records them, so the watcher never sees a half-recorded file.
@@ -45,6 +47,20 @@ impl MediaCache {
         std::fs::create_dir_all(self.layout.root())?;
         std::fs::create_dir_all(self.layout.partial_dir())?;
         let mut out = Repair::default();
+        // Files that landed just before the app stopped may not have reached the disk:
+        // their content is checked against the hash before anything serves them.
+        for (key, hash) in self.db.read(index::not_durable)? {
+            let path = self.layout.file(&key);
+            let whole = hash_of(&path).map(|h| h == hash).unwrap_or(false);
+            if whole {
+                std::fs::File::open(&path)?.sync_all()?;
+                self.db.write(|tx| index::set_durable(tx, &key, &hash))?;
+            } else {
+                self.db.write(|tx| index::remove(tx, &key))?;
+                remove_file(&path);
+                out.rows_dropped += 1;
+            }
+        }
         let rows = self.db.read(index::all)?;
         let mut complete = HashSet::new();
         let mut partial = HashSet::new();
