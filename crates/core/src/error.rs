@@ -4,6 +4,7 @@
 use is_protocol::{ErrorBody, FieldError};
 use serde::Serialize;
 
+use crate::media::error::MediaError;
 use crate::sync::state::InvalidTransition;
 use crate::transport::TransportError;
 
@@ -39,7 +40,7 @@ pub enum CoreError {
     #[error("{count} change{} on this device {} not synced yet. Signing out deletes {}.", if *.count == 1 { "" } else { "s" }, if *.count == 1 { "is" } else { "are" }, if *.count == 1 { "it" } else { "them" })]
     UnsyncedChanges { count: u32 },
     #[error(transparent)]
-    Media(#[from] crate::media::MediaError),
+    Media(#[from] MediaError),
 }
 
 fn validation_message(errors: &[FieldError]) -> String {
@@ -115,7 +116,7 @@ impl CoreError {
             CoreError::Cancelled => ErrorCode::Cancelled,
             CoreError::UnsyncedChanges { .. } => ErrorCode::UnsyncedChanges,
             CoreError::Media(e) => {
-                use crate::media::MediaError as M;
+                use MediaError as M;
                 match e {
                     M::NotAvailable => ErrorCode::NotFound,
                     M::Transport(t) if t.is_offline() => ErrorCode::Offline,
@@ -170,4 +171,17 @@ pub struct ErrorPayload {
     pub code: String,
     pub message: String,
     pub fields: Vec<FieldError>,
+}
+
+/// A core failure while fetching media, as the media cache reports it.
+impl From<CoreError> for MediaError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Transport(t) => MediaError::Transport(t),
+            CoreError::NotSignedIn => MediaError::NotSignedIn,
+            CoreError::Cancelled => MediaError::Cancelled,
+            CoreError::Media(m) => m,
+            other => MediaError::Local(other.to_string()),
+        }
+    }
 }

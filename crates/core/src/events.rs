@@ -8,7 +8,8 @@ use is_protocol::EntityKind;
 
 use crate::diagnostics::Notice;
 use crate::error::ErrorPayload;
-use crate::media::{EvictionReport, MediaRef};
+use crate::media::key::MediaRef;
+use crate::media::retention::EvictionReport;
 use crate::repo::illustrations::IllustrationView;
 use crate::repo::profile::ProfileView;
 use crate::repo::usage::UsageView;

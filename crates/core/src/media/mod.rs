@@ -11,6 +11,7 @@
 //! - [`watch`]: the startup repair and the `notify` watcher on the folder.
 //! - [`serve`]: the `media://` answers (content type, `Range`) the shell hands the UI.
 
+pub mod error;
 pub mod fetch;
 pub mod index;
 pub mod key;
@@ -33,11 +34,12 @@ use crate::error::{CoreError, ErrorPayload, Result};
 use crate::events::CoreEvent;
 use crate::rng::Rng;
 use crate::sync::plan::RetryPolicy;
-use crate::transport::{Transport, TransportError};
+use crate::transport::Transport;
 
+pub use self::error::MediaError;
 pub use self::index::KindUsage;
 pub use self::key::{CacheKind, Layout, MediaRef};
-pub use self::retention::Retention;
+pub use self::retention::{EvictionReport, Retention};
 
 /// The settings of the media cache; every duration injectable for tests.
 #[derive(Debug, Clone)]
@@ -66,47 +68,6 @@ impl Default for MediaConfig {
                 max_attempts: 5,
             },
             progress_interval: Duration::from_millis(150),
-        }
-    }
-}
-
-/// Why an item could not be had. Cloned to every caller waiting on one download.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum MediaError {
-    /// The row has no file (yet), is gone, or its URL is not one the cache fetches.
-    #[error("This picture or recording is not available")]
-    NotAvailable,
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-    /// The body did not match what the server promised (length or ETag).
-    #[error("The download was damaged ({0})")]
-    Damaged(String),
-    /// Larger than the whole cache may hold.
-    #[error("This file ({size} bytes) is larger than the media cache ({cap} bytes)")]
-    TooLarge { size: u64, cap: u64 },
-    #[error("Sign in to download pictures and recordings")]
-    NotSignedIn,
-    /// Signed out or cleared while downloading.
-    #[error("The download was stopped")]
-    Cancelled,
-    #[error("The media cache could not be written: {0}")]
-    Local(String),
-}
-
-impl From<std::io::Error> for MediaError {
-    fn from(e: std::io::Error) -> Self {
-        MediaError::Local(e.to_string())
-    }
-}
-
-impl From<CoreError> for MediaError {
-    fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::Transport(t) => MediaError::Transport(t),
-            CoreError::NotSignedIn => MediaError::NotSignedIn,
-            CoreError::Cancelled => MediaError::Cancelled,
-            CoreError::Media(m) => m,
-            other => MediaError::Local(other.to_string()),
         }
     }
 }
@@ -155,22 +116,6 @@ pub struct MediaUsage {
     pub total_bytes: u64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub cap_bytes: u64,
-}
-
-/// What an eviction pass did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct EvictionReport {
-    pub released: u32,
-    pub expired: u32,
-    pub over_cap: u32,
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub freed_bytes: u64,
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub kept_bytes: u64,
-    /// Only protected files (living heroes' avatars, favourites' narration) are left
-    /// and they alone are above the cap.
-    pub still_over_cap: bool,
 }
 
 /// The state of one download, watched by everyone waiting for it.

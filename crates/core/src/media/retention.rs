@@ -76,6 +76,22 @@ pub enum Why {
     OverCap,
 }
 
+/// What an eviction pass did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct EvictionReport {
+    pub released: u32,
+    pub expired: u32,
+    pub over_cap: u32,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub freed_bytes: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub kept_bytes: u64,
+    /// Only protected files (living heroes' avatars, favourites' narration) are left
+    /// and they alone are above the cap.
+    pub still_over_cap: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Eviction {
     pub key: String,
