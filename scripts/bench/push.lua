@@ -28,10 +28,23 @@ local function rand_hex(n)
   return table.concat(t)
 end
 
--- A random version-4 UUID.
+-- IDS=v7 (default): time-ordered version-7 UUIDs, as the app makes them (`new_id` in
+-- crates/core/src/rng.rs), so new index entries land at the end of each index.
+-- IDS=v4: random version-4 UUIDs, the worst case (every insert lands on a random page).
+local v7 = (os.getenv("IDS") or "v7") ~= "v4"
+local base_ms = os.time() * 1000
+local ids = 0
+
 local function uuid()
-  local v = 9 + math.random(0, 3) -- 8, 9, a or b
+  local v = 9 + math.random(0, 3) -- variant: 8, 9, a or b
   local variant = hex:sub(v, v)
+  if v7 then
+    -- Milliseconds that grow with every id this thread makes (about real time at
+    -- 10,000 ids a second per thread), then random bits.
+    ids = ids + 1
+    local ts = string.format("%012x", base_ms + math.floor(ids / 10))
+    return ts:sub(1, 8) .. "-" .. ts:sub(9, 12) .. "-7" .. rand_hex(3) .. "-" .. variant .. rand_hex(3) .. "-" .. rand_hex(12)
+  end
   return rand_hex(8) .. "-" .. rand_hex(4) .. "-4" .. rand_hex(3) .. "-" .. variant .. rand_hex(3) .. "-" .. rand_hex(12)
 end
 

@@ -15,7 +15,8 @@
 #   3. mixed: the push load and, at the same time, GET /api/heroes on READ_CONNS
 #      connections (reads should not wait on writes).
 # Settings (environment): BIN, PORT (18787), CONNS (16), THREADS (2), DURATION (15),
-# BATCH (10), READ_CONNS (4), LABEL (printed in the table).
+# BATCH (10), READ_CONNS (4), LABEL (printed in the table), IDS (v7: time-ordered ids as
+# the app makes them; v4: random ids, the worst case for the indexes).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -79,7 +80,7 @@ feed_rows="$(curl -fs "$base/api/sync/changes?limit=1" -H "Authorization: Bearer
   python3 -c 'import json,sys; p=json.load(sys.stdin); print(p["remaining"] + len(p["changes"]["heroes"]))')"
 
 echo
-echo "$LABEL: $CONNS connections, $THREADS wrk threads, ${DURATION}s per run, $BATCH hero creates per push"
+echo "$LABEL: $CONNS connections, $THREADS wrk threads, ${DURATION}s per run, $BATCH hero creates per push, ${IDS:-v7} ids"
 printf '| %-28s | %10s | %12s | %8s | %8s | %6s |\n' run requests/s mutations/s p50_ms p99_ms errors
 printf '| %-28s | %10s | %12s | %8s | %8s | %6s |\n' --- --- --- --- --- ---
 printf '| %-28s | %10s | %12s | %8s | %8s | %6s |\n' "push" "$(rate "$p_n" "$p_us")" "$(rate "$p_n" "$p_us" "$BATCH")" "$(ms "$p_50")" "$(ms "$p_99")" "$p_err"

@@ -308,7 +308,7 @@ pub async fn generate_avatar(
 ) -> Result<Response, ApiError> {
     let user = auth.id();
     let hero = state
-        .run(move |conn| Ok(table::get::<Hero>(conn, user, id)?))
+        .read(move |conn| Ok(table::get::<Hero>(conn, user, id)?))
         .await?
         .filter(|h| !h.deleted)
         .ok_or_else(|| ApiError::NotFound("No such hero".to_owned()))?;
@@ -631,7 +631,7 @@ pub async fn serve_media(
     let user = auth.id();
     let lookup = name.clone();
     let row: Option<(String, i64, String)> = state
-        .run(move |conn| {
+        .read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT content_type, size, etag FROM media_files WHERE name = ?1 AND user_id = ?2",
