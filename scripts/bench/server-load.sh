@@ -57,20 +57,20 @@ TOKEN="$(curl -fs -X POST "$base/api/auth/signup" -H 'Content-Type: application/
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 export TOKEN BATCH
 
-# Runs wrk with a script; prints its RESULT line's fields as "requests duration_us p50 p90 p99 errors".
-run_wrk() { # script connections seconds
-  wrk -t"$THREADS" -c"$2" -d"$3"s -s "$here/$1" "$base" |
+# Runs wrk with load.lua in a mode; prints its RESULT line's fields as "requests duration_us p50 p90 p99 errors".
+run_wrk() { # mode connections seconds
+  MODE="$1" wrk -t"$THREADS" -c"$2" -d"$3"s -s "$here/load.lua" "$base" |
     sed -n 's/^RESULT requests=\([0-9]*\) duration_us=\([0-9]*\) p50_us=\([0-9]*\) p90_us=\([0-9]*\) p99_us=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4 \5 \6/p'
 }
 ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 rate() { awk -v n="$1" -v us="$2" -v k="${3:-1}" 'BEGIN { printf "%.0f", n * k / (us / 1e6) }'; }
 
-run_wrk push.lua "$CONNS" 3 >/dev/null # warm-up
-read -r p_n p_us p_50 _ p_99 p_err < <(run_wrk push.lua "$CONNS" "$DURATION")
-read -r l_n l_us l_50 _ l_99 l_err < <(run_wrk get.lua "$CONNS" "$DURATION")
-wrk -t1 -c"$READ_CONNS" -d"$DURATION"s -s "$here/get.lua" "$base" >"$dir/mixed-get.txt" &
+run_wrk push "$CONNS" 3 >/dev/null # warm-up
+read -r p_n p_us p_50 _ p_99 p_err < <(run_wrk push "$CONNS" "$DURATION")
+read -r l_n l_us l_50 _ l_99 l_err < <(run_wrk get "$CONNS" "$DURATION")
+MODE=get wrk -t1 -c"$READ_CONNS" -d"$DURATION"s -s "$here/load.lua" "$base" >"$dir/mixed-get.txt" &
 mixed_get=$!
-read -r m_n m_us m_50 _ m_99 m_err < <(run_wrk push.lua "$CONNS" "$DURATION")
+read -r m_n m_us m_50 _ m_99 m_err < <(run_wrk push "$CONNS" "$DURATION")
 wait "$mixed_get"
 read -r g_n g_us g_50 _ g_99 g_err < <(sed -n 's/^RESULT requests=\([0-9]*\) duration_us=\([0-9]*\) p50_us=\([0-9]*\) p90_us=\([0-9]*\) p99_us=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4 \5 \6/p' "$dir/mixed-get.txt")
 

@@ -1,9 +1,14 @@
--- wrk script: POST /api/sync/push with BATCH (default 10) hero creates per request, each
--- with a fresh mutation id and hero id, as user TOKEN (environment variables).
--- Used by scripts/bench/server-load.sh; prints one RESULT line at the end.
+-- wrk script of scripts/bench/server-load.sh, as user TOKEN (environment variables):
+--   MODE=push (default): POST /api/sync/push with BATCH (default 10) hero creates per
+--     request, each with a fresh mutation id and hero id;
+--   MODE=get: GET GET_PATH (default /api/heroes).
+-- Prints one RESULT line at the end.
 
 local token = os.getenv("TOKEN") or error("set TOKEN")
+local mode = os.getenv("MODE") or "push"
+local get_path = os.getenv("GET_PATH") or "/api/heroes"
 local batch = tonumber(os.getenv("BATCH") or "10")
+
 local counter = 0
 -- `thread_id` is a global each thread gets from setup() (thread:set).
 
@@ -54,6 +59,9 @@ local headers = {
 }
 
 function request()
+  if mode == "get" then
+    return wrk.format("GET", get_path, { ["Authorization"] = "Bearer " .. token })
+  end
   local items = {}
   for i = 1, batch do
     counter = counter + 1
