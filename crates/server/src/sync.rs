@@ -285,8 +285,8 @@ fn rejected(code: &str, message: impl Into<String>) -> Outcome {
 
 /// A payload of the wrong shape is rejected as `bad_request`.
 fn parse<T: DeserializeOwned>(what: &str, v: &serde_json::Value) -> Result<T, ErrorBody> {
-    serde_json::from_value::<T>(v.clone())
-        .map_err(|e| ErrorBody::new(codes::BAD_REQUEST, format!("{what}: {e}")))
+    // Read from the borrowed value: no copy of it.
+    T::deserialize(v).map_err(|e| ErrorBody::new(codes::BAD_REQUEST, format!("{what}: {e}")))
 }
 
 fn invalid(errors: Vec<FieldError>) -> Outcome {
