@@ -327,6 +327,11 @@ impl AppState {
         self.inner.storage.write(f).await
     }
 
+    /// How many group commits ran and how many writes they held.
+    pub fn commit_stats(&self) -> storage::CommitStats {
+        self.inner.storage.commit_stats()
+    }
+
     /// Where generated media files are.
     pub fn media_dir(&self) -> PathBuf {
         self.inner.media_dir.clone()

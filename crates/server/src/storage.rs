@@ -40,6 +40,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -58,6 +59,15 @@ pub struct Storage {
     writer: Mutex<Connection>,
     queue: Mutex<Queue>,
     readers: Mutex<Vec<Connection>>,
+    groups: AtomicU64,
+    units: AtomicU64,
+}
+
+/// How many group commits ran and how many units they held (committed or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitStats {
+    pub groups: u64,
+    pub units: u64,
 }
 
 /// Units waiting for the next group, and whether a committer task is running (it
@@ -83,6 +93,16 @@ impl Storage {
             writer: Mutex::new(writer),
             queue: Mutex::new(Queue::default()),
             readers: Mutex::new(Vec::new()),
+            groups: AtomicU64::new(0),
+            units: AtomicU64::new(0),
+        }
+    }
+
+    /// Group commits so far (units per group = how well writes are grouped).
+    pub fn commit_stats(&self) -> CommitStats {
+        CommitStats {
+            groups: self.groups.load(Ordering::Relaxed),
+            units: self.units.load(Ordering::Relaxed),
         }
     }
 
@@ -156,6 +176,8 @@ impl Storage {
                 }
                 std::mem::take(&mut queue.units)
             };
+            self.groups.fetch_add(1, Ordering::Relaxed);
+            self.units.fetch_add(units.len() as u64, Ordering::Relaxed);
             commit_group(&mut conn, units);
         }
     }
