@@ -135,7 +135,7 @@ impl Drop for UsageHold {
 /// `prepare` wrote is kept then). The job then runs with the reservation; what it does
 /// not deliver is given back.
 ///
-/// The reservation and the start of the job happen together on the database thread, so
+/// The reservation and the start of the job happen together on the writer connection, so
 /// a request abandoned half way (the client went away) cannot leave a reservation
 /// without its job. Returns `prepare`'s answer for the response.
 async fn start_metered_job<J, A>(
