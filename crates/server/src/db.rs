@@ -302,7 +302,9 @@ pub fn instance_id(conn: &Connection) -> rusqlite::Result<String> {
 
 /// Takes the next value of the global write sequence. Call inside the write's transaction.
 pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("UPDATE sync_sequence SET value = value + 1 WHERE id = 1 RETURNING value")?
+    conn.prepare_cached("UPDATE sync_sequence SET value = value + 1 WHERE id = 1")?
+        .execute([])?;
+    conn.prepare_cached("SELECT value FROM sync_sequence WHERE id = 1")?
         .query_row([], |r| r.get(0))
 }
 
