@@ -173,22 +173,22 @@ pub fn session_user(
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Option<(UserSummary, DateTime<Utc>)>> {
-    conn.query_row(
+    // Every signed-in request runs this: kept prepared.
+    conn.prepare_cached(
         "SELECT u.id, u.email, u.name, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2",
-        params![token_hash, to_micros(now)],
-        |r| {
-            Ok((
-                UserSummary {
-                    id: parse_uuid(&r.get::<_, String>(0)?)?,
-                    email: r.get(1)?,
-                    name: r.get(2)?,
-                },
-                from_micros(r.get(3)?)?,
-            ))
-        },
-    )
+    )?
+    .query_row(params![token_hash, to_micros(now)], |r| {
+        Ok((
+            UserSummary {
+                id: parse_uuid(&r.get::<_, String>(0)?)?,
+                email: r.get(1)?,
+                name: r.get(2)?,
+            },
+            from_micros(r.get(3)?)?,
+        ))
+    })
     .optional()
 }
 
@@ -245,7 +245,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let now = state.now();
         let lookup = token_hash.clone();
         let found = state
-            .run(move |conn| Ok(session_user(conn, &lookup, now)?))
+            .read(move |conn| Ok(session_user(conn, &lookup, now)?))
             .await?;
         match found {
             Some((user, expires_at)) => {
@@ -300,7 +300,7 @@ pub async fn signup(
     // Cheap early answer for a taken email, before paying for the hash.
     let probe = email.clone();
     if state
-        .run(move |conn| Ok(find_user_by_email(conn, &probe)?))
+        .read(move |conn| Ok(find_user_by_email(conn, &probe)?))
         .await?
         .is_some()
     {
@@ -341,7 +341,7 @@ pub async fn login(
 ) -> Result<axum::Json<SessionResponse>, ApiError> {
     let email = normalize_email(&req.email);
     let user = state
-        .run(move |conn| Ok(find_user_by_email(conn, &email)?))
+        .read(move |conn| Ok(find_user_by_email(conn, &email)?))
         .await?;
     let hash = match &user {
         Some(u) => u.password_hash.clone(),

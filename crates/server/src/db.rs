@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 /// Every migration, in order. Never edit a released one: append a new one.
@@ -217,8 +217,27 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// Opens a read-only connection to the database at `path`, which [`open`] has made (a
+/// read connection of [`crate::storage::Storage`]).
+pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("opening {} to read", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
+    Ok(conn)
+}
+
+/// Prepared statements kept per connection: every statement of the write path and of
+/// the reads (a handful per entity) stays prepared instead of being parsed again.
+const STATEMENT_CACHE: usize = 256;
+
 fn configure(conn: &Connection) -> anyhow::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode, "SQLite did not switch to WAL mode");
@@ -226,6 +245,10 @@ fn configure(conn: &Connection) -> anyhow::Result<()> {
     // FULL: a write the server has acknowledged survives a power loss, which the
     // idempotency log relies on (a lost "applied" would be re-applied differently).
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // Each unit of a group commit runs in a savepoint, whose undo copies of the pages it
+    // changes go to a sub-journal: in memory, not to a temporary file (they are never
+    // needed after a crash; the WAL is what survives).
+    conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
     Ok(())
 }
 
@@ -279,7 +302,9 @@ pub fn instance_id(conn: &Connection) -> rusqlite::Result<String> {
 
 /// Takes the next value of the global write sequence. Call inside the write's transaction.
 pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("UPDATE sync_sequence SET value = value + 1 WHERE id = 1 RETURNING value")?
+    conn.prepare_cached("UPDATE sync_sequence SET value = value + 1 WHERE id = 1")?
+        .execute([])?;
+    conn.prepare_cached("SELECT value FROM sync_sequence WHERE id = 1")?
         .query_row([], |r| r.get(0))
 }
 

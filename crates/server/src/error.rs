@@ -387,6 +387,15 @@ fn map_path_rejection(rejection: PathRejection) -> ApiError {
     }
 }
 
+/// What a caught panic says (its message when it is a string).
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(non-string panic)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! `story-server`: the reference backend of Infinite Stories (SPEC.md section 6).
 //!
 //! - [`Config`] says where the database is and how expensive passwords are;
-//! - [`AppState`] owns the database connection and the clock;
+//! - [`AppState`] owns the database connections and the clock;
 //! - [`app`] builds the axum [`Router`] (usable in-process with `tower::ServiceExt`);
 //! - [`serve`] runs it on a listener until a shutdown future resolves;
 //! - [`testing::TestServer`] runs it on a real loopback socket for tests.
@@ -18,23 +18,27 @@
 //!   `*_store` module holds its entity's table and what it does beyond the generic path
 //!   ([`hero_store`], [`story_store`], [`event_store`], [`profile_store`]), or, for
 //!   illustrations ([`illustration_store`]), its own SQL; [`usage`] the monthly limits;
-//!   [`db`] the connection and migrations.
+//!   [`db`] opening and migrations; [`storage`] the connections.
 //!
-//! Storage is one SQLite connection behind a mutex. Serialising every database access is
+//! Storage is one SQLite file in WAL mode with **one writer connection** and a **pool of
+//! read connections** ([`storage`]). Serialising every write on the one writer is
 //! deliberate: each write takes the next value of the global sequence *and commits* before
 //! the next write starts, so the change feed can never hand out seq N+1 while seq N is
-//! still uncommitted (which would make a reader skip N forever).
+//! still uncommitted (which would make a reader skip N forever). Reads run on snapshots
+//! and never wait for the writer. Pushes and REST writes join **group commits**
+//! ([`AppState::write`]): concurrent requests share one transaction and one `fsync`, each
+//! in its own savepoint, each answered only once the group is durable.
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -56,6 +60,7 @@ pub mod profile_store;
 pub mod ratelimit;
 pub mod rest;
 pub mod routes;
+pub mod storage;
 pub mod story_store;
 pub mod storygen;
 pub mod sync;
@@ -201,7 +206,7 @@ pub struct AppState {
 
 struct Inner {
     config: Config,
-    conn: Arc<Mutex<Connection>>,
+    storage: Arc<storage::Storage>,
     clock: Arc<dyn Clock>,
     instance_id: String,
     /// A hash to verify against when a login names an unknown email, so that answer takes
@@ -241,8 +246,8 @@ impl AppState {
                 user_limiter: ratelimit::RateLimiter::new(config.rate_limit),
                 ip_limiter: ratelimit::RateLimiter::new(config.auth_rate_limit),
                 faults: faults::Faults::new(config.faults.clone(), config.fault_seed),
+                storage: Arc::new(storage::Storage::new(&config.db_path, conn)),
                 config,
-                conn: Arc::new(Mutex::new(conn)),
                 clock,
                 instance_id,
                 dummy_hash: OnceLock::new(),
@@ -277,20 +282,15 @@ impl AppState {
         &self.inner.instance_id
     }
 
-    /// Runs `f` with the connection, blocking the calling thread. For start-up work and
-    /// tests; handlers use [`AppState::run`].
+    /// Runs `f` with the writer connection, blocking the calling thread. For start-up
+    /// work, background jobs and tests; handlers use [`AppState::read`],
+    /// [`AppState::write`] or [`AppState::run`].
     pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
-        let mut conn = self
-            .inner
-            .conn
-            .lock()
-            // A panic mid-transaction rolled the transaction back when it unwound, so the
-            // connection is still consistent.
-            .unwrap_or_else(|e| e.into_inner());
-        f(&mut conn)
+        self.inner.storage.with_writer(f)
     }
 
-    /// Runs database work on the blocking pool.
+    /// Runs database work on the writer connection, on the blocking pool (for writes
+    /// that manage their own transaction; most writes use [`AppState::write`]).
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -300,6 +300,36 @@ impl AppState {
         tokio::task::spawn_blocking(move || state.with_conn(f))
             .await
             .map_err(ApiError::internal)?
+    }
+
+    /// Runs reads on a pooled read connection, in one snapshot, on the blocking pool.
+    /// They never wait for the writer, and see every write answered before they began.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let storage = Arc::clone(&self.inner.storage);
+        tokio::task::spawn_blocking(move || storage.read(f))
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    /// Runs a write in the next group commit ([`storage`]): `f` runs in its own savepoint
+    /// of a transaction shared with the writes queued at the same time, and its result
+    /// is answered only once that transaction is durable. An error from `f` rolls back
+    /// only what `f` wrote.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.inner.storage.write(f).await
+    }
+
+    /// How many group commits ran and how many writes they held.
+    pub fn commit_stats(&self) -> storage::CommitStats {
+        self.inner.storage.commit_stats()
     }
 
     /// Where generated media files are.
@@ -499,12 +529,7 @@ async fn ensure_json_errors(res: Response) -> Response {
 }
 
 fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let what = err
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| err.downcast_ref::<&str>().copied())
-        .unwrap_or("(non-string panic)");
-    tracing::error!(panic = what, "handler panicked");
+    tracing::error!(panic = error::panic_text(&*err), "handler panicked");
     error::error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         error::body_for_status(StatusCode::INTERNAL_SERVER_ERROR),

@@ -137,7 +137,7 @@ impl Drop for UsageHold {
 /// `prepare` wrote is kept then). The job then runs with the reservation; what it does
 /// not deliver is given back.
 ///
-/// The reservation and the start of the job happen together on the database thread, so
+/// The reservation and the start of the job happen together on the writer connection, so
 /// a request abandoned half way (the client went away) cannot leave a reservation
 /// without its job. Returns `prepare`'s answer for the response.
 async fn start_metered_job<J, A>(
@@ -304,7 +304,7 @@ pub async fn generate_avatar(
 ) -> Result<Response, ApiError> {
     let user = auth.id();
     let hero = state
-        .run(move |conn| Ok(table::get::<Hero>(conn, user, id)?))
+        .read(move |conn| Ok(table::get::<Hero>(conn, user, id)?))
         .await?
         .filter(|h| !h.deleted)
         .ok_or_else(|| ApiError::NotFound("No such hero".to_owned()))?;
@@ -584,7 +584,7 @@ pub async fn serve_media(
     let user = auth.id();
     let lookup = name.clone();
     let row: Option<(String, i64, String)> = state
-        .run(move |conn| {
+        .read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT content_type, size, etag FROM media_files WHERE name = ?1 AND user_id = ?2",

@@ -1,8 +1,11 @@
 //! The sync protocol: `POST /api/sync/push` and `GET /api/sync/changes` (SPEC.md §6).
 //!
-//! Push applies each mutation in its own transaction, which also records the mutation id
-//! and its outcome, so a mutation is applied at most once per user and a replay answers
-//! [`Outcome::Duplicate`] with the first outcome. A rejected or conflicting mutation is
+//! Push applies each mutation together with the record of its mutation id and outcome, so
+//! a mutation is applied at most once per user and a replay answers
+//! [`Outcome::Duplicate`] with the first outcome. A push is one unit of a group commit
+//! ([`AppState::write`]): its mutations are applied in order in its own savepoint of a
+//! transaction shared with the pushes that arrived at the same time, and it is answered
+//! once that transaction is durable. A rejected or conflicting mutation is
 //! answered and recorded like any other and never stops the rest of the batch. Each
 //! element of the batch is read on its own: one that is not a readable mutation is
 //! answered `rejected` with `bad_mutation` (not recorded), the others go on.
@@ -110,15 +113,17 @@ pub async fn push(
     let user = auth.id();
     let now = state.now();
     let results = state
-        .run(move |conn| apply_items(conn, user, &items, now))
+        .write(move |tx| apply_items(tx, user, &items, now))
         .await?;
     Ok(axum::Json(PushResponse { results }))
 }
 
-/// Applies `items` in order, each mutation in its own transaction; unreadable ones are
-/// answered without writing anything.
+/// Applies `items` in order inside the caller's transaction `tx` (a push's savepoint);
+/// unreadable ones are answered without writing anything. An error (a database failure,
+/// never a mutation's own outcome) fails the whole push: the caller rolls back what it
+/// wrote, so a push is applied whole or not at all.
 pub fn apply_items(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     user_id: Uuid,
     items: &[PushItem],
     now: DateTime<Utc>,
@@ -126,16 +131,17 @@ pub fn apply_items(
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         results.push(match item {
-            PushItem::Mutation(m) => apply_logged(conn, user_id, m, now)?,
+            PushItem::Mutation(m) => apply_logged(tx, user_id, m, now)?,
             PushItem::Unreadable { mutation_id, error } => {
-                answer_unreadable(conn, user_id, *mutation_id, error)?
+                answer_unreadable(tx, user_id, *mutation_id, error)?
             }
         });
     }
     Ok(results)
 }
 
-/// Applies `mutations` in order, each in its own transaction.
+/// Applies `mutations` in order, each in its own transaction (one commit each; pushes
+/// share theirs through [`apply_items`] instead).
 pub fn apply_batch(
     conn: &mut Connection,
     user_id: Uuid,
@@ -144,17 +150,22 @@ pub fn apply_batch(
 ) -> Result<Vec<MutationResult>, ApiError> {
     mutations
         .iter()
-        .map(|m| apply_logged(conn, user_id, m, now))
+        .map(|m| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let result = apply_logged(&tx, user_id, m, now)?;
+            tx.commit()?;
+            Ok(result)
+        })
         .collect()
 }
 
 fn apply_logged(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     user_id: Uuid,
     m: &Mutation,
     now: DateTime<Utc>,
 ) -> Result<MutationResult, ApiError> {
-    let outcome = apply_mutation(conn, user_id, m, now)?;
+    let outcome = apply_mutation(tx, user_id, m, now)?;
     tracing::debug!(
         user = %user_id,
         mutation = %m.mutation_id,
@@ -205,26 +216,25 @@ fn outcome_name(o: &Outcome) -> &'static str {
     }
 }
 
-/// Applies one mutation at most once: the row write and the record of the mutation id
-/// with its outcome commit together.
+/// Applies one mutation at most once, inside the caller's transaction `tx`: the row
+/// write and the record of the mutation id with its outcome commit together.
 pub fn apply_mutation(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     user_id: Uuid,
     m: &Mutation,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ApiError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if let Some(first) = find_applied(&tx, user_id, m.mutation_id)? {
-        // Nothing to write: dropping `tx` rolls back the (empty) transaction.
+    if let Some(first) = find_applied(tx, user_id, m.mutation_id)? {
+        // Nothing to write.
         return Ok(Outcome::Duplicate {
             first: Box::new(first),
         });
     }
     let outcome = match m.entity {
-        EntityKind::Hero => apply::<Hero>(&tx, user_id, m, now)?,
-        EntityKind::Story => apply::<Story>(&tx, user_id, m, now)?,
-        EntityKind::CustomEvent => apply::<CustomEvent>(&tx, user_id, m, now)?,
-        EntityKind::UserProfile => apply::<Profile>(&tx, user_id, m, now)?,
+        EntityKind::Hero => apply::<Hero>(tx, user_id, m, now)?,
+        EntityKind::Story => apply::<Story>(tx, user_id, m, now)?,
+        EntityKind::CustomEvent => apply::<CustomEvent>(tx, user_id, m, now)?,
+        EntityKind::UserProfile => apply::<Profile>(tx, user_id, m, now)?,
         EntityKind::Illustration => rejected(
             codes::FORBIDDEN,
             "Illustrations are written by the server only",
@@ -235,15 +245,14 @@ pub fn apply_mutation(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-            user_id.to_string(),
-            m.mutation_id.to_string(),
-            m.entity.as_str(),
-            m.id.to_string(),
-            m.op.name(),
-            serde_json::to_string(&outcome)?,
-            to_micros(now),
-        ])?;
-    tx.commit()?;
+        UuidText::new(user_id),
+        UuidText::new(m.mutation_id),
+        m.entity.as_str(),
+        UuidText::new(m.id),
+        m.op.name(),
+        serde_json::to_string(&outcome)?,
+        to_micros(now),
+    ])?;
     Ok(outcome)
 }
 
@@ -276,8 +285,8 @@ fn rejected(code: &str, message: impl Into<String>) -> Outcome {
 
 /// A payload of the wrong shape is rejected as `bad_request`.
 fn parse<T: DeserializeOwned>(what: &str, v: &serde_json::Value) -> Result<T, ErrorBody> {
-    serde_json::from_value::<T>(v.clone())
-        .map_err(|e| ErrorBody::new(codes::BAD_REQUEST, format!("{what}: {e}")))
+    // Read from the borrowed value: no copy of it.
+    T::deserialize(v).map_err(|e| ErrorBody::new(codes::BAD_REQUEST, format!("{what}: {e}")))
 }
 
 fn invalid(errors: Vec<FieldError>) -> Outcome {
@@ -460,7 +469,7 @@ pub async fn changes(
     };
     let user = auth.id();
     let response = state
-        .run(move |conn| {
+        .read(move |conn| {
             let (after, epoch) = match from {
                 // A pull from scratch starts at the current prune epoch: tombstones
                 // pruned before it belong to rows this client never had.

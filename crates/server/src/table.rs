@@ -602,11 +602,12 @@ pub fn create<E: Table>(
     if !errors.is_empty() {
         return Ok(CreateOutcome::Invalid(errors));
     }
-    if let Some(existing) = get::<E>(tx, user_id, id)? {
-        return Ok(CreateOutcome::Exists(existing));
-    }
+    // A new id (the usual case) costs one index probe; only a taken one is read.
     if id_taken::<E>(tx, id)? {
-        return Ok(CreateOutcome::IdTaken);
+        return Ok(match get::<E>(tx, user_id, id)? {
+            Some(existing) => CreateOutcome::Exists(existing),
+            None => CreateOutcome::IdTaken,
+        });
     }
     let server = E::Server::default();
     write(tx, &sql::<E>().insert, user_id, id, now, |b| {

@@ -15,7 +15,7 @@ use crate::{table, usage, AppState};
 /// `GET /api/users/me` → [`is_protocol::UserProfile`] (with `ETag: "<version>"`).
 pub async fn get_me(State(state): State<AppState>, auth: AuthUser) -> Result<Response, ApiError> {
     let user = auth.id();
-    let p = state.run(move |conn| Ok(get_profile(conn, user)?)).await?;
+    let p = state.read(move |conn| Ok(get_profile(conn, user)?)).await?;
     respond_get::<Profile>(p, "user")
 }
 
@@ -45,7 +45,7 @@ pub async fn get_usage(
     let now = state.now();
     let limits = state.config().tier_limits.clone();
     let stats = state
-        .run(move |conn| Ok(usage::usage_stats(conn, user, &limits, now)?))
+        .read(move |conn| Ok(usage::usage_stats(conn, user, &limits, now)?))
         .await?
         .ok_or_else(|| ApiError::NotFound("No such user".to_owned()))?;
     Ok(axum::Json(stats))

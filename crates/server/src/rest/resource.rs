@@ -65,20 +65,14 @@ pub struct ListParams {
     pub favorite: Option<String>,
 }
 
-/// Runs `f` in a transaction on the database thread and commits what it returns.
+/// Runs the write `f` in the next group commit ([`AppState::write`]) and answers what it
+/// returns once it is durable.
 pub async fn in_tx<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
 {
-    state
-        .run(move |conn| {
-            let tx = conn.transaction()?;
-            let o = f(&tx)?;
-            tx.commit()?;
-            Ok(o)
-        })
-        .await
+    state.write(move |tx| Ok(f(tx)?)).await
 }
 
 /// `GET {COLLECTION}?cursor=&limit=&updated_after=&include_deleted=…` → a page of rows,
@@ -97,7 +91,7 @@ pub async fn list<R: Resource>(
     let limit = parse_limit(present(&params.limit), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
     let user = auth.id();
     let rows = state
-        .run(move |conn| Ok(table::list::<R>(conn, user, &filter, limit + 1)?))
+        .read(move |conn| Ok(table::list::<R>(conn, user, &filter, limit + 1)?))
         .await?;
     Ok(axum::Json(page(
         rows,
@@ -134,7 +128,7 @@ pub async fn get<R: Resource>(
 ) -> Result<Response, ApiError> {
     let user = auth.id();
     let row = state
-        .run(move |conn| Ok(table::get::<R>(conn, user, id)?))
+        .read(move |conn| Ok(table::get::<R>(conn, user, id)?))
         .await?;
     respond_get::<R>(row, R::LABEL)
 }

@@ -49,7 +49,7 @@ pub async fn list_illustrations(
 ) -> Result<axum::Json<Page<IllustrationRecord>>, ApiError> {
     let user = auth.id();
     let items = state
-        .run(move |conn| {
+        .read(move |conn| {
             match table::get::<Story>(conn, user, id)? {
                 Some(s) if !s.deleted => {}
                 _ => return Err(ApiError::NotFound(format!("No such {}", Story::LABEL))),

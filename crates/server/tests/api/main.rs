@@ -6,6 +6,7 @@ mod changes;
 mod errors;
 mod faults;
 mod generate;
+mod group_commit;
 mod heroes;
 mod horizon;
 mod isolation;
