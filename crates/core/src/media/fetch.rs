@@ -276,15 +276,16 @@ impl MediaCache {
             .write(|tx| index::set_partial(tx, key, r, &partial, now))?;
         let limit = dl.total.unwrap_or(cap);
         let start = dl.start;
-        // The disk work (write, hash, and the final fsync) runs on a blocking thread fed
-        // through a small queue, so the next chunks arrive while the last ones are written.
+        // The disk work (write and hash) runs on a blocking thread fed through a small
+        // queue, so the next chunks arrive while the last ones are written; a full queue
+        // makes this task wait, never an async thread block.
         let writer = blocking({
             let part = part.clone();
             move || PartWriter::open(&part, start)
         })
         .await?;
         let mut received = writer.len;
-        let (feed, queue) = std::sync::mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
+        let (feed, queue) = tokio::sync::mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
         let written = tokio::task::spawn_blocking(move || writer.drain(queue));
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
         let mut last_progress = Instant::now();
@@ -304,7 +305,7 @@ impl MediaCache {
             buf.extend_from_slice(&chunk);
             if buf.len() >= WRITE_BUFFER {
                 let full = std::mem::replace(&mut buf, Vec::with_capacity(WRITE_BUFFER));
-                if feed.send(full).is_err() {
+                if feed.send(full).await.is_err() {
                     break Ok(()); // the writer failed: its error follows
                 }
             }
@@ -315,7 +316,7 @@ impl MediaCache {
         };
         // What arrived is kept even after an error: the next attempt resumes after it.
         if !buf.is_empty() {
-            let _ = feed.send(buf);
+            let _ = feed.send(buf).await;
         }
         drop(feed);
         let written = written
@@ -514,9 +515,9 @@ impl PartWriter {
     /// SHA-256 of the whole file. (The file reaches the disk later: see `make_durable`.)
     fn drain(
         mut self,
-        queue: std::sync::mpsc::Receiver<Vec<u8>>,
+        mut queue: tokio::sync::mpsc::Receiver<Vec<u8>>,
     ) -> std::io::Result<(u64, [u8; 32])> {
-        for buf in queue {
+        while let Some(buf) = queue.blocking_recv() {
             self.file.write_all(&buf)?;
             self.hash.update(&buf);
             self.len += buf.len() as u64;
