@@ -95,7 +95,11 @@ impl MediaCache {
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() && m.len() == c.size => {
                 let now = self.clock.now();
-                self.db.write(|tx| index::touch(tx, key, now))?;
+                // A list of avatars or a seeking player reads the same files again and
+                // again: the write (at most once a minute per file) only when it is due.
+                if index::millis(now) - c.last_used >= index::TOUCH_EVERY_MS {
+                    self.db.write(|tx| index::touch(tx, key, now))?;
+                }
                 Ok(Some(Ready {
                     path,
                     size: c.size,

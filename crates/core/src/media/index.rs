@@ -236,13 +236,16 @@ pub fn remove(conn: &Connection, key: &str) -> Result<bool> {
         > 0)
 }
 
+/// How often a file's last use is written at most.
+pub const TOUCH_EVERY_MS: i64 = 60_000;
+
 /// A read extends a file's life (SPEC.md section 10: "since last use"). Written at most
 /// once a minute per file, so that an audio player's range requests cost no writes.
 pub fn touch(conn: &Connection, key: &str, now: DateTime<Utc>) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE media_cache SET last_used_at = ?2 WHERE key = ?1 AND last_used_at < ?2 - 60000",
+        "UPDATE media_cache SET last_used_at = ?2 WHERE key = ?1 AND last_used_at <= ?2 - ?3",
     )?
-    .execute(params![key, millis(now)])?;
+    .execute(params![key, millis(now), TOUCH_EVERY_MS])?;
     Ok(())
 }
 
