@@ -7,8 +7,12 @@
 
 use is_core::media::{CacheKind, EvictionReport, MediaRef, MediaStatus, MediaUsage};
 use is_core::{
-    Account, ActivityEntry, Core, CoreError, ErrorPayload, Hero, HeroInput, HeroView, MediaJob,
-    Notice, SyncOverview, SyncReport,
+    Account, ActivityEntry, ConflictChoice, ConflictDetail, ConflictRecord, ConflictStrategy,
+    ConflictSummary, Core, CoreError, CustomEvent, DesktopPrefs, CustomEventInput, CustomEventView,
+    EntityKind, ErrorPayload, GenerateStoryInput, Hero, HeroFilter, HeroInput, HeroView,
+    IllustrationView, MediaJob, Notice, Page, ProfileInput, ProfileView, Read, Story,
+    StoryFilter, StoryInput, StorySummary, StoryView, SyncOverview, SyncReport, UnsyncedRow,
+    UsageView, Window,
 };
 use tauri::State;
 use uuid::Uuid;
@@ -73,13 +77,77 @@ commands! {
     /// Refused with `unsynced_changes` (and the count) unless `discard` (unsynced changes).
     async sign_out(discard: bool) -> () => |core| core.sign_out(discard);
 
-    sync heroes_list() -> Vec<HeroView> => |core| core.list::<Hero>(&());
+    /// One window of the hero list (by name) and how many heroes match.
+    sync heroes_page(filter: HeroFilter, window: Window) -> Page<HeroView>
+        => |core| core.page::<Hero>(&filter, window);
     sync hero_get(id: Uuid) -> HeroView => |core| core.cached::<Hero>(id);
     sync hero_create(input: HeroInput) -> HeroView => |core| core.create::<Hero>(input);
     sync hero_update(id: Uuid, input: HeroInput) -> HeroView => |core| core.update::<Hero>(id, input);
     sync hero_delete(id: Uuid) -> () => |core| core.delete::<Hero>(id);
     sync hero_retry(id: Uuid) -> HeroView => |core| core.retry::<Hero>(id);
     sync hero_discard(id: Uuid) -> () => |core| core.discard::<Hero>(id);
+
+    /// One window of the story list (newest first) and how many stories match.
+    sync stories_page(filter: StoryFilter, window: Window) -> Page<StorySummary>
+        => |core| core.page::<Story>(&filter, window);
+    async story_get(id: Uuid) -> StoryView => |core| core.get::<Story>(id);
+    sync story_create(input: StoryInput) -> StoryView => |core| core.create::<Story>(input);
+    sync story_update(id: Uuid, input: StoryInput) -> StoryView
+        => |core| core.update::<Story>(id, input);
+    sync story_delete(id: Uuid) -> () => |core| core.delete::<Story>(id);
+    sync story_favorite(id: Uuid, favorite: bool) -> StoryView
+        => |core| core.set_favorite::<Story>(id, favorite);
+    /// One play (the reader calls it once per play, not per resume).
+    sync story_played(id: Uuid) -> StoryView => |core| core.increment::<Story>(id);
+    sync story_retry(id: Uuid) -> StoryView => |core| core.retry::<Story>(id);
+    sync story_discard(id: Uuid) -> () => |core| core.discard::<Story>(id);
+    /// Needs the server: refused with `offline` while it is out of reach.
+    async story_generate(input: GenerateStoryInput) -> StoryView => |core| core.generate_story(input);
+    async story_illustrations(id: Uuid) -> Read<Vec<IllustrationView>>
+        => |core| core.story_illustrations(id);
+
+    sync custom_events_list() -> Vec<CustomEventView>
+        => |core| core.list::<CustomEvent>(&());
+    sync custom_event_create(input: CustomEventInput) -> CustomEventView
+        => |core| core.create::<CustomEvent>(input);
+    sync custom_event_update(id: Uuid, input: CustomEventInput) -> CustomEventView
+        => |core| core.update::<CustomEvent>(id, input);
+    sync custom_event_delete(id: Uuid) -> () => |core| core.delete::<CustomEvent>(id);
+    sync custom_event_favorite(id: Uuid, favorite: bool) -> CustomEventView
+        => |core| core.set_favorite::<CustomEvent>(id, favorite);
+
+    /// networkFirst: the server's copy when it answers, else the saved one (`source`).
+    async profile_get() -> Read<ProfileView> => |core| core.profile();
+    sync profile_update(input: ProfileInput) -> ProfileView => |core| core.update_profile(input);
+    async usage_get() -> Read<UsageView> => |core| core.usage();
+
+    sync conflicts_list() -> Vec<ConflictSummary> => |core| core.conflicts();
+    sync conflict_detail(entity: EntityKind, id: Uuid) -> ConflictDetail
+        => |core| core.conflict_detail(entity, id);
+    sync conflict_resolve(entity: EntityKind, id: Uuid, choice: ConflictChoice) -> ()
+        => |core| core.resolve_conflict(entity, id, choice);
+    sync conflict_history(entity: EntityKind, id: Uuid) -> Vec<ConflictRecord>
+        => |core| core.conflict_history(entity, id);
+    /// Restores a version that lost a conflict; returns the row's id.
+    sync conflict_restore(history_id: i64) -> Uuid => |core| core.restore_conflict_version(history_id);
+    sync conflict_strategy_get(entity: EntityKind) -> ConflictStrategy
+        => |core| core.conflict_strategy(entity);
+    sync conflict_strategy_set(entity: EntityKind, strategy: ConflictStrategy) -> ()
+        => |core| core.set_conflict_strategy(entity, strategy);
+
+    /// Rows with a change not on the server yet (the Sync panel).
+    sync unsynced_rows() -> Vec<UnsyncedRow> => |core| core.unsynced();
+    sync row_retry(entity: EntityKind, id: Uuid) -> () => |core| core.retry_any(entity, id);
+    sync row_discard(entity: EntityKind, id: Uuid) -> () => |core| core.discard_any(entity, id);
+    /// Background sync interval in seconds.
+    sync sync_interval_get() -> u32
+        => |core| core.sync_interval().map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    sync sync_interval_set(seconds: u32) -> u32
+        => |core| core.set_sync_interval(seconds).map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+
+    /// This device's desktop settings (tray, notifications).
+    sync desktop_prefs_get() -> DesktopPrefs => |core| core.desktop_prefs();
+    sync desktop_prefs_set(prefs: DesktopPrefs) -> DesktopPrefs => |core| core.set_desktop_prefs(prefs);
 
     async sync_now() -> SyncReport => |core| core.sync_now();
     sync sync_overview() -> SyncOverview => |core| core.overview();

@@ -15,12 +15,9 @@ pub struct Signature {
     pub types: Vec<String>,
 }
 
-/// The generated types `T` names: itself if it is one, else what it wraps (a list's or
-/// an option's element).
+/// The generated types `T` names: itself if it is one (and its type arguments: `Page<HeroView>`),
+/// else what it wraps (a list's or an option's element).
 pub fn named<T: TS + ?Sized + 'static>(cfg: &Config) -> Vec<String> {
-    if T::output_path().is_some() {
-        return vec![T::ident(cfg)];
-    }
     // A wrapper's dependencies are its element's; the element itself is a generic.
     struct Generics<'a>(&'a Config, Vec<String>);
     impl ts_rs::TypeVisitor for Generics<'_> {
@@ -32,6 +29,13 @@ pub fn named<T: TS + ?Sized + 'static>(cfg: &Config) -> Vec<String> {
     }
     let mut generics = Generics(cfg, Vec::new());
     T::visit_generics(&mut generics);
+    if T::output_path().is_some() {
+        let mut names = generics.1;
+        names.push(T::ident(cfg));
+        names.sort();
+        names.dedup();
+        return names;
+    }
     let mut names: Vec<String> = T::dependencies(cfg)
         .into_iter()
         .map(|d| d.ts_name)

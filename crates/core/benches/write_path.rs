@@ -149,7 +149,7 @@ fn main() {
     let mut raw_lists = Vec::with_capacity(20);
     for _ in 0..20 {
         let start = Instant::now();
-        let all = core.list::<Hero>(&()).unwrap();
+        let all = core.list::<Hero>(&Default::default()).unwrap();
         lists.push(start.elapsed());
         assert_eq!(all.len(), WARMUP + SAMPLES);
     }

@@ -523,6 +523,10 @@ pub mod meta {
     /// cancelled one still shows as a first sync when it resumes.
     pub const INITIAL_SYNC: &str = "initial_sync_active";
     pub const WORK_OFFLINE: &str = "work_offline";
+    /// Background sync interval in seconds, chosen in Settings.
+    pub const SYNC_INTERVAL: &str = "sync_interval_secs";
+    /// The desktop app's settings of this device (JSON).
+    pub const DESKTOP_PREFS: &str = "desktop_prefs";
 
     pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
         Ok(conn

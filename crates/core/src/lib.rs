@@ -36,20 +36,21 @@ pub mod transport;
 
 pub use app::conflicts::{ConflictChoice, ConflictDetail, ConflictRecord, ConflictSummary};
 pub use app::scheduler::Trigger;
+pub use app::sync::{DesktopPrefs, UnsyncedRow, SYNC_INTERVAL_RANGE};
 pub use app::{Core, CoreConfig};
 pub use diagnostics::{ActivityEntry, Notice, NoticeReason, RunOutcome};
-pub use entity::{Collection, ConflictStrategy, Favorite, RowSync, SyncEntity};
+pub use entity::{Collection, ConflictStrategy, Favorite, Page, RowSync, SyncEntity, Window};
 pub use error::{CoreError, ErrorCode, ErrorPayload, Result};
 pub use events::{CoreEvent, Refreshed};
 pub use is_protocol::media::MediaJob;
 pub use is_protocol::{
-    CustomEvent, CustomEventInput, EventCategory, EventTone, EventType, GenerationStatus, Hero,
+    CustomEvent, CustomEventInput, EntityKind, EventCategory, EventTone, EventType, GenerationStatus, Hero,
     HeroInput, HeroTrait, Language, Profile, ProfileInput, Story, StoryInput, SubscriptionTier,
     Theme, UsageStats,
 };
 pub use policy::{CachePolicy, Read, ReadSource};
 pub use repo::custom_events::CustomEventView;
-pub use repo::heroes::HeroView;
+pub use repo::heroes::{HeroFilter, HeroView};
 pub use repo::illustrations::IllustrationView;
 pub use repo::profile::ProfileView;
 pub use repo::stories::{GenerateStoryInput, StoryFilter, StorySummary, StoryView};

@@ -147,6 +147,8 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_core::sync::state::PendingOp>(&cfg, &mut files);
     render::<is_core::RowSync>(&cfg, &mut files);
     render::<is_core::HeroView>(&cfg, &mut files);
+    render::<is_core::HeroFilter>(&cfg, &mut files);
+    render::<is_core::Window>(&cfg, &mut files);
     render::<is_core::Account>(&cfg, &mut files);
     render::<is_core::NetworkState>(&cfg, &mut files);
     render::<is_core::SyncOverview>(&cfg, &mut files);
@@ -174,6 +176,8 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_core::Notice>(&cfg, &mut files);
     render::<is_core::NoticeReason>(&cfg, &mut files);
     render::<is_core::SyncProgress>(&cfg, &mut files);
+    render::<is_core::UnsyncedRow>(&cfg, &mut files);
+    render::<is_core::DesktopPrefs>(&cfg, &mut files);
     render::<is_core::media::CacheKind>(&cfg, &mut files);
     render::<is_core::media::MediaRef>(&cfg, &mut files);
     render::<is_core::media::MediaStatus>(&cfg, &mut files);
@@ -184,6 +188,7 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_protocol::media::MediaKind>(&cfg, &mut files);
     // Generic: rendered once with its type parameter.
     render::<is_core::Read<is_core::ProfileView>>(&cfg, &mut files);
+    render::<is_core::Page<is_core::HeroView>>(&cfg, &mut files);
 
     files.push(("rules".to_owned(), rules_ts()));
 

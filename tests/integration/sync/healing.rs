@@ -341,7 +341,7 @@ async fn a_first_sync_shows_progress_and_resumes_where_it_was_cancelled() {
     });
     let err = phone.sync_now().await.unwrap_err();
     assert_eq!(err.code(), "cancelled");
-    let partial = phone.list::<Hero>(&()).unwrap().len();
+    let partial = phone.list::<Hero>(&Default::default()).unwrap().len();
     assert!(
         partial > 0 && partial < ROWS,
         "{partial} rows after the cancel"
@@ -350,7 +350,7 @@ async fn a_first_sync_shows_progress_and_resumes_where_it_was_cancelled() {
     // The next sync goes on from there (no row twice, none missing).
     let report = phone.sync_now().await.unwrap();
     assert_eq!(report.pulled as usize, ROWS - partial, "{report:?}");
-    assert_eq!(phone.list::<Hero>(&()).unwrap().len(), ROWS);
+    assert_eq!(phone.list::<Hero>(&Default::default()).unwrap().len(), ROWS);
     let seen = tokio::time::timeout(Duration::from_secs(10), watch)
         .await
         .unwrap()

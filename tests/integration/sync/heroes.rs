@@ -47,7 +47,7 @@ async fn offline_create_update_delete_then_sync() {
     );
     phone.delete::<Hero>(gone.id).unwrap();
     assert_eq!(
-        names(&phone.list::<Hero>(&()).unwrap()),
+        names(&phone.list::<Hero>(&Default::default()).unwrap()),
         ["Luna the Brave", "Max"]
     );
     assert_eq!(
@@ -59,7 +59,7 @@ async fn offline_create_update_delete_then_sync() {
     let err = phone.sync_now().await.unwrap_err();
     assert_eq!(err.code(), "offline", "{err}");
     assert_eq!(phone.network_state(), NetworkState::ServerUnreachable);
-    let heroes = phone.list::<Hero>(&()).unwrap();
+    let heroes = phone.list::<Hero>(&Default::default()).unwrap();
     assert_eq!(
         statuses(&heroes),
         [SyncStatus::PendingCreate, SyncStatus::PendingCreate]
@@ -75,7 +75,7 @@ async fn offline_create_update_delete_then_sync() {
     let server = TestServer::start_on(&world.server_db(), addr).await;
     let report = phone.sync_now().await.unwrap();
     assert_eq!((report.pushed, report.applied), (2, 2));
-    let heroes = phone.list::<Hero>(&()).unwrap();
+    let heroes = phone.list::<Hero>(&Default::default()).unwrap();
     assert_eq!(statuses(&heroes), [SyncStatus::Synced, SyncStatus::Synced]);
     assert!(heroes
         .iter()
@@ -100,7 +100,7 @@ async fn offline_create_update_delete_then_sync() {
     phone.update::<Hero>(max.id, older).unwrap();
     phone.delete::<Hero>(luna.id).unwrap();
     let statuses_before: Vec<_> = {
-        let mut all = phone.list::<Hero>(&()).unwrap();
+        let mut all = phone.list::<Hero>(&Default::default()).unwrap();
         all.sort_by_key(|h| h.name.clone());
         statuses(&all)
     };
@@ -180,7 +180,7 @@ async fn a_second_device_pulls_and_deletes_propagate() {
 
     let report = laptop.sync_now().await.unwrap();
     assert_eq!(report.pulled, 2);
-    let on_laptop = laptop.list::<Hero>(&()).unwrap();
+    let on_laptop = laptop.list::<Hero>(&Default::default()).unwrap();
     assert_eq!(names(&on_laptop), ["Luna", "Max"]);
     assert!(
         on_laptop.iter().any(|h| h.id == luna.id),
@@ -203,7 +203,7 @@ async fn a_second_device_pulls_and_deletes_propagate() {
     phone.delete::<Hero>(luna.id).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
-    assert_eq!(names(&laptop.list::<Hero>(&()).unwrap()), ["Max"]);
+    assert_eq!(names(&laptop.list::<Hero>(&Default::default()).unwrap()), ["Max"]);
     assert_eq!(
         laptop.cached::<Hero>(luna.id).unwrap_err().code(),
         "not_found"
@@ -227,7 +227,7 @@ async fn another_user_sees_none_of_them() {
     ada.sync_now().await.unwrap();
 
     bob.sync_now().await.unwrap();
-    assert!(bob.list::<Hero>(&()).unwrap().is_empty());
+    assert!(bob.list::<Hero>(&Default::default()).unwrap().is_empty());
     let bob_token = server.login("bob@example.com", TEST_PASSWORD).await.token;
     let (status, body) =
         get_json(&server.url(&format!("/api/heroes/{}", luna.id)), &bob_token).await;
@@ -338,29 +338,29 @@ async fn signing_out_warns_about_unsynced_work_then_leaves_nothing_behind() {
     assert_eq!(err.code(), "unsynced_changes");
     assert!(err.to_string().starts_with("2 changes"), "{err}");
     assert!(device.account().unwrap().is_some(), "still signed in");
-    assert_eq!(device.list::<Hero>(&()).unwrap().len(), 2);
+    assert_eq!(device.list::<Hero>(&Default::default()).unwrap().len(), 2);
 
     // Synced, then signed out: nothing of ada's stays on the device.
     device.sync_now().await.unwrap();
     device.sign_out(false).await.unwrap();
     assert!(device.account().unwrap().is_none());
-    assert!(device.list::<Hero>(&()).unwrap().is_empty());
+    assert!(device.list::<Hero>(&Default::default()).unwrap().is_empty());
     assert!(device.activity_log(10).unwrap().is_empty());
 
     // Bob sees none of ada's heroes, before or after his first sync.
     sign_in(&device, "bob@example.com").await;
-    assert!(device.list::<Hero>(&()).unwrap().is_empty());
+    assert!(device.list::<Hero>(&Default::default()).unwrap().is_empty());
     device.sync_now().await.unwrap();
-    assert!(device.list::<Hero>(&()).unwrap().is_empty());
+    assert!(device.list::<Hero>(&Default::default()).unwrap().is_empty());
 
     // An unsynced change discarded on purpose is gone; ada's data is intact on the server.
     device.create::<Hero>(hero("Bob's hero", 5)).unwrap();
     device.sign_out(true).await.unwrap();
-    assert!(device.list::<Hero>(&()).unwrap().is_empty());
+    assert!(device.list::<Hero>(&Default::default()).unwrap().is_empty());
     sign_in(&device, "ada@example.com").await;
     device.sync_now().await.unwrap();
     let names: Vec<String> = device
-        .list::<Hero>(&())
+        .list::<Hero>(&Default::default())
         .unwrap()
         .into_iter()
         .map(|h| h.name)

@@ -41,7 +41,7 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
         .unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
-    assert_eq!(laptop.list::<Hero>(&()).unwrap().len(), 2);
+    assert_eq!(laptop.list::<Hero>(&Default::default()).unwrap().len(), 2);
 
     // The laptop makes changes; its pushes fail (the server errs), so they stay pending.
     laptop
@@ -69,7 +69,7 @@ async fn a_410_resync_keeps_pending_edits_which_then_push() {
     // full resync.
     assert_eq!(laptop.sync_now().await.unwrap_err().code(), "server");
     let heroes: Vec<String> = laptop
-        .list::<Hero>(&())
+        .list::<Hero>(&Default::default())
         .unwrap()
         .into_iter()
         .map(|h| h.name)

@@ -83,15 +83,15 @@ async fn offline_story_lifecycle_syncs_and_a_second_device_converges() {
     );
     let favs = laptop
         .list::<Story>(&StoryFilter {
-            hero_id: None,
             favorites_only: true,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(favs.len(), 1);
     let by_hero = laptop
         .list::<Story>(&StoryFilter {
             hero_id: Some(luna.id),
-            favorites_only: false,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(by_hero.len(), 1);
@@ -216,7 +216,7 @@ async fn deleting_a_hero_keeps_its_stories_unlinked_everywhere() {
     let on_server = server_stories(&server).await;
     assert_eq!(on_server[0].hero_id, None, "the server unlinked it");
     laptop.sync_now().await.unwrap();
-    assert!(laptop.list::<Hero>(&()).unwrap().is_empty());
+    assert!(laptop.list::<Hero>(&Default::default()).unwrap().is_empty());
     let there = laptop.get::<Story>(s.id).await.unwrap();
     assert_eq!(
         (there.hero_id, there.sync.status),

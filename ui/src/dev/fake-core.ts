@@ -6,39 +6,23 @@
  * URL parameters: `?signed-in` starts signed in, `heroes=N` seeds N heroes (try 10000),
  * `expired` ends the session a few seconds after start.
  */
-import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { Account } from '$lib/bindings/Account';
 import type { ActivityEntry } from '$lib/bindings/ActivityEntry';
 import type { Commands } from '$lib/bindings/commands';
-import type { CoreEvent } from '$lib/bindings/CoreEvent';
-import type { ErrorPayload } from '$lib/bindings/ErrorPayload';
 import type { HeroView } from '$lib/bindings/HeroView';
 import type { RowSync } from '$lib/bindings/RowSync';
-import { HERO_TRAITS, type ErrorCode } from '$lib/bindings/rules';
+import { HERO_TRAITS } from '$lib/bindings/rules';
 import type { SyncOverview } from '$lib/bindings/SyncOverview';
 import type { SyncReport } from '$lib/bindings/SyncReport';
-
-/** An answer for every command the core has: a missing or misnamed one is a type error. */
-type Handlers = {
-  [K in keyof Commands]: (args: Commands[K]['args']) => Commands[K]['returns'] | Promise<Commands[K]['returns']>;
-};
+import { conflictHandlers } from './fake/conflicts';
+import { fail, now, pageOf, send, synced, type Handlers } from './fake/context';
+import { storyHandlers } from './fake/stories';
 
 const SYNC_DELAY_MS = 1200;
 const NAMES = ['Luna', 'Milo', 'Ada', 'Finn', 'Zara', 'Otis', 'Nova', 'Pip', 'Iris', 'Theo', 'Wren', 'Kai'];
 const LOOKS = ['Red boots and a yellow cape', 'Curly hair, green raincoat', 'A tiny crown and muddy knees'];
 const POWERS = ['Talks to owls', 'Can make flowers bloom', 'Never gets lost'];
-
-const synced = (at: string): RowSync => ({
-  status: 'synced',
-  op: null,
-  error: null,
-  attempts: 0,
-  given_up: false,
-  next_attempt_at: null,
-  version: 1,
-  last_synced_at: at,
-});
 
 function seedHero(i: number, now: string): HeroView {
   const name = NAMES[i % NAMES.length] + (i >= NAMES.length ? ` ${Math.floor(i / NAMES.length) + 1}` : '');
@@ -62,7 +46,6 @@ function seedHero(i: number, now: string): HeroView {
 }
 
 export function installFakeCore(params: URLSearchParams): void {
-  const now = () => new Date().toISOString();
   const start = now();
   let account: Account | null = null;
   let heroes: HeroView[] = Array.from({ length: Number(params.get('heroes') ?? 8) }, (_, i) => seedHero(i, start));
@@ -74,10 +57,6 @@ export function installFakeCore(params: URLSearchParams): void {
     (account = { user_id: 'user-1', email, name, server_url: 'http://127.0.0.1:8787' });
   if (params.has('signed-in')) signIn('parent@example.com', 'Sam');
 
-  const fail = (code: ErrorCode, message: string): never => {
-    throw { code, message, fields: [] } satisfies ErrorPayload;
-  };
-  const send = (event: CoreEvent) => void emit('core-event', event);
   const overview = (): SyncOverview => ({
     account,
     network: workOffline ? 'offline' : 'online',
@@ -141,7 +120,13 @@ export function installFakeCore(params: URLSearchParams): void {
       heroes = [];
       return null;
     },
-    heroes_list: () => heroes.filter((h) => h.sync.status !== 'pending_delete').map((h) => ({ ...h })),
+    heroes_page: ({ filter, window }) => {
+      const text = filter.text?.toLowerCase();
+      const visible = heroes
+        .filter((h) => h.sync.status !== 'pending_delete' && (!text || h.name.toLowerCase().includes(text)))
+        .sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }) || a.id.localeCompare(b.id));
+      return pageOf(visible.map((h) => ({ ...h })), window);
+    },
     hero_get: ({ id }) => ({ ...find(id) }),
     hero_create: ({ input }) => {
       const hero: HeroView = { ...seedHero(0, now()), ...input, id: crypto.randomUUID() };
@@ -199,6 +184,8 @@ export function installFakeCore(params: URLSearchParams): void {
     hero_generate_avatar: () => fail('offline', 'The fake core cannot draw'),
     story_generate_audio: () => fail('offline', 'The fake core cannot narrate'),
     story_generate_illustrations: () => fail('offline', 'The fake core cannot draw'),
+    ...storyHandlers(),
+    ...conflictHandlers(),
   };
 
   mockIPC(

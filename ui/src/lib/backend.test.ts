@@ -12,10 +12,10 @@ beforeEach(() => {
 describe('call', () => {
   it('sends the command with its arguments, or none', async () => {
     await call('hero_get', { id: 'h1' });
-    await call('heroes_list');
+    await call('sync_overview');
     expect(invoke.mock.calls).toEqual([
       ['hero_get', { id: 'h1' }],
-      ['heroes_list', undefined],
+      ['sync_overview', undefined],
     ]);
   });
 
@@ -37,7 +37,7 @@ describe('call', () => {
     // @ts-expect-error: the id is a string
     void call('hero_get', { id: 1 });
     // @ts-expect-error: a command without arguments takes none
-    void call('heroes_list', {});
+    void call('sync_overview', {});
   });
 });
 

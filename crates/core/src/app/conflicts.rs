@@ -47,6 +47,9 @@ pub struct ConflictDetail {
     /// "Server version".
     #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub server: serde_json::Value,
+    /// The version both started from (the last synced copy), when the row has one.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown> | null"))]
+    pub base: Option<serde_json::Value>,
     /// Whether the server's copy is a deletion.
     pub server_deleted: bool,
     /// Fields that differ (to highlight).
@@ -251,6 +254,7 @@ fn conflict_detail_of<E: SyncEntity>(row: &SyncRow<E>) -> Result<ConflictDetail>
         local: serde_json::Value::Object(local),
         server: serde_json::Value::Object(theirs),
         server_deleted: E::record_meta(&server).deleted,
+        base: base.map(serde_json::Value::Object),
         differing,
         needs_choice: m.conflicts().into_iter().map(str::to_owned).collect(),
         merged: serde_json::Value::Object(m.merged),

@@ -9,7 +9,7 @@ use is_protocol::EntityKind;
 use uuid::Uuid;
 
 use super::Core;
-use crate::entity::{Collection, Favorite, SyncEntity, SyncRow};
+use crate::entity::{Collection, Favorite, Page, SyncEntity, SyncRow, Window};
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
 use crate::policy;
@@ -21,6 +21,12 @@ impl Core {
     pub fn list<E: Collection>(&self, filter: &E::Filter) -> Result<Vec<E::Summary>> {
         let max = self.max_attempts();
         self.db().read(|c| E::list(c, filter, max))
+    }
+
+    /// One window of a collection's list and how many rows match (the UI's lists).
+    pub fn page<E: Collection>(&self, filter: &E::Filter, window: Window) -> Result<Page<E::Summary>> {
+        let max = self.max_attempts();
+        self.db().read(|c| E::page(c, filter, window.capped(), max))
     }
 
     /// One visible row from the cache only.

@@ -269,6 +269,7 @@ async fn sync_loop(core: &Core) -> String {
     let mut offline = false;
     loop {
         let now = core.now();
+        timers.interval = core.sync_interval().unwrap_or(cfg.sync_interval);
         timers.retry_at = core
             .next_retry_at()
             .unwrap_or_else(|e| {

@@ -1,13 +1,23 @@
 //! The sync side of [`Core`]: the indicator's overview, sync now, work offline, and
 //! what the network monitor learned.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
-use is_protocol::EntityKind;
+use is_protocol::{EntityKind, FieldError};
+use serde::Serialize;
+use uuid::Uuid;
 
 use super::accounts::load_account;
 use super::Core;
 use crate::app::scheduler::Trigger;
 use crate::db::meta;
+use crate::entity::store as entity;
+use crate::entity::{RowSync, SyncEntity};
+use crate::repo::custom_events::CustomEvent;
+use crate::repo::heroes::Hero;
+use crate::repo::profile::Profile;
+use crate::repo::stories::Story;
 use crate::diagnostics::{self, ActivityEntry, Notice, RunOutcome};
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
@@ -16,6 +26,65 @@ use crate::sync::plan::{classify_failure, Failure};
 use crate::sync::{RunError, SyncReport};
 use crate::transport::TransportError;
 use std::sync::atomic::Ordering;
+
+/// The shortest and longest background sync interval Settings offers.
+pub const SYNC_INTERVAL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(24 * 3600));
+
+fn clamp_interval(d: Duration) -> Duration {
+    d.clamp(SYNC_INTERVAL_RANGE.0, SYNC_INTERVAL_RANGE.1)
+}
+
+/// How the desktop app behaves on this device (Settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default)]
+pub struct DesktopPrefs {
+    /// Closing the window hides it to the tray, and sync goes on in the background.
+    pub keep_in_tray: bool,
+    /// Native notifications for a new conflict or a change that failed, while the window
+    /// is hidden.
+    pub notifications: bool,
+}
+
+impl Default for DesktopPrefs {
+    fn default() -> Self {
+        DesktopPrefs {
+            keep_in_tray: true,
+            notifications: true,
+        }
+    }
+}
+
+/// A row with a change the server does not have yet (the Sync panel's list).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UnsyncedRow {
+    pub entity: EntityKind,
+    pub id: Uuid,
+    /// The row's name or title, as shown locally.
+    pub title: String,
+    pub updated_at: DateTime<Utc>,
+    /// Its state, the operation and, for a failed row, the server's reason.
+    pub sync: RowSync,
+}
+
+fn unsynced_of<E: SyncEntity>(
+    c: &rusqlite::Connection,
+    max_attempts: u32,
+    out: &mut Vec<UnsyncedRow>,
+) -> Result<()> {
+    for row in entity::load_where::<E>(c, "sync_status <> 'synced'", "updated_at DESC, id", [])? {
+        out.push(UnsyncedRow {
+            entity: E::KIND,
+            id: row.id,
+            title: E::title(&row.fields).to_owned(),
+            updated_at: row.updated_at,
+            sync: row.sync_view(max_attempts),
+        });
+    }
+    Ok(())
+}
 
 /// Runtime state that is not worth persisting.
 #[derive(Debug)]
@@ -269,6 +338,62 @@ impl Core {
         if let Err(e) = self.db().write(|tx| diagnostics::log_run(tx, entry)) {
             tracing::warn!(%e, "could not write the activity log");
         }
+    }
+
+    /// Every row with a change not on the server yet (waiting, failed or in conflict),
+    /// newest change first: the Sync panel's list, with Retry and Discard.
+    pub fn unsynced(&self) -> Result<Vec<UnsyncedRow>> {
+        let max = self.max_attempts();
+        self.db().read(|c| {
+            let mut out = Vec::new();
+            unsynced_of::<Hero>(c, max, &mut out)?;
+            unsynced_of::<Story>(c, max, &mut out)?;
+            unsynced_of::<CustomEvent>(c, max, &mut out)?;
+            unsynced_of::<Profile>(c, max, &mut out)?;
+            out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
+            Ok(out)
+        })
+    }
+
+    /// How often background sync runs when nothing else starts it (Settings).
+    pub fn sync_interval(&self) -> Result<Duration> {
+        let stored = self.db().read(|c| meta::get(c, meta::SYNC_INTERVAL))?;
+        Ok(stored
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .map_or(self.config().sync_interval, clamp_interval))
+    }
+
+    /// Changes the background sync interval (one minute to one day); the loop takes it
+    /// at its next wake-up, which this causes.
+    pub fn set_sync_interval(&self, seconds: u32) -> Result<Duration> {
+        let interval = Duration::from_secs(u64::from(seconds));
+        if clamp_interval(interval) != interval {
+            return Err(CoreError::Validation(vec![FieldError::new(
+                "sync_interval",
+                "Choose between one minute and one day",
+            )]));
+        }
+        self.db()
+            .write(|tx| meta::set(tx, meta::SYNC_INTERVAL, &seconds.to_string()))?;
+        self.inner.wake.notify_one();
+        Ok(interval)
+    }
+
+    /// The desktop settings of this device (not synced, kept across sign-outs).
+    pub fn desktop_prefs(&self) -> Result<DesktopPrefs> {
+        let stored = self.db().read(|c| meta::get(c, meta::DESKTOP_PREFS))?;
+        // A value this version cannot read (a newer app's) falls back to the defaults.
+        Ok(stored
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default())
+    }
+
+    pub fn set_desktop_prefs(&self, prefs: DesktopPrefs) -> Result<DesktopPrefs> {
+        let json = serde_json::to_string(&prefs)?;
+        self.db()
+            .write(|tx| meta::set(tx, meta::DESKTOP_PREFS, &json))?;
+        Ok(prefs)
     }
 
     /// The newest lines of the activity log, newest first.

@@ -126,17 +126,81 @@ pub trait SyncEntity: Entity {
 /// An entity the user creates, lists and deletes (heroes, stories, custom events; not
 /// the profile, which exists once per account).
 pub trait Collection: SyncEntity {
-    /// What narrows a list (stories: by hero, favourites).
+    /// What narrows a list (stories: by hero, favourites, text).
     type Filter: Default + Debug + Send + Sync;
     /// One entry of a list (may be lighter than the view).
     type Summary: Serialize + Clone + Debug + Send + Sync + 'static;
 
-    /// The visible rows (pending deletes hidden), in the list's order.
+    /// The rows of `window` among the visible rows (pending deletes hidden) that match
+    /// `filter`, in the list's order, and how many match in all: filtered, sorted and
+    /// cut in SQLite, so a list of 10,000 rows costs what its visible rows cost.
+    fn page(
+        conn: &Connection,
+        filter: &Self::Filter,
+        window: Window,
+        max_attempts: u32,
+    ) -> Result<Page<Self::Summary>>;
+
+    /// Every visible row that matches `filter`, in the list's order.
     fn list(
         conn: &Connection,
         filter: &Self::Filter,
         max_attempts: u32,
-    ) -> Result<Vec<Self::Summary>>;
+    ) -> Result<Vec<Self::Summary>> {
+        Ok(Self::page(conn, filter, Window::ALL, max_attempts)?.rows)
+    }
+}
+
+/// Which rows of a list the UI asks for: `limit` rows from `offset` (the rows on screen
+/// and a margin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Window {
+    pub offset: u32,
+    pub limit: u32,
+}
+
+impl Window {
+    /// The whole list (the core's own callers and tests; the UI asks for windows).
+    pub const ALL: Window = Window {
+        offset: 0,
+        limit: u32::MAX,
+    };
+    /// The most rows one IPC request returns.
+    pub const MAX_LIMIT: u32 = 500;
+
+    /// The window a UI request may ask for: at most [`Window::MAX_LIMIT`] rows.
+    pub fn capped(self) -> Window {
+        Window {
+            offset: self.offset,
+            limit: self.limit.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+/// Part of a list: the rows of a [`Window`] and how many rows match in all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Page<T> {
+    pub total: u32,
+    pub offset: u32,
+    pub rows: Vec<T>,
+}
+
+/// The pattern a `LIKE … ESCAPE '\'` matches `text` anywhere with: `%` and `_` typed by
+/// the user are literal. `None` for an empty search.
+pub fn like_pattern(text: Option<&str>) -> Option<String> {
+    let text = text.map(str::trim).filter(|t| !t.is_empty())?;
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    Some(p)
 }
 
 /// An entity the user can mark as a favourite.

@@ -411,6 +411,18 @@ pub fn load_where<E: SyncEntity>(
     rows.map(|r| r?).collect()
 }
 
+/// How many rows match a `WHERE` clause.
+pub fn count_where<E: SyncEntity>(
+    conn: &Connection,
+    where_sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<u32> {
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM {} WHERE {where_sql}", E::TABLE))?
+        .query_row(params, |r| r.get(0))?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// Writes the whole row (insert or replace).
 pub fn save<E: SyncEntity>(conn: &Connection, row: &SyncRow<E>) -> Result<()> {
     let mut stmt = conn.prepare_cached(&sql::<E>().upsert)?;

@@ -10,7 +10,9 @@ use uuid::Uuid;
 pub use is_protocol::{CustomEvent, CustomEventInput, CustomEventServer};
 
 use crate::entity::store as entity;
-use crate::entity::{Collection, ConflictStrategy, Favorite, RowSync, SyncEntity, SyncRow};
+use crate::entity::{
+    Collection, ConflictStrategy, Favorite, Page, RowSync, SyncEntity, SyncRow, Window,
+};
 use crate::error::Result;
 use crate::policy::CachePolicy;
 
@@ -44,14 +46,25 @@ impl Collection for CustomEvent {
     type Summary = CustomEventView;
 
     /// Visible custom events: favourites first, then by title.
-    fn list(conn: &Connection, _filter: &(), max_attempts: u32) -> Result<Vec<CustomEventView>> {
+    fn page(
+        conn: &Connection,
+        _filter: &(),
+        window: Window,
+        max_attempts: u32,
+    ) -> Result<Page<CustomEventView>> {
+        const WHERE: &str = "sync_status <> 'pending_delete'";
+        let total = entity::count_where::<CustomEvent>(conn, WHERE, [])?;
         let rows = entity::load_where::<CustomEvent>(
             conn,
-            "sync_status <> 'pending_delete'",
-            "is_favorite DESC, title COLLATE NOCASE, id",
-            [],
+            WHERE,
+            "is_favorite DESC, title COLLATE NOCASE, id LIMIT ?1 OFFSET ?2",
+            [window.limit, window.offset],
         )?;
-        Ok(rows.iter().map(|r| view(r, max_attempts)).collect())
+        Ok(Page {
+            total,
+            offset: window.offset,
+            rows: rows.iter().map(|r| view(r, max_attempts)).collect(),
+        })
     }
 }
 

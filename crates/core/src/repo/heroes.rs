@@ -4,14 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use is_protocol::HeroTrait;
-use rusqlite::Connection;
-use serde::Serialize;
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use is_protocol::{Hero, HeroInput};
 
 use crate::entity::store as entity;
-use crate::entity::{Collection, ConflictStrategy, RowSync, SyncEntity, SyncRow};
+use crate::entity::{
+    like_pattern, Collection, ConflictStrategy, Page, RowSync, SyncEntity, SyncRow, Window,
+};
 use crate::error::Result;
 use crate::policy::CachePolicy;
 use crate::repo;
@@ -43,19 +45,42 @@ impl SyncEntity for Hero {
 }
 
 impl Collection for Hero {
-    type Filter = ();
+    type Filter = HeroFilter;
     type Summary = HeroView;
 
-    /// Every visible hero (pending deletes are hidden), by name.
-    fn list(conn: &Connection, _filter: &(), max_attempts: u32) -> Result<Vec<HeroView>> {
+    /// Visible heroes (pending deletes are hidden) by name, along the `heroes_by_name`
+    /// index.
+    fn page(
+        conn: &Connection,
+        filter: &HeroFilter,
+        window: Window,
+        max_attempts: u32,
+    ) -> Result<Page<HeroView>> {
+        const WHERE: &str =
+            "sync_status <> 'pending_delete' AND (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')";
+        let text = like_pattern(filter.text.as_deref());
+        let total = entity::count_where::<Hero>(conn, WHERE, [&text])?;
         let rows = entity::load_where::<Hero>(
             conn,
-            "sync_status <> 'pending_delete'",
-            "name COLLATE NOCASE, id",
-            [],
+            WHERE,
+            "name COLLATE NOCASE, id LIMIT ?2 OFFSET ?3",
+            params![text, window.limit, window.offset],
         )?;
-        Ok(rows.iter().map(|r| view(r, max_attempts)).collect())
+        Ok(Page {
+            total,
+            offset: window.offset,
+            rows: rows.iter().map(|r| view(r, max_attempts)).collect(),
+        })
     }
+}
+
+/// Which heroes a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HeroFilter {
+    /// Heroes whose name contains this (any case).
+    #[serde(default)]
+    pub text: Option<String>,
 }
 
 /// A hero as the UI shows it.
@@ -123,7 +148,7 @@ mod tests {
         repo::discard::<Hero>(tx, ctx, id)
     }
     fn list(conn: &Connection, max_attempts: u32) -> Result<Vec<HeroView>> {
-        Hero::list(conn, &(), max_attempts)
+        Hero::list(conn, &HeroFilter::default(), max_attempts)
     }
     fn get(conn: &Connection, id: Uuid, max_attempts: u32) -> Result<HeroView> {
         Ok(view(&repo::get_visible::<Hero>(conn, id)?, max_attempts))

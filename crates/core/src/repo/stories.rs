@@ -18,7 +18,10 @@ use uuid::Uuid;
 pub use is_protocol::{Story, StoryInput, StoryServer};
 
 use crate::entity::store::{self as entity, Columns, UuidText};
-use crate::entity::{Collection, ConflictStrategy, Favorite, RowSync, SyncEntity, SyncRow};
+use crate::entity::{
+    like_pattern, Collection, ConflictStrategy, Favorite, Page, RowSync, SyncEntity, SyncRow,
+    Window,
+};
 use crate::error::Result;
 use crate::outbox;
 use crate::policy::CachePolicy;
@@ -127,12 +130,13 @@ impl Collection for Story {
     type Filter = StoryFilter;
     type Summary = StorySummary;
 
-    fn list(
+    fn page(
         conn: &Connection,
         filter: &StoryFilter,
+        window: Window,
         max_attempts: u32,
-    ) -> Result<Vec<StorySummary>> {
-        list(conn, filter, max_attempts)
+    ) -> Result<Page<StorySummary>> {
+        page(conn, filter, window, max_attempts)
     }
 }
 
@@ -193,6 +197,9 @@ pub struct StoryFilter {
     pub hero_id: Option<Uuid>,
     #[serde(default)]
     pub favorites_only: bool,
+    /// Stories whose title or text contains this (any case).
+    #[serde(default)]
+    pub text: Option<String>,
 }
 
 /// What "generate a story" asks the server for.
@@ -254,13 +261,27 @@ fn visible_hero_name(conn: &Connection, hero: Uuid) -> Result<Option<String>> {
         .optional()?)
 }
 
-/// Visible stories, newest first, for the list (without the full text).
-pub fn list(
+/// The filter of a story list, as SQL over `stories s`: `?1` hero, `?2` favourites only,
+/// `?3` the text pattern.
+const STORY_FILTER: &str = "s.sync_status <> 'pending_delete'
+           AND (?1 IS NULL OR s.hero_id = ?1)
+           AND (?2 = 0 OR s.is_favorite = 1)
+           AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.content LIKE ?3 ESCAPE '\\')";
+
+/// Visible stories, newest first (along the `stories_by_created` index), for the list
+/// (without the full text).
+pub fn page(
     conn: &Connection,
     filter: &StoryFilter,
+    window: Window,
     max_attempts: u32,
-) -> Result<Vec<StorySummary>> {
-    let mut stmt = conn.prepare_cached(
+) -> Result<Page<StorySummary>> {
+    let hero = filter.hero_id.map(UuidText::new);
+    let text = like_pattern(filter.text.as_deref());
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM stories s WHERE {STORY_FILTER}"))?
+        .query_row(params![hero, filter.favorites_only, text], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT s.id AS id, h.id AS hero_id, h.name AS hero_name, s.title AS title,
                 substr(s.content, 1, 160) AS excerpt, s.language AS language,
                 s.event_type AS event_type, s.custom_event_id AS custom_event_id,
@@ -272,17 +293,26 @@ pub fn list(
                 s.base_version AS base_version, s.last_synced_at AS last_synced_at
          FROM stories s
          LEFT JOIN heroes h ON h.id = s.hero_id AND h.sync_status <> 'pending_delete'
-         WHERE s.sync_status <> 'pending_delete'
-           AND (?1 IS NULL OR s.hero_id = ?1)
-           AND (?2 = 0 OR s.is_favorite = 1)
-         ORDER BY s.created_at DESC, s.id",
-    )?;
+         WHERE {STORY_FILTER}
+         ORDER BY s.created_at DESC, s.id DESC
+         LIMIT ?4 OFFSET ?5"
+    ))?;
     let columns = Columns::of(&stmt);
     let rows = stmt.query_map(
-        params![filter.hero_id.map(UuidText::new), filter.favorites_only],
+        params![
+            hero,
+            filter.favorites_only,
+            text,
+            window.limit,
+            window.offset
+        ],
         |r| Ok(summary_from_row(&columns, r, max_attempts)),
     )?;
-    rows.map(|r| r?).collect()
+    Ok(Page {
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        offset: window.offset,
+        rows: rows.map(|r| r?).collect::<Result<_>>()?,
+    })
 }
 
 /// One list row, read by column name.
@@ -424,35 +454,87 @@ mod tests {
             .tx(|tx, ctx| repo::create::<Story>(tx, ctx, second))
             .unwrap();
 
-        let all = list(&f.conn, &StoryFilter::default(), 3).unwrap();
+        let all = Story::list(&f.conn, &StoryFilter::default(), 3).unwrap();
         assert_eq!(all.iter().map(|s| s.id).collect::<Vec<_>>(), [b.id, a.id]);
         assert_eq!(all[1].hero_name.as_deref(), Some("Luna"));
-        let by_hero = list(
+        let by_hero = Story::list(
             &f.conn,
             &StoryFilter {
                 hero_id: Some(luna.id),
-                favorites_only: false,
+                ..Default::default()
             },
             3,
         )
         .unwrap();
         assert_eq!(by_hero.len(), 1);
-        let favs = list(
+        let favs = Story::list(
             &f.conn,
             &StoryFilter {
-                hero_id: None,
                 favorites_only: true,
+                ..Default::default()
             },
             3,
         )
         .unwrap();
         assert_eq!(favs.iter().map(|s| s.id).collect::<Vec<_>>(), [b.id]);
+        let text = |t: &str| {
+            let filter = StoryFilter {
+                text: Some(t.into()),
+                ..Default::default()
+            };
+            Story::list(&f.conn, &filter, 3)
+                .unwrap()
+                .iter()
+                .map(|s| s.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(text("moon"), [a.id], "title, any case");
+        assert_eq!(text("  "), [b.id, a.id], "a blank search is no filter");
+        assert_eq!(text("%"), [] as [Uuid; 0], "% is literal");
         // The outbox payload of the story names its hero: it waits for the hero's create.
         let e = &outbox::entries_for(&f.conn, EntityKind::Story, a.id).unwrap()[0];
         assert_eq!(
             Story::dependencies(&e.payload),
             [(EntityKind::Hero, luna.id)]
         );
+    }
+
+    #[test]
+    fn a_page_is_a_window_of_the_list_and_counts_every_match() {
+        let mut f = Fixture::new(3);
+        let mut ids = Vec::new();
+        for i in 0..25 {
+            f.clock.advance(chrono::Duration::seconds(1));
+            let mut s = story(None);
+            s.title = format!("Story {i:02}");
+            s.is_favorite = i % 5 == 0;
+            ids.push(
+                f.tx(|tx, ctx| repo::create::<Story>(tx, ctx, s))
+                    .unwrap()
+                    .id,
+            );
+        }
+        ids.reverse(); // newest first
+        let window = |offset, limit| Window { offset, limit };
+        let p = page(&f.conn, &StoryFilter::default(), window(10, 10), 3).unwrap();
+        assert_eq!((p.total, p.offset), (25, 10));
+        assert_eq!(p.rows.iter().map(|s| s.id).collect::<Vec<_>>(), ids[10..20]);
+        let end = page(&f.conn, &StoryFilter::default(), window(20, 10), 3).unwrap();
+        assert_eq!(end.rows.len(), 5);
+        let past = page(&f.conn, &StoryFilter::default(), window(40, 10), 3).unwrap();
+        assert_eq!((past.total, past.rows.len()), (25, 0));
+        let favs = StoryFilter {
+            favorites_only: true,
+            ..Default::default()
+        };
+        let p = page(&f.conn, &favs, window(1, 2), 3).unwrap();
+        assert_eq!(p.total, 5, "the count is of the filtered list");
+        assert_eq!(p.rows.len(), 2);
+        // A deleted story leaves the count at once.
+        f.tx(|tx, ctx| repo::delete::<Story>(tx, ctx, ids[0]))
+            .unwrap();
+        let p = page(&f.conn, &StoryFilter::default(), window(0, 1), 3).unwrap();
+        assert_eq!((p.total, p.rows[0].id), (24, ids[1]));
     }
 
     #[test]
@@ -552,7 +634,7 @@ mod tests {
             .collect();
         assert_eq!(ops, [EntryOp::Create, EntryOp::Increment]);
         assert_eq!(
-            list(&f.conn, &StoryFilter::default(), 3).unwrap()[0].play_count,
+            Story::list(&f.conn, &StoryFilter::default(), 3).unwrap()[0].play_count,
             2
         );
 

@@ -77,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
     let mut i = 0u64;
     loop {
         i += 1;
-        let heroes = core.list::<Hero>(&())?;
+        let heroes = core.list::<Hero>(&Default::default())?;
         let stories = core.list::<Story>(&Default::default())?;
         match below(10) {
             0..=2 => {

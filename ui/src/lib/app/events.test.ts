@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SyncOverview } from '$lib/bindings/SyncOverview';
 
 const list = vi.hoisted(() => vi.fn());
-vi.mock('$lib/backend', () => ({ heroes: { list }, auth: {}, sync: {} }));
+const storyPage = vi.hoisted(() => vi.fn());
+vi.mock('$lib/backend', () => ({ heroes: { page: list }, stories: { page: storyPage }, auth: {}, sync: {} }));
 
 const { handleCoreEvent } = await import('./events');
 const { session } = await import('$lib/session/store.svelte');
@@ -24,7 +25,8 @@ const overview: SyncOverview = {
 
 describe('handleCoreEvent', () => {
   beforeEach(() => {
-    list.mockReset().mockResolvedValue([]);
+    list.mockReset().mockResolvedValue({ total: 0, offset: 0, rows: [] });
+    storyPage.mockReset().mockResolvedValue({ total: 0, offset: 0, rows: [] });
     toasts.items = [];
     session.account = null;
     session.expired = false;
@@ -36,6 +38,7 @@ describe('handleCoreEvent', () => {
     session.account = { user_id: 'u', email: 'e@x.io', name: 'Sam', server_url: 'http://s' };
     handleCoreEvent({ type: 'data_changed', entity: 'hero' });
     expect(list).toHaveBeenCalledTimes(1);
+    expect(storyPage).not.toHaveBeenCalled();
   });
 
   it('refetches only the list of the entity that changed', () => {

@@ -3,12 +3,14 @@ import type { CoreEvent } from '$lib/bindings/CoreEvent';
 import type { EntityKind } from '$lib/bindings/EntityKind';
 import { heroStore } from '$lib/heroes/store.svelte';
 import { session } from '$lib/session/store.svelte';
+import { storyStore } from '$lib/stories/store.svelte';
 import { syncStore } from '$lib/sync/store.svelte';
 import { reportError } from './report';
 
 /** The store that lists each entity the app shows; `data_changed` refetches that one only. */
 const LISTS: Partial<Record<EntityKind, { refresh(): Promise<void> }>> = {
   hero: heroStore,
+  story: storyStore,
 };
 
 export function handleCoreEvent(event: CoreEvent): void {

@@ -19,6 +19,10 @@ local: Record<string, unknown>,
  */
 server: Record<string, unknown>, 
 /**
+ * The version both started from (the last synced copy), when the row has one.
+ */
+base: Record<string, unknown> | null, 
+/**
  * Whether the server's copy is a deletion.
  */
 server_deleted: boolean, 

@@ -3,4 +3,8 @@
 /**
  * Which stories a list shows.
  */
-export type StoryFilter = { hero_id: string | null, favorites_only: boolean, };
+export type StoryFilter = { hero_id: string | null, favorites_only: boolean, 
+/**
+ * Stories whose title or text contains this (any case).
+ */
+text: string | null, };

@@ -2,13 +2,15 @@
 import { reportError } from '$lib/app/report';
 import { heroes as api } from '$lib/backend';
 import type { ErrorPayload } from '$lib/bindings/ErrorPayload';
+import type { HeroFilter } from '$lib/bindings/HeroFilter';
 import type { HeroInput } from '$lib/bindings/HeroInput';
 import type { HeroView } from '$lib/bindings/HeroView';
-import { ListStore } from '$lib/ui/list-store.svelte';
+import { PagedStore } from '$lib/ui/paged-store.svelte';
 
-export class HeroStore extends ListStore<HeroView> {
+/** The hero list, a window at a time (an account may have thousands of heroes). */
+export class HeroStore extends PagedStore<HeroView, HeroFilter> {
   constructor() {
-    super({ fetch: api.list, report: reportError });
+    super({ fetch: api.page, report: reportError, filter: { text: null } });
   }
 
   /** Creates a hero; rejects with an `ErrorPayload` for the form to show. */

@@ -2,14 +2,14 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HeroView } from '$lib/bindings/HeroView';
 
 const api = vi.hoisted(() => ({
-  list: vi.fn(),
+  page: vi.fn(),
   create: vi.fn(),
   update: vi.fn(),
   delete: vi.fn(),
   retry: vi.fn(),
   discard: vi.fn(),
 }));
-vi.mock('$lib/backend', () => ({ heroes: api, auth: {}, sync: {} }));
+vi.mock('$lib/backend', () => ({ heroes: api, stories: { page: vi.fn() }, auth: {}, sync: {} }));
 
 const { HeroStore } = await import('./store.svelte');
 const { toasts } = await import('$lib/ui/toasts.svelte');
@@ -37,39 +37,44 @@ const hero = (id: string, name = id): HeroView => ({
   },
 });
 
+const page = (rows: HeroView[], total = rows.length, offset = 0) => ({ total, offset, rows });
+
 describe('HeroStore', () => {
   beforeEach(() => {
     vi.resetAllMocks();
     toasts.items = [];
   });
 
-  it('loads the list', async () => {
-    api.list.mockResolvedValue([hero('a'), hero('b')]);
+  it('loads the first window and the count', async () => {
+    api.page.mockResolvedValue(page([hero('a'), hero('b')], 10_000));
     const store = new HeroStore();
     expect(store.loaded).toBe(false);
     await store.refresh();
     expect(store.loaded).toBe(true);
-    expect(store.items.map((h) => h.id)).toEqual(['a', 'b']);
+    expect(store.total).toBe(10_000);
+    expect([store.at(0)?.id, store.at(1)?.id, store.at(2)]).toEqual(['a', 'b', undefined]);
+    expect(api.page).toHaveBeenCalledWith({ text: null }, { offset: 0, limit: expect.any(Number) });
   });
 
-  it('shows a created hero at once', async () => {
+  it('shows a created hero after refetching its window', async () => {
     api.create.mockResolvedValue(hero('c', 'Luna'));
-    api.list.mockReturnValue(new Promise(() => {}));
+    api.page.mockResolvedValue(page([hero('a'), hero('c', 'Luna')]));
     const store = new HeroStore();
-    store.items = [hero('a')];
     await store.create({ name: 'Luna', age: 7, traits: ['kind'], appearance: '', special_ability: '' });
-    expect(store.items.map((h) => h.id)).toEqual(['c', 'a']);
+    expect(store.total).toBe(2);
+    expect(store.indexOf('c')).toBe(1);
   });
 
-  it("saves an edit under the hero's id", async () => {
+  it("saves an edit under the hero's id and shows it at once", async () => {
     const input = { name: 'Luna', age: 8, traits: ['kind' as const], appearance: '', special_ability: '' };
-    api.update.mockResolvedValue(hero('a', 'Luna'));
-    api.list.mockReturnValue(new Promise(() => {}));
+    api.page.mockResolvedValueOnce(page([hero('a'), hero('b')]));
     const store = new HeroStore();
-    store.items = [hero('a'), hero('b')];
-    await store.update('a', input);
+    await store.refresh();
+    api.update.mockResolvedValue(hero('a', 'Luna'));
+    api.page.mockReturnValue(new Promise(() => {}));
+    void store.update('a', input);
+    await vi.waitFor(() => expect(store.at(0)?.name).toBe('Luna'));
     expect(api.update).toHaveBeenCalledWith('a', input);
-    expect(store.items.map((h) => h.name)).toEqual(['Luna', 'b']);
   });
 
   it('passes validation errors of a create to the caller', async () => {
@@ -81,24 +86,53 @@ describe('HeroStore', () => {
     ).rejects.toEqual(error);
   });
 
-  it('brings a hero back and says why when its delete fails', async () => {
-    api.delete.mockRejectedValue({ code: 'internal', message: 'disk full', fields: [] });
-    api.list.mockResolvedValue([hero('a')]);
+  it('hides a deleted hero at once, and brings it back and says why when the delete fails', async () => {
+    api.page.mockResolvedValue(page([hero('a'), hero('b')]));
     const store = new HeroStore();
-    store.items = [hero('a')];
-    await store.delete('a');
     await store.refresh();
-    expect(store.items.map((h) => h.id)).toEqual(['a']);
+    let fail!: (e: unknown) => void;
+    api.delete.mockReturnValue(new Promise((_, reject) => (fail = reject)));
+    const deleting = store.delete('a');
+    expect([store.total, store.at(0)?.id]).toEqual([1, 'b']);
+    fail({ code: 'internal', message: 'disk full', fields: [] });
+    await deleting;
+    await store.refresh();
+    expect(store.at(0)?.id).toBe('a');
     expect(toasts.items.map((t) => t.message)).toEqual(['disk full']);
   });
 
   it('refetches after discarding a failed change', async () => {
     api.discard.mockResolvedValue(null);
-    api.list.mockResolvedValue([hero('a', 'server copy')]);
+    api.page.mockResolvedValue(page([hero('a', 'server copy')]));
     const store = new HeroStore();
     await store.discard('a');
     expect(api.discard).toHaveBeenCalledWith('a');
-    expect(store.items.map((h) => h.name)).toEqual(['server copy']);
+    expect(store.at(0)?.name).toBe('server copy');
+  });
+
+  it('asks only for the window in view while scrolling', async () => {
+    api.page.mockImplementation((_f, w: { offset: number; limit: number }) =>
+      Promise.resolve(page(Array.from({ length: w.limit }, (_, i) => hero(`h${w.offset + i}`)), 10_000, w.offset)),
+    );
+    const store = new HeroStore();
+    await store.refresh();
+    api.page.mockClear();
+    store.show(5, 20);
+    expect(api.page).not.toHaveBeenCalled();
+    store.show(5000, 5015);
+    await vi.waitFor(() => expect(store.at(5000)?.id).toBe('h5000'));
+    const [, window] = api.page.mock.calls[0];
+    expect(window.offset).toBeLessThanOrEqual(5000);
+    expect(window.offset + window.limit).toBeGreaterThanOrEqual(5015);
+    expect(window.limit).toBeLessThanOrEqual(200);
+  });
+
+  it('starts from the top with a new search', async () => {
+    api.page.mockResolvedValue(page([hero('a')], 1));
+    const store = new HeroStore();
+    store.setFilter({ text: 'lu' });
+    await vi.waitFor(() => expect(store.loaded).toBe(true));
+    expect(api.page).toHaveBeenLastCalledWith({ text: 'lu' }, expect.objectContaining({ offset: 0 }));
   });
 
   it('treats a refused session as expired, not as a toast', async () => {

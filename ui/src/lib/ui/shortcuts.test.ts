@@ -16,9 +16,18 @@ describe('shortcutFor', () => {
     expect(shortcutFor(key('F5'))).toBe('sync');
   });
 
-  it('makes a new hero on Ctrl+N and Cmd+N', () => {
-    expect(shortcutFor(key('n', { ctrlKey: true }))).toBe('new-hero');
-    expect(shortcutFor(key('n', { metaKey: true }))).toBe('new-hero');
+  it('makes a new item on Ctrl+N and Cmd+N', () => {
+    expect(shortcutFor(key('n', { ctrlKey: true }))).toBe('new');
+    expect(shortcutFor(key('n', { metaKey: true }))).toBe('new');
+  });
+
+  it('switches screens, searches, opens the Sync panel and the help', () => {
+    expect(shortcutFor(key('2', { ctrlKey: true }))).toBe('screen-2');
+    expect(shortcutFor(key('6', { ctrlKey: true }))).toBeNull();
+    expect(shortcutFor(key('f', { ctrlKey: true }))).toBe('search');
+    expect(shortcutFor(key('j', { metaKey: true }))).toBe('sync-panel');
+    expect(shortcutFor(key('F1'))).toBe('help');
+    expect(shortcutFor(key('/', { ctrlKey: true }))).toBe('help');
   });
 
   it('leaves plain typing and other chords alone', () => {

@@ -59,4 +59,16 @@ describe('ToastStore', () => {
     vi.advanceTimersByTime(1);
     expect(toasts.items.map((t) => t.message)).toEqual(['arrives while held']);
   });
+
+  it('runs an action once and never its expiry; an unused action expires', () => {
+    const store = new ToastStore();
+    const run = vi.fn();
+    const expire = vi.fn();
+    const id = store.show('Story deleted', 'info', { label: 'Undo', run }, expire);
+    store.act(id);
+    expect([run.mock.calls.length, expire.mock.calls.length, store.items.length]).toEqual([1, 0, 0]);
+    const other = store.show('Story deleted', 'info', { label: 'Undo', run }, expire);
+    store.dismiss(other);
+    expect(expire).toHaveBeenCalledTimes(1);
+  });
 });
