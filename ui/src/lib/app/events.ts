@@ -1,8 +1,10 @@
 /** Applies the core's `core-event`s to the stores. */
 import type { CoreEvent } from '$lib/bindings/CoreEvent';
 import type { EntityKind } from '$lib/bindings/EntityKind';
+import { customEventStore } from '$lib/events/store.svelte';
 import { heroStore } from '$lib/heroes/store.svelte';
 import { session } from '$lib/session/store.svelte';
+import { mediaEvents } from '$lib/stories/media-events.svelte';
 import { storyStore } from '$lib/stories/store.svelte';
 import { syncStore } from '$lib/sync/store.svelte';
 import { reportError } from './report';
@@ -11,6 +13,7 @@ import { reportError } from './report';
 const LISTS: Partial<Record<EntityKind, { refresh(): Promise<void> }>> = {
   hero: heroStore,
   story: storyStore,
+  custom_event: customEventStore,
 };
 
 export function handleCoreEvent(event: CoreEvent): void {
@@ -26,6 +29,11 @@ export function handleCoreEvent(event: CoreEvent): void {
       break;
     case 'session_expired':
       session.expired = true;
+      break;
+    case 'media_progress':
+    case 'media_ready':
+    case 'media_failed':
+      mediaEvents.emit(event);
       break;
   }
 }
