@@ -4,7 +4,8 @@
  * same `core-event`s, with a simulated sync; it is never included in a production build.
  *
  * URL parameters: `?signed-in` starts signed in, `heroes=N` seeds N heroes (try 10000),
- * `expired` ends the session a few seconds after start.
+ * `stories=N` seeds N stories (30 by default), `expired` ends the session a few seconds after
+ * start.
  */
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { Account } from '$lib/bindings/Account';
@@ -175,16 +176,12 @@ export function installFakeCore(params: URLSearchParams): void {
     notices_list: () => [],
     notice_dismiss: () => null,
     sync_report: () => JSON.stringify({ report: 'infinite-stories sync report (fake)', activity }, null, 2),
-    // The fake has no media: every picture shows its placeholder.
-    media_status: () => ({ state: 'unavailable' }),
-    media_download: () => ({ state: 'unavailable' }),
+    // Media status, download and story media generation are in `./fake/stories`.
     media_usage: () => ({ by_kind: [], total_bytes: 0, cap_bytes: 1 << 30 }),
     media_clear: () => 0,
     media_set_cap: () => ({ released: 0, expired: 0, over_cap: 0, freed_bytes: 0, kept_bytes: 0, still_over_cap: false }),
     hero_generate_avatar: () => fail('offline', 'The fake core cannot draw'),
-    story_generate_audio: () => fail('offline', 'The fake core cannot narrate'),
-    story_generate_illustrations: () => fail('offline', 'The fake core cannot draw'),
-    ...storyHandlers(),
+    ...storyHandlers({ params, heroes: () => heroes, offline: () => workOffline }),
     ...conflictHandlers(),
   };
 

@@ -3,7 +3,7 @@ import type { ErrorPayload } from '$lib/bindings/ErrorPayload';
 import type { SyncOverview } from '$lib/bindings/SyncOverview';
 
 /** What is being asked of the server, for the sentence that explains why it can't be. */
-export type Generated = 'a story' | 'a narration' | 'illustrations';
+export type Generated = 'a story' | 'a narration' | 'illustrations' | 'a narration or illustrations';
 
 /** The error codes that mean "the server is out of reach" rather than "it said no". */
 const UNREACHABLE = new Set(['offline', 'server_unreachable', 'unavailable', 'request_timeout']);
