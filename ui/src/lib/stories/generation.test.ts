@@ -30,7 +30,7 @@ describe('generationBlocked', () => {
 
   it('blocks when the server is unreachable or work offline is on', () => {
     expect(generationBlocked(overview({ network: 'server_unreachable' }))).toMatch(/can't be reached/);
-    expect(generationBlocked(overview({ work_offline: true }))).toMatch(/Work offline is on/);
+    expect(generationBlocked(overview({ work_offline: true }))).toMatch(/^You're offline — .*Work offline is on/);
   });
 
   it('names what is being generated', () => {

@@ -16,7 +16,7 @@ const UNREACHABLE = new Set(['offline', 'server_unreachable', 'unavailable', 're
 export function generationBlocked(overview: SyncOverview | null, what: Generated = 'a story'): string | null {
   if (!overview) return null;
   if (overview.work_offline) {
-    return `Work offline is on — generating ${what} needs the Infinite Stories server. Switch it off in the header to generate.`;
+    return `${offlineMessage(what)} Work offline is on: switch it off in the header to generate.`;
   }
   switch (overview.network) {
     case 'online':
