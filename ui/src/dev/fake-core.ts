@@ -171,21 +171,16 @@ export function installFakeCore(params: URLSearchParams): void {
       return overview();
     },
     sync_cancel: () => null,
-    activity_log: ({ limit }) => activity.slice(0, limit),
-    notices_list: () => [],
-    notice_dismiss: () => null,
+    // Activity, notices and the media cache's usage are answered in fake/conflicts.ts.
     sync_report: () => JSON.stringify({ report: 'infinite-stories sync report (fake)', activity }, null, 2),
     // The fake has no media: every picture shows its placeholder.
     media_status: () => ({ state: 'unavailable' }),
     media_download: () => ({ state: 'unavailable' }),
-    media_usage: () => ({ by_kind: [], total_bytes: 0, cap_bytes: 1 << 30 }),
-    media_clear: () => 0,
-    media_set_cap: () => ({ released: 0, expired: 0, over_cap: 0, freed_bytes: 0, kept_bytes: 0, still_over_cap: false }),
     hero_generate_avatar: () => fail('offline', 'The fake core cannot draw'),
     story_generate_audio: () => fail('offline', 'The fake core cannot narrate'),
     story_generate_illustrations: () => fail('offline', 'The fake core cannot draw'),
     ...storyHandlers(),
-    ...conflictHandlers(),
+    ...conflictHandlers({ heroes: () => heroes, changed, activity: () => activity, workOffline: () => workOffline }),
   };
 
   mockIPC(
