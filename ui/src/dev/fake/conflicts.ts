@@ -12,6 +12,7 @@ import type { HeroView } from '$lib/bindings/HeroView';
 import type { KindUsage } from '$lib/bindings/KindUsage';
 import type { Notice } from '$lib/bindings/Notice';
 import type { ProfileView } from '$lib/bindings/ProfileView';
+import { HERO_TRAITS } from '$lib/bindings/rules';
 import type { UsageView } from '$lib/bindings/UsageView';
 import { fail, now, send, synced, type Handlers } from './context';
 
@@ -89,7 +90,7 @@ export function conflictHandlers(world: FakeWorld): Handlers<
         server: {
           ...base,
           age: local.age + 1,
-          traits: [...base.traits, local.traits.includes('curious') ? 'gentle' : 'curious'],
+          traits: [...base.traits, HERO_TRAITS.find((t) => !local.traits.includes(t)) ?? 'kind'],
           special_ability: 'Can talk to owls, foxes and the moon',
         },
         server_deleted: false,
@@ -380,9 +381,8 @@ export function conflictHandlers(world: FakeWorld): Handlers<
     activity_log: ({ limit }) => [...world.activity(), ...seededActivity].slice(0, limit),
     profile_get: () => read({ ...profile }),
     profile_update: ({ input }) => {
-      if (world.workOffline()) fail('offline', 'Working offline');
       if (!input.name.trim()) fail('validation', 'Enter a name of 1 to 100 characters');
-      profile = { ...profile, ...input, updated_at: now() };
+      profile = { ...profile, ...input, updated_at: now(), sync: { ...profile.sync, status: 'pending_update', op: 'update' } };
       send({ type: 'data_changed', entity: 'user_profile' });
       return { ...profile };
     },

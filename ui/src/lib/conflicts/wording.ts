@@ -68,11 +68,11 @@ export function noticeBody(notice: Notice): string {
   const what = notice.fields.length ? `Your changes to the ${fieldList(notice.entity, notice.fields)}` : 'Your changes';
   switch (notice.reason) {
     case 'replaced':
-      return `${what} of this ${noun} were replaced by a newer version from another device. Your version is saved in its history.`;
+      return `${what} of this ${noun} were replaced by a newer version from another device.`;
     case 'dropped':
-      return `${what} of this ${noun} were changed on another device too, and that version was kept. Your version is saved in its history.`;
+      return `${what} of this ${noun} were changed on another device too, and that version was kept.`;
     case 'deleted_elsewhere':
-      return `This ${noun} was deleted on another device, so your recent changes to it were removed here too. You can bring it back.`;
+      return `This ${noun} was deleted on another device, with your recent changes. You can bring it back.`;
   }
 }
 
