@@ -1,6 +1,7 @@
 /** The Sync panel's data: the rows the server lacks, the activity log, a first sync's progress. */
 import { reportError } from '$lib/app/report';
-import { sync as api } from '$lib/backend';
+import { conflicts as conflictApi, sync as api } from '$lib/backend';
+import type { ConflictSummary } from '$lib/bindings/ConflictSummary';
 import type { ActivityEntry } from '$lib/bindings/ActivityEntry';
 import type { EntityKind } from '$lib/bindings/EntityKind';
 import type { ErrorPayload } from '$lib/bindings/ErrorPayload';
@@ -15,6 +16,8 @@ export class SyncPanelStore {
   visible = $state(false);
   rows = $state<UnsyncedRow[]>([]);
   activity = $state<ActivityEntry[]>([]);
+  /** The fields each conflicting row differs in, by id. */
+  conflictFields = $state<Record<string, string[]>>({});
   loaded = $state(false);
   /** The current pull's progress (from `sync_progress`), until it is done. */
   progress = $state<SyncProgress | null>(null);
@@ -47,9 +50,14 @@ export class SyncPanelStore {
       do {
         this.#again = false;
         try {
-          const [rows, activity] = await Promise.all([api.unsynced(), api.activity(ACTIVITY_LIMIT)]);
+          const [rows, activity, conflicts] = await Promise.all([
+            api.unsynced(),
+            api.activity(ACTIVITY_LIMIT),
+            conflictApi.list().catch((): ConflictSummary[] => []),
+          ]);
           this.rows = rows;
           this.activity = activity;
+          this.conflictFields = Object.fromEntries(conflicts.map((c) => [`${c.entity}:${c.id}`, c.fields]));
           this.loaded = true;
         } catch (error) {
           reportError(error as ErrorPayload);

@@ -7,7 +7,8 @@ const api = vi.hoisted(() => ({
   discard: vi.fn(),
   cancel: vi.fn(),
 }));
-vi.mock('$lib/backend', () => ({ sync: api }));
+const conflictList = vi.hoisted(() => vi.fn());
+vi.mock('$lib/backend', () => ({ sync: api, conflicts: { list: conflictList } }));
 
 const { SyncPanelStore, reportFileName, ACTIVITY_LIMIT } = await import('./panel.svelte');
 
@@ -18,6 +19,7 @@ describe('SyncPanelStore', () => {
     for (const fn of Object.values(api)) fn.mockReset();
     api.unsynced.mockResolvedValue([row('a', 'failed'), row('b', 'conflict'), row('c', 'pending_update')]);
     api.activity.mockResolvedValue([]);
+    conflictList.mockReset().mockResolvedValue([{ entity: 'hero', id: 'b', title: 'b', fields: ['name', 'age'] }]);
   });
 
   it('loads rows and splits them by state', async () => {
@@ -27,6 +29,15 @@ describe('SyncPanelStore', () => {
     expect(store.failed.map((r) => r.id)).toEqual(['a']);
     expect(store.conflicts.map((r) => r.id)).toEqual(['b']);
     expect(store.pending.map((r) => r.id)).toEqual(['c']);
+    expect(store.conflictFields).toEqual({ 'hero:b': ['name', 'age'] });
+  });
+
+  it('still lists the rows when the conflicts list fails', async () => {
+    conflictList.mockRejectedValue({ code: 'internal', message: 'x', fields: [] });
+    const store = new SyncPanelStore();
+    await store.refresh();
+    expect(store.rows).toHaveLength(3);
+    expect(store.conflictFields).toEqual({});
   });
 
   it('refreshes on core events only while on screen', async () => {
