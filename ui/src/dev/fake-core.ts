@@ -172,17 +172,13 @@ export function installFakeCore(params: URLSearchParams): void {
       return overview();
     },
     sync_cancel: () => null,
-    activity_log: ({ limit }) => activity.slice(0, limit),
-    notices_list: () => [],
-    notice_dismiss: () => null,
+    // Activity, notices and the media cache's usage are answered in fake/conflicts.ts.
     sync_report: () => JSON.stringify({ report: 'infinite-stories sync report (fake)', activity }, null, 2),
-    // Media status, download and story media generation are in `./fake/stories`.
-    media_usage: () => ({ by_kind: [], total_bytes: 0, cap_bytes: 1 << 30 }),
-    media_clear: () => 0,
-    media_set_cap: () => ({ released: 0, expired: 0, over_cap: 0, freed_bytes: 0, kept_bytes: 0, still_over_cap: false }),
     hero_generate_avatar: () => fail('offline', 'The fake core cannot draw'),
+    // Stories, events, media and story media generation: ./fake/stories.
     ...storyHandlers({ params, heroes: () => heroes, offline: () => workOffline }),
-    ...conflictHandlers(),
+    // Conflicts, notices, activity, the Sync panel, profile, usage and media usage: ./fake/conflicts.
+    ...conflictHandlers({ heroes: () => heroes, changed, activity: () => activity, workOffline: () => workOffline }),
   };
 
   mockIPC(

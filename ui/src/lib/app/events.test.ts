@@ -3,12 +3,21 @@ import type { SyncOverview } from '$lib/bindings/SyncOverview';
 
 const list = vi.hoisted(() => vi.fn());
 const storyPage = vi.hoisted(() => vi.fn());
-vi.mock('$lib/backend', () => ({ heroes: { page: list }, stories: { page: storyPage }, auth: {}, sync: {} }));
+const profileGet = vi.hoisted(() => vi.fn());
+vi.mock('$lib/backend', () => ({
+  heroes: { page: list },
+  stories: { page: storyPage },
+  auth: {},
+  sync: {},
+  profile: { get: profileGet, usage: vi.fn() },
+}));
 
 const { handleCoreEvent } = await import('./events');
 const { session } = await import('$lib/session/store.svelte');
 const { syncStore } = await import('$lib/sync/store.svelte');
 const { toasts } = await import('$lib/ui/toasts.svelte');
+const { noticeStore } = await import('$lib/conflicts/notices.svelte');
+const { syncPanel } = await import('$lib/sync/panel.svelte');
 
 const overview: SyncOverview = {
   account: null,
@@ -27,6 +36,7 @@ describe('handleCoreEvent', () => {
   beforeEach(() => {
     list.mockReset().mockResolvedValue({ total: 0, offset: 0, rows: [] });
     storyPage.mockReset().mockResolvedValue({ total: 0, offset: 0, rows: [] });
+    profileGet.mockReset().mockResolvedValue({ value: { theme: 'system' }, source: 'network', saved_copy: null, refreshing: false });
     toasts.items = [];
     session.account = null;
     session.expired = false;
@@ -63,5 +73,32 @@ describe('handleCoreEvent', () => {
   it('marks the session expired', () => {
     handleCoreEvent({ type: 'session_expired' });
     expect(session.expired).toBe(true);
+  });
+
+  it('shows a notice the core pushes', () => {
+    noticeStore.clear();
+    const notice = {
+      id: 7,
+      created_at: '2025-03-01T12:00:00Z',
+      entity: 'hero' as const,
+      entity_id: 'h1',
+      title: 'Luna',
+      reason: 'replaced' as const,
+      fields: ['name'],
+      history_id: 2,
+    };
+    handleCoreEvent({ type: 'notice', notice });
+    expect(noticeStore.items).toEqual([notice]);
+  });
+
+  it('passes sync progress to the Sync panel', () => {
+    handleCoreEvent({ type: 'sync_progress', progress: { received: 40, remaining: 60, first_sync: true, done: false } });
+    expect(syncPanel.progress?.received).toBe(40);
+  });
+
+  it('re-reads the profile when it changed', () => {
+    session.account = { user_id: 'u', email: 'e@x.io', name: 'Sam', server_url: 'http://s' };
+    handleCoreEvent({ type: 'data_changed', entity: 'user_profile' });
+    expect(profileGet).toHaveBeenCalledTimes(1);
   });
 });

@@ -6,6 +6,9 @@ import { heroStore } from '$lib/heroes/store.svelte';
 import { session } from '$lib/session/store.svelte';
 import { mediaEvents } from '$lib/stories/media-events.svelte';
 import { storyStore } from '$lib/stories/store.svelte';
+import { noticeStore } from '$lib/conflicts/notices.svelte';
+import { profileStore } from '$lib/profile/store.svelte';
+import { syncPanel } from '$lib/sync/panel.svelte';
 import { syncStore } from '$lib/sync/store.svelte';
 import { reportError } from './report';
 
@@ -20,10 +23,20 @@ export function handleCoreEvent(event: CoreEvent): void {
   switch (event.type) {
     case 'data_changed':
       if (session.account) void LISTS[event.entity]?.refresh();
+      if (session.account && event.entity === 'user_profile') void profileStore.refresh();
+      syncPanel.changed();
       break;
     case 'overview':
       syncStore.overview = event.overview;
+      syncPanel.changed();
       break;
+    case 'sync_progress':
+      syncPanel.onProgress(event.progress);
+      break;
+    case 'notice':
+      noticeStore.add(event.notice);
+      break;
+
     case 'sync_failed':
       reportError(event.error);
       break;
