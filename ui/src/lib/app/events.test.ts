@@ -67,7 +67,9 @@ describe('handleCoreEvent', () => {
 
   it('shows sync failures as toasts', () => {
     handleCoreEvent({ type: 'sync_failed', error: { code: 'server', message: 'Server error (500)', fields: [] } });
-    expect(toasts.items.map((t) => t.message)).toEqual(['Server error (500)']);
+    expect(toasts.items.map((t) => t.message)).toEqual([
+      'The server had a problem. Your changes are saved; sync will try again by itself.',
+    ]);
   });
 
   it('marks the session expired', () => {

@@ -10,7 +10,7 @@ import { PagedStore } from '$lib/ui/paged-store.svelte';
 /** The hero list, a window at a time (an account may have thousands of heroes). */
 export class HeroStore extends PagedStore<HeroView, HeroFilter> {
   constructor() {
-    super({ fetch: api.page, report: reportError, filter: { text: null } });
+    super({ fetch: api.page, report: reportError, name: 'heroes', filter: { text: null } });
   }
 
   /** Creates a hero; rejects with an `ErrorPayload` for the form to show. */

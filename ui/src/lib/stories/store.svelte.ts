@@ -28,7 +28,7 @@ export class StoryStore extends PagedStore<StorySummary, StoryFilter> {
   #undoable = new Map<string, number>();
 
   constructor() {
-    super({ fetch: api.page, report: reportError, filter: NO_FILTER });
+    super({ fetch: api.page, report: reportError, name: 'stories', filter: NO_FILTER });
   }
 
   /** Creates a story; rejects with an `ErrorPayload` for the form to show. */

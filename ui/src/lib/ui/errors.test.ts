@@ -43,8 +43,15 @@ describe('error helpers', () => {
   });
 
   it('words known codes for people and passes others through', () => {
-    expect(describeError({ code: 'offline', message: 'x', fields: [] })).toMatch(/offline/);
-    expect(describeError({ code: 'server', message: 'Server said no', fields: [] })).toBe('Server said no');
-    expect(describeError({ code: 'server', message: '', fields: [] })).toBe('Something went wrong.');
+    expect(describeError({ code: 'offline', message: 'x', fields: [] })).toMatch(/Can’t reach the Infinite Stories server/);
+    expect(describeError({ code: 'server', message: 'the server answered 503: busy', fields: [] })).not.toMatch(/503/);
+    expect(describeError({ code: 'limit_reached', message: 'the server answered 500: x', fields: [] })).not.toMatch(/500/);
+    expect(describeError({ code: 'limit_reached', message: 'You have used this month’s stories.', fields: [] })).toBe(
+      'You have used this month’s stories.',
+    );
+    // A transport failure's message is raw: people get a sentence instead.
+    expect(describeError({ code: 'server', message: 'Server said no', fields: [] })).toMatch(/^The server had a problem/);
+    expect(describeError({ code: 'bad_request', message: 'Server said no', fields: [] })).toBe('Server said no');
+    expect(describeError({ code: 'bad_request', message: '', fields: [] })).toBe('Something went wrong.');
   });
 });

@@ -46,14 +46,25 @@ export function fieldMessages(fields: FieldError[]): Record<string, string> {
 export function describeError(error: ErrorPayload): string {
   switch (errorCode(error)) {
     case 'offline':
-      return 'You’re offline. Your changes are saved and will sync later.';
+      // The same words whether the network is down or only the server is: the header's
+      // indicator says which, and a toast must never contradict it.
+      return 'Can’t reach the Infinite Stories server right now. Your changes are saved and will sync when it’s back.';
     case 'unauthorized':
       return 'Your session has ended. Sign in again to keep syncing.';
     case 'not_signed_in':
       return 'Sign in to continue.';
     case 'not_found':
-      return 'That hero no longer exists.';
+      return 'That item no longer exists. It may have been deleted on another device.';
+    case 'server':
+    case 'unavailable':
+      return 'The server had a problem. Your changes are saved; sync will try again by itself.';
+    case 'rate_limited':
+      return 'The server asked us to slow down. Sync will go on in a moment.';
     default:
+      // A raw transport or server sentence ("the server answered 503: …") is not for people.
+      if (/^(the server answered|error sending request|http )/i.test(error.message)) {
+        return 'The server had a problem. Your changes are saved; sync will try again by itself.';
+      }
       return error.message || 'Something went wrong.';
   }
 }

@@ -96,9 +96,9 @@ describe('FormState', () => {
   it('words other errors for people', async () => {
     const f = form({ name: 'Luna', age: 7 });
     await f.submit(() => Promise.reject({ code: 'not_found', message: 'gone', fields: [] }));
-    expect(f.general).toBe('That hero no longer exists.');
+    expect(f.general).toBe('That item no longer exists. It may have been deleted on another device.');
     await f.submit(() => Promise.reject({ code: 'server', message: 'Server error (500)', fields: [] }));
-    expect(f.general).toBe('Server error (500)');
+    expect(f.general).toMatch(/^The server had a problem/);
     expect(f.errors).toEqual({});
   });
 
