@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-  xvfb x11-utils webkit2gtk-driver imagemagick curl ca-certificates
+  libdbus-1-dev xvfb x11-utils webkit2gtk-driver imagemagick curl ca-certificates
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -8,11 +8,10 @@
 use is_core::media::{CacheKind, EvictionReport, MediaRef, MediaStatus, MediaUsage};
 use is_core::{
     Account, ActivityEntry, ConflictChoice, ConflictDetail, ConflictRecord, ConflictStrategy,
-    ConflictSummary, Core, CoreError, CustomEvent, DesktopPrefs, CustomEventInput, CustomEventView,
+    ConflictSummary, Core, CoreError, CustomEvent, CustomEventInput, CustomEventView, DesktopPrefs,
     EntityKind, ErrorPayload, GenerateStoryInput, Hero, HeroFilter, HeroInput, HeroView,
-    IllustrationView, MediaJob, Notice, Page, ProfileInput, ProfileView, Read, Story,
-    StoryFilter, StoryInput, StorySummary, StoryView, SyncOverview, SyncReport, UnsyncedRow,
-    UsageView, Window,
+    IllustrationView, MediaJob, Notice, Page, ProfileInput, ProfileView, Read, Story, StoryFilter,
+    StoryInput, StorySummary, StoryView, SyncOverview, SyncReport, UnsyncedRow, UsageView, Window,
 };
 use tauri::State;
 use uuid::Uuid;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use is_core::clock::SystemClock;
 use is_core::rng::SplitMix64;
 use is_core::transport::HttpTransport;
-use is_core::{Core, CoreConfig, Hero, HeroInput, HeroTrait};
+use is_core::{Core, CoreConfig, Hero, HeroInput, HeroTrait, Window};
 use rusqlite::{params, Connection};
 
 const WARMUP: usize = 200;
@@ -153,6 +153,18 @@ fn main() {
         lists.push(start.elapsed());
         assert_eq!(all.len(), WARMUP + SAMPLES);
     }
+    // What the UI asks for: the window of rows around the screen and the count.
+    let total = WARMUP + SAMPLES;
+    let mut windows = Vec::with_capacity(200);
+    for i in 0..200 {
+        let offset = ((i * 7_919) % (total - 120)) as u32;
+        let start = Instant::now();
+        let page = core
+            .page::<Hero>(&Default::default(), Window { offset, limit: 120 })
+            .unwrap();
+        windows.push(start.elapsed());
+        assert_eq!((page.total as usize, page.rows.len()), (total, 120));
+    }
     for i in 0..WARMUP {
         raw_create(&mut raw, i, &payload);
     }
@@ -177,6 +189,7 @@ fn main() {
     report("raw 2 INSERTs (baseline)", raw_creates);
     report("edit hero (+outbox)", edits);
     report(&format!("list {} heroes", WARMUP + SAMPLES), lists);
+    report("page: 120 rows + count", windows);
     report(&format!("raw SELECT {} rows", WARMUP + SAMPLES), raw_lists);
     println!();
     println!("| ratio to the baseline   |   core |    raw |  ratio |");

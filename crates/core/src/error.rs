@@ -41,6 +41,9 @@ pub enum CoreError {
     UnsyncedChanges { count: u32 },
     #[error(transparent)]
     Media(#[from] MediaError),
+    /// The keyring (or its fallback) could not keep or give the session token.
+    #[error("The session could not be kept safely: {0}")]
+    Secrets(#[from] crate::secrets::SecretError),
 }
 
 fn validation_message(errors: &[FieldError]) -> String {
@@ -112,7 +115,9 @@ impl CoreError {
             CoreError::Server { body, .. } => return &body.code,
             CoreError::Transport(e) if e.is_offline() => ErrorCode::Offline,
             CoreError::Transport(_) => ErrorCode::Server,
-            CoreError::Db(_) | CoreError::Corrupt(_) | CoreError::Io(_) => ErrorCode::Internal,
+            CoreError::Db(_) | CoreError::Corrupt(_) | CoreError::Io(_) | CoreError::Secrets(_) => {
+                ErrorCode::Internal
+            }
             CoreError::Cancelled => ErrorCode::Cancelled,
             CoreError::UnsyncedChanges { .. } => ErrorCode::UnsyncedChanges,
             CoreError::Media(e) => {

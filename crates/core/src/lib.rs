@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod policy;
 pub mod repo;
 pub mod rng;
+pub mod secrets;
 pub mod status;
 pub mod sync;
 pub mod transport;
@@ -44,9 +45,9 @@ pub use error::{CoreError, ErrorCode, ErrorPayload, Result};
 pub use events::{CoreEvent, Refreshed};
 pub use is_protocol::media::MediaJob;
 pub use is_protocol::{
-    CustomEvent, CustomEventInput, EntityKind, EventCategory, EventTone, EventType, GenerationStatus, Hero,
-    HeroInput, HeroTrait, Language, Profile, ProfileInput, Story, StoryInput, SubscriptionTier,
-    Theme, UsageStats,
+    CustomEvent, CustomEventInput, EntityKind, EventCategory, EventTone, EventType,
+    GenerationStatus, Hero, HeroInput, HeroTrait, Language, Profile, ProfileInput, Story,
+    StoryInput, SubscriptionTier, Theme, UsageStats,
 };
 pub use policy::{CachePolicy, Read, ReadSource};
 pub use repo::custom_events::CustomEventView;

@@ -203,7 +203,10 @@ async fn a_second_device_pulls_and_deletes_propagate() {
     phone.delete::<Hero>(luna.id).unwrap();
     phone.sync_now().await.unwrap();
     laptop.sync_now().await.unwrap();
-    assert_eq!(names(&laptop.list::<Hero>(&Default::default()).unwrap()), ["Max"]);
+    assert_eq!(
+        names(&laptop.list::<Hero>(&Default::default()).unwrap()),
+        ["Max"]
+    );
     assert_eq!(
         laptop.cached::<Hero>(luna.id).unwrap_err().code(),
         "not_found"
@@ -367,5 +370,40 @@ async fn signing_out_warns_about_unsynced_work_then_leaves_nothing_behind() {
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert_eq!(server_heroes(&server, "bob@example.com").await.len(), 0);
+    server.stop().await;
+}
+
+/// The session token is kept out of the SQLite cache (and its WAL): the secret store
+/// has it while signed in, and nothing has it after sign-out.
+#[tokio::test]
+async fn the_session_token_lives_in_the_secret_store_never_in_the_cache() {
+    let world = World::new();
+    let server = world.start_server().await;
+    let device = world.device("laptop", &server.base_url);
+    sign_up(&device, "ada@example.com").await;
+    device.create::<Hero>(hero("Luna", 6)).unwrap();
+    device.sync_now().await.unwrap();
+
+    let dir = world.device_dir("laptop");
+    let secrets = dir.join("secrets");
+    let files: Vec<_> = std::fs::read_dir(&secrets).unwrap().collect();
+    assert_eq!(files.len(), 1, "one session");
+    let token = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
+    assert!(token.len() >= 16, "{token}");
+    for name in ["cache.sqlite3", "cache.sqlite3-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(name)) {
+            let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());
+            assert!(!found, "the token is in {name}");
+        }
+    }
+    // A relaunch reads it back from the secret store.
+    drop(device);
+    let again = world.device("laptop", &server.base_url);
+    again.create::<Hero>(hero("Max", 7)).unwrap();
+    again.sync_now().await.unwrap();
+    assert_eq!(server_heroes(&server, "ada@example.com").await.len(), 2);
+
+    again.sign_out(false).await.unwrap();
+    assert_eq!(std::fs::read_dir(&secrets).unwrap().count(), 0);
     server.stop().await;
 }

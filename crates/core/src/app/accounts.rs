@@ -18,18 +18,37 @@ use crate::policy::{self, Read};
 use crate::repo;
 use crate::repo::profile::{self, Profile, ProfileView};
 use crate::repo::usage::{self, UsageView};
+use crate::secrets::{session_key, SecretStore};
 use crate::status::Account;
 use crate::transport::TransportError;
 
 impl Core {
     pub fn account(&self) -> Result<Option<Account>> {
-        self.db()
-            .read(|c| Ok(load_account(c)?.map(|(account, _)| account)))
+        self.db().read(load_account)
     }
 
+    /// The session token, from the secret store (read once, then remembered).
     pub(crate) fn token(&self) -> Result<Option<String>> {
-        self.db()
-            .read(|c| Ok(load_account(c)?.and_then(|(_, token)| token)))
+        let mut cached = self.inner.session.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(token) = &*cached {
+            return Ok(token.clone());
+        }
+        let token = match self.account()? {
+            Some(a) => self.inner.secrets.get(&session_key_of(&a))?,
+            None => None,
+        };
+        *cached = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Forgets the session (sign-out, or the server refused it): the secret is deleted.
+    pub(crate) fn forget_session(&self) -> Result<()> {
+        let account = self.account()?;
+        *self.inner.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(None);
+        if let Some(a) = account {
+            self.inner.secrets.delete(&session_key_of(&a))?;
+        }
+        Ok(())
     }
 
     pub async fn sign_up(&self, email: &str, password: &str, name: &str) -> Result<Account> {
@@ -84,7 +103,12 @@ impl Core {
             name: s.user.name.clone(),
             server_url: self.inner.engine.transport.base_url().to_owned(),
         };
-        self.db().write(|tx| {
+        // The token goes to the secret store first: a row without its token is an
+        // account whose session ended, never one whose token sits in the cache.
+        let key = session_key_of(&account);
+        self.inner.secrets.set(&key, &s.token)?;
+        *self.inner.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(Some(s.token.clone()));
+        let stored = self.db().write(|tx| {
             let owner = meta::get(tx, OWNER)?;
             if owner.as_deref().is_some_and(|o| o != account.user_id.to_string()) {
                 // This device holds another account's data. Never push it as this user,
@@ -104,18 +128,24 @@ impl Core {
             meta::set(tx, OWNER, &account.user_id.to_string())?;
             tx.execute(
                 "INSERT OR REPLACE INTO account (id, user_id, email, name, server_url, token, expires_at)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (1, ?1, ?2, ?3, ?4, NULL, ?5)",
                 params![
                     account.user_id.to_string(),
                     account.email,
                     account.name,
                     account.server_url,
-                    s.token,
                     s.expires_at.to_rfc3339()
                 ],
             )?;
             Ok(())
-        })?;
+        });
+        if let Err(e) = stored {
+            *self.inner.session.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            if let Err(d) = self.inner.secrets.delete(&key) {
+                tracing::warn!(%d, "could not delete the session of a refused sign-in");
+            }
+            return Err(e);
+        }
         for entity in EntityKind::ALL {
             self.emit(CoreEvent::DataChanged { entity });
         }
@@ -142,6 +172,9 @@ impl Core {
         }
         // Wait for a running sync to stop, so that nothing it writes outlives the wipe.
         let _running = self.inner.sync_lock.lock().await;
+        if let Err(e) = self.forget_session() {
+            tracing::warn!(%e, "could not delete the session token");
+        }
         self.db().write(|tx| {
             wipe_user_data(tx)?;
             tx.execute("DELETE FROM account", [])?;
@@ -244,37 +277,50 @@ impl Core {
 
 const OWNER: &str = "owner_user_id";
 
-pub(crate) fn load_account(conn: &Connection) -> Result<Option<(Account, Option<String>)>> {
+pub(crate) fn load_account(conn: &Connection) -> Result<Option<Account>> {
     let row = conn
         .query_row(
-            "SELECT user_id, email, name, server_url, token FROM account WHERE id = 1",
+            "SELECT user_id, email, name, server_url FROM account WHERE id = 1",
             [],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            },
+            |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    row.map(|(user_id, email, name, server_url, token)| {
+    row.map(|(user_id, email, name, server_url)| {
         let user_id = user_id
             .parse()
             .map_err(|_| CoreError::Corrupt("account: bad user id".into()))?;
-        Ok((
-            Account {
-                user_id,
-                email,
-                name,
-                server_url,
-            },
-            token,
-        ))
+        Ok(Account {
+            user_id,
+            email,
+            name,
+            server_url,
+        })
     })
     .transpose()
+}
+
+fn session_key_of(a: &Account) -> String {
+    session_key(&a.user_id.to_string(), &a.server_url)
+}
+
+/// A cache written by an older version kept the token in the `account` row: it moves to
+/// the secret store, and the column is cleared.
+pub(crate) fn move_token_out_of_the_cache(
+    conn: &Connection,
+    secrets: &dyn SecretStore,
+) -> Result<()> {
+    let row: Option<(String, String, String)> = conn
+        .query_row(
+            "SELECT user_id, server_url, token FROM account WHERE id = 1 AND token IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((user_id, server_url, token)) = row {
+        secrets.set(&session_key(&user_id, &server_url), &token)?;
+        conn.execute("UPDATE account SET token = NULL", [])?;
+    }
+    Ok(())
 }
 
 /// Deletes everything that belongs to the signed-in account (device settings such as
@@ -324,5 +370,34 @@ fn auth_error(e: TransportError) -> CoreError {
             }
         }
         other => CoreError::Transport(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::FileSecrets;
+
+    #[test]
+    fn a_token_an_older_version_kept_in_the_cache_moves_to_the_secret_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO account (id, user_id, email, name, server_url, token, expires_at)
+             VALUES (1, '00000000-0000-0000-0000-000000000007', 'a@b.c', 'Ada', 'http://s', 'tok', 'x')",
+            [],
+        )
+        .unwrap();
+        let secrets = FileSecrets::in_data_dir(dir.path());
+        move_token_out_of_the_cache(&conn, &secrets).unwrap();
+        let key = session_key("00000000-0000-0000-0000-000000000007", "http://s");
+        assert_eq!(secrets.get(&key).unwrap().as_deref(), Some("tok"));
+        let left: Option<String> = conn
+            .query_row("SELECT token FROM account", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, None);
+        // Nothing to move the second time.
+        move_token_out_of_the_cache(&conn, &secrets).unwrap();
+        assert_eq!(load_account(&conn).unwrap().unwrap().name, "Ada");
     }
 }

@@ -24,7 +24,11 @@ impl Core {
     }
 
     /// One window of a collection's list and how many rows match (the UI's lists).
-    pub fn page<E: Collection>(&self, filter: &E::Filter, window: Window) -> Result<Page<E::Summary>> {
+    pub fn page<E: Collection>(
+        &self,
+        filter: &E::Filter,
+        window: Window,
+    ) -> Result<Page<E::Summary>> {
         let max = self.max_attempts();
         self.db().read(|c| E::page(c, filter, window.capped(), max))
     }

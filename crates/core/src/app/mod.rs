@@ -35,6 +35,7 @@ use crate::events::CoreEvent;
 use crate::media::MediaCache;
 use crate::repo::Ctx;
 use crate::rng::{Rng, SplitMix64};
+use crate::secrets::{FileSecrets, SecretStore};
 use crate::sync::plan::RetryPolicy;
 use crate::sync::SyncEngine;
 use crate::transport::{HttpTransport, Transport, TransportError};
@@ -59,6 +60,9 @@ pub struct CoreConfig {
     pub run_timeout: Duration,
     /// The media cache's retention, cap, concurrency and retries.
     pub media: crate::media::MediaConfig,
+    /// Where the session token is kept (the shell gives the OS keyring); `None`: files
+    /// readable by the user only, in the data directory ([`FileSecrets`]).
+    pub secrets: Option<Arc<dyn SecretStore>>,
 }
 
 impl CoreConfig {
@@ -72,6 +76,7 @@ impl CoreConfig {
             probe_interval: Duration::from_secs(30),
             run_timeout: Duration::from_secs(10 * 60),
             media: crate::media::MediaConfig::default(),
+            secrets: None,
         }
     }
 
@@ -87,6 +92,9 @@ impl CoreConfig {
 
 pub(crate) struct Inner {
     pub(crate) engine: SyncEngine,
+    pub(crate) secrets: Arc<dyn SecretStore>,
+    /// The session token as last read from `secrets` (`None`: not read yet).
+    pub(crate) session: Mutex<Option<Option<String>>>,
     pub(crate) media: Arc<MediaCache>,
     pub(crate) config: CoreConfig,
     /// At most one sync runs at a time.
@@ -133,6 +141,13 @@ impl Core {
             .flatten()
             .as_deref()
             == Some("1");
+        let secrets = config
+            .secrets
+            .clone()
+            .unwrap_or_else(|| Arc::new(FileSecrets::in_data_dir(&config.data_dir)));
+        if let Err(e) = accounts::move_token_out_of_the_cache(&conn, secrets.as_ref()) {
+            tracing::warn!(%e, "could not move the session token to the {}", secrets.kind());
+        }
         let engine = SyncEngine::new(Arc::new(Db::new(conn)), transport, clock, rng, config.retry);
         let media = Arc::new(MediaCache::new(
             config.media_dir(),
@@ -146,6 +161,8 @@ impl Core {
         Core {
             inner: Arc::new(Inner {
                 engine,
+                secrets,
+                session: Mutex::new(None),
                 media,
                 config,
                 sync_lock: tokio::sync::Mutex::new(()),

@@ -12,15 +12,15 @@ use super::accounts::load_account;
 use super::Core;
 use crate::app::scheduler::Trigger;
 use crate::db::meta;
+use crate::diagnostics::{self, ActivityEntry, Notice, RunOutcome};
 use crate::entity::store as entity;
 use crate::entity::{RowSync, SyncEntity};
+use crate::error::{CoreError, Result};
+use crate::events::CoreEvent;
 use crate::repo::custom_events::CustomEvent;
 use crate::repo::heroes::Hero;
 use crate::repo::profile::Profile;
 use crate::repo::stories::Story;
-use crate::diagnostics::{self, ActivityEntry, Notice, RunOutcome};
-use crate::error::{CoreError, Result};
-use crate::events::CoreEvent;
 use crate::status::{NetworkState, SyncOverview};
 use crate::sync::plan::{classify_failure, Failure};
 use crate::sync::{RunError, SyncReport};
@@ -98,20 +98,14 @@ pub(crate) struct Runtime {
 
 impl Core {
     pub fn overview(&self) -> Result<SyncOverview> {
-        let (account, paused, last_sync_at, work_offline, (pending, failed, conflicts)) =
+        let (account, last_sync_at, work_offline, (pending, failed, conflicts)) =
             self.db().read(|c| {
                 let acc = load_account(c)?;
-                let paused = acc.as_ref().is_some_and(|(_, token)| token.is_none());
                 let last = meta::get(c, meta::LAST_SYNC_AT)?.and_then(|t| t.parse().ok());
                 let offline = meta::get(c, meta::WORK_OFFLINE)?.as_deref() == Some("1");
-                Ok((
-                    acc.map(|(a, _)| a),
-                    paused,
-                    last,
-                    offline,
-                    crate::repo::counts(c)?,
-                ))
+                Ok((acc, last, offline, crate::repo::counts(c)?))
             })?;
+        let paused = account.is_some() && self.token()?.is_none();
         let rt = self.runtime();
         Ok(SyncOverview {
             account,
@@ -229,10 +223,7 @@ impl Core {
                 Ok(report.clone())
             }
             Err(RunError::Unauthorized) => {
-                self.db().write(|tx| {
-                    tx.execute("UPDATE account SET token = NULL", [])?;
-                    Ok(())
-                })?;
+                self.forget_session()?;
                 self.emit(CoreEvent::SessionExpired);
                 Err(CoreError::Server {
                     status: 401,

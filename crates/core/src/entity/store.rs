@@ -418,7 +418,10 @@ pub fn count_where<E: SyncEntity>(
     params: impl rusqlite::Params,
 ) -> Result<u32> {
     let n: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM {} WHERE {where_sql}", E::TABLE))?
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM {} WHERE {where_sql}",
+            E::TABLE
+        ))?
         .query_row(params, |r| r.get(0))?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }

@@ -279,7 +279,9 @@ pub fn page(
     let hero = filter.hero_id.map(UuidText::new);
     let text = like_pattern(filter.text.as_deref());
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM stories s WHERE {STORY_FILTER}"))?
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM stories s WHERE {STORY_FILTER}"
+        ))?
         .query_row(params![hero, filter.favorites_only, text], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT s.id AS id, h.id AS hero_id, h.name AS hero_name, s.title AS title,
