@@ -1,4 +1,5 @@
 /** The profile form's model and the usage bars. */
+import { formatCount } from '$lib/ui/format';
 import type { ProfileInput } from '$lib/bindings/ProfileInput';
 import type { ProfileView } from '$lib/bindings/ProfileView';
 import { RULES } from '$lib/bindings/rules';
@@ -37,7 +38,7 @@ export type UsageBar = {
 export const WARN_AT = 0.8;
 
 function bar(key: string, label: string, used: number, limit: number | null, unit = ''): UsageBar {
-  const amount = `${used.toLocaleString()}${unit}`;
+  const amount = `${formatCount(used)}${unit}`;
   if (limit === null) {
     return { key, label, used, limit, text: `${amount} (no limit)`, fraction: null, tone: 'ok' };
   }
@@ -47,7 +48,7 @@ function bar(key: string, label: string, used: number, limit: number | null, uni
     label,
     used,
     limit,
-    text: `${amount} of ${limit.toLocaleString()}`,
+    text: `${amount} of ${formatCount(limit)}`,
     fraction,
     tone: used >= limit ? 'full' : fraction >= WARN_AT ? 'warn' : 'ok',
   };

@@ -1,4 +1,5 @@
 /** Settings' choices and their words. */
+import { formatCount } from '$lib/ui/format';
 import type { CacheKind } from '$lib/bindings/CacheKind';
 import type { ConflictStrategy } from '$lib/bindings/ConflictStrategy';
 import type { EntityKind } from '$lib/bindings/EntityKind';
@@ -47,7 +48,7 @@ export const CACHE_KINDS: Record<CacheKind, { label: string; explain: string }> 
 
 /** Bytes for people: "412 MB", "1.2 GB", "980 KB". */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes.toLocaleString()} B`;
+  if (bytes < 1024) return `${formatCount(bytes)} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];
   let value = bytes / 1024;
   let unit = 0;

@@ -2,7 +2,7 @@
 import type { ActivityEntry } from '$lib/bindings/ActivityEntry';
 import type { SyncOverview } from '$lib/bindings/SyncOverview';
 import type { SyncProgress } from '$lib/bindings/SyncProgress';
-import { plural } from '$lib/ui/format';
+import { formatCount, plural } from '$lib/ui/format';
 
 export type NetworkTone = 'ok' | 'off' | 'warn' | 'danger';
 export type NetworkReason = { tone: NetworkTone; label: string; why: string };
@@ -103,10 +103,10 @@ export function activityLine(entry: ActivityEntry): ActivityLine {
     case 'ok': {
       const parts: string[] = [];
       if (entry.applied > 0) parts.push(`Synced ${plural(entry.applied, 'change', 'changes')}`);
-      if (entry.pulled > 0) parts.push(`${parts.length ? 'received' : 'Received'} ${entry.pulled.toLocaleString()}`);
+      if (entry.pulled > 0) parts.push(`${parts.length ? 'received' : 'Received'} ${formatCount(entry.pulled)}`);
       if (entry.conflicts > 0) parts.push(plural(entry.conflicts, 'conflict', 'conflicts'));
-      if (entry.rejected > 0) parts.push(`${entry.rejected.toLocaleString()} refused by the server`);
-      if (entry.failed > 0) parts.push(`${entry.failed.toLocaleString()} to retry`);
+      if (entry.rejected > 0) parts.push(`${formatCount(entry.rejected)} refused by the server`);
+      if (entry.failed > 0) parts.push(`${formatCount(entry.failed)} to retry`);
       const warn = entry.conflicts + entry.rejected + entry.failed > 0;
       return { tone: warn ? 'warn' : 'ok', text: parts.length ? parts.join(', ') : 'Everything was up to date' };
     }
@@ -152,12 +152,12 @@ export function failureReason(error: string | null): string {
 
 /** "1,240 received, about 3,000 left", and the bar's fraction when it can be known. */
 export function progressText(progress: SyncProgress): { text: string; fraction: number | null } {
-  const received = `${progress.received.toLocaleString()} received`;
-  if (progress.done) return { text: `All received (${progress.received.toLocaleString()})`, fraction: 1 };
+  const received = `${formatCount(progress.received)} received`;
+  if (progress.done) return { text: `All received (${formatCount(progress.received)})`, fraction: 1 };
   if (progress.remaining === null) return { text: received, fraction: null };
   const total = progress.received + progress.remaining;
   return {
-    text: `${received}, about ${progress.remaining.toLocaleString()} left`,
+    text: `${received}, about ${formatCount(progress.remaining)} left`,
     fraction: total > 0 ? progress.received / total : null,
   };
 }

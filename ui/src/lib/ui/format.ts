@@ -5,8 +5,27 @@ export function charCount(text: string): number {
   return [...text].length;
 }
 
+/**
+ * Whole numbers with the user's digit grouping ("10,004"). A session without a locale
+ * (LANG unset: the POSIX locale, which groups nothing) gets English grouping rather than
+ * "10004".
+ */
+const COUNT_FORMAT: Intl.NumberFormat = (() => {
+  const wanted = typeof navigator !== 'undefined' ? navigator.languages?.[0] || navigator.language : undefined;
+  try {
+    const f = new Intl.NumberFormat(wanted);
+    return /posix/i.test(f.resolvedOptions().locale) || f.format(1000) === '1000' ? new Intl.NumberFormat('en-US') : f;
+  } catch {
+    return new Intl.NumberFormat('en-US');
+  }
+})();
+
+export function formatCount(n: number): string {
+  return COUNT_FORMAT.format(n);
+}
+
 export function plural(n: number, one: string, many: string): string {
-  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
