@@ -78,19 +78,32 @@ async fn ten_thousand_rows() -> Result<()> {
     let stories_mark = paint_mark(&app, "stories-painted").await?;
 
     // A local create, then the window that shows it, through IPC (what the list does).
+    app.client
+        .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(300)),
+            None,
+            None,
+        ))
+        .await?;
     let create: Value = app
         .client
         .execute_async(CREATE_TO_ROW, vec![json!(100)])
         .await
-        .context("create to row")?;
+        .map_err(|e| anyhow::anyhow!("create to row: {e:?}"))?;
+    if create.get("error").is_some() {
+        bail!("create to row: {create}");
+    }
     let mut create_ms: Vec<f64> = serde_json::from_value(create)?;
 
     // Scrolling all 10,000 stories: script and layout of each step.
     let scroll: Value = app
         .client
-        .execute_async(SCROLL, vec![json!(400)])
+        .execute_async(SCROLL, vec![json!(3000)])
         .await
-        .context("scrolling")?;
+        .map_err(|e| anyhow::anyhow!("scrolling: {e:?}"))?;
+    if scroll.get("error").is_some() {
+        bail!("scrolling: {scroll}");
+    }
     let mut steps: Vec<f64> = serde_json::from_value(scroll["steps"].clone())?;
     let rows_seen = scroll["last_row"].as_f64().unwrap_or(0.0);
     app.screenshot("bench-stories-scrolled").await?;

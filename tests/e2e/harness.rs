@@ -57,12 +57,26 @@ where
         .await
         .unwrap_or_else(|_| Err(anyhow::anyhow!("{name} took longer than 4 minutes")));
     if result.is_err() {
-        for log in ["server.log", "tauri-driver.log", "xvfb.log"] {
-            if let Ok(text) = std::fs::read_to_string(dir.path().join(log)) {
-                let tail: Vec<&str> = text.lines().rev().take(60).collect();
-                eprintln!("---- {log} (last lines) ----");
-                for line in tail.into_iter().rev() {
-                    eprintln!("{line}");
+        // The scenario's own logs, and those of each device it ran in a subdirectory
+        // (two app instances: `a/`, `b/`).
+        let mut dirs = vec![dir.path().to_owned()];
+        if let Ok(entries) = std::fs::read_dir(dir.path()) {
+            let mut subs: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir() && p.join("tauri-driver.log").exists())
+                .collect();
+            subs.sort();
+            dirs.extend(subs);
+        }
+        for d in dirs {
+            for log in ["server.log", "tauri-driver.log", "xvfb.log"] {
+                if let Ok(text) = std::fs::read_to_string(d.join(log)) {
+                    let tail: Vec<&str> = text.lines().rev().take(60).collect();
+                    let shown = d.strip_prefix(dir.path()).unwrap_or(&d).join(log);
+                    eprintln!("---- {} (last lines) ----", shown.display());
+                    for line in tail.into_iter().rev() {
+                        eprintln!("{line}");
+                    }
                 }
             }
         }
@@ -220,6 +234,12 @@ impl Server {
         Ok(())
     }
 
+    /// A signed-in REST client for the account, for arranging and checking what the
+    /// server holds (stories made "on another device", media generation, ...).
+    pub async fn api(&self, email: &str) -> Result<Api> {
+        Api::login(&self.base_url(), email, PASSWORD).await
+    }
+
     /// The account's heroes as the server holds them.
     pub async fn heroes(&self, email: &str) -> Result<Vec<is_protocol::HeroRecord>> {
         self.heroes_of(email, PASSWORD).await
@@ -250,6 +270,147 @@ impl Server {
             .await?;
         Ok(page.items)
     }
+}
+
+/// The REST API as one signed-in user (a session token from `/api/auth/login`). The
+/// base URL stays valid across [`Server::down`] / [`Server::up`] (same port, same
+/// database, so the same sessions).
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    pub async fn login(base: &str, email: &str, password: &str) -> Result<Api> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()?;
+        let session: serde_json::Value = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = session["token"].as_str().context("no token")?.to_owned();
+        Ok(Api {
+            http,
+            base: base.to_owned(),
+            token,
+        })
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("{method} {path} answered {status}: {text}");
+        }
+        if text.trim().is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(&text).with_context(|| format!("{method} {path} answered {text}"))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<serde_json::Value> {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    /// Creates a story (a bedtime story, no hero) → the server's record.
+    pub async fn create_story(&self, title: &str, content: &str) -> Result<serde_json::Value> {
+        self.post(
+            "/api/stories",
+            serde_json::json!({
+                "title": title,
+                "content": content,
+                "language": "en",
+                "event_type": "bedtime",
+            }),
+        )
+        .await
+    }
+
+    /// One story as the server holds it (fails for a missing or deleted one).
+    pub async fn story(&self, id: &str) -> Result<serde_json::Value> {
+        self.get(&format!("/api/stories/{id}")).await
+    }
+
+    /// Every live story of the account.
+    pub async fn stories(&self) -> Result<Vec<serde_json::Value>> {
+        let page = self.get("/api/stories?limit=1000").await?;
+        Ok(page["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Every live hero of the account.
+    pub async fn heroes(&self) -> Result<Vec<serde_json::Value>> {
+        let page = self.get("/api/heroes?limit=1000").await?;
+        Ok(page["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Changes fields of a story, unconditionally (as another device would).
+    pub async fn patch_story(
+        &self,
+        id: &str,
+        patch: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        self.patch(&format!("/api/stories/{id}"), patch).await
+    }
+}
+
+/// Polls `$body` (an expression that may `.await` and `?`, giving
+/// `anyhow::Result<Result<T, String>>`) until it gives `Ok(Ok(value))`, for at most
+/// `$within`. `Ok(Err(why))` means "not yet" and `why` ends up in the timeout's message,
+/// as does the last error (errors are retried: the app may be re-rendering).
+#[macro_export]
+macro_rules! eventually {
+    ($within:expr, $what:expr, $body:expr) => {{
+        let within: ::std::time::Duration = $within;
+        let start = ::std::time::Instant::now();
+        let mut last = String::from("never checked");
+        loop {
+            let attempt: ::anyhow::Result<::std::result::Result<_, String>> = async { $body }.await;
+            match attempt {
+                Ok(Ok(value)) => break Ok::<_, ::anyhow::Error>(value),
+                Ok(Err(why)) => last = why,
+                Err(e) => last = format!("error: {e:#}"),
+            }
+            if start.elapsed() >= within {
+                break Err(::anyhow::anyhow!(
+                    "{} (not within {:?}; last: {})",
+                    $what,
+                    within,
+                    last
+                ));
+            }
+            ::tokio::time::sleep(::std::time::Duration::from_millis(150)).await;
+        }
+    }};
 }
 
 /// One running app instance (one "device") and the WebDriver session on it.
@@ -441,6 +602,108 @@ impl App {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("hero rows are {got:?}, expected {want:?}")
+    }
+
+    /// Signs in through the auth screen and waits for the main view.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<()> {
+        self.type_into("email", email).await?;
+        self.type_into("password", password).await?;
+        self.click("auth-submit").await?;
+        self.find("nav-stories")
+            .await
+            .context("the main view after sign-in")?;
+        Ok(())
+    }
+
+    /// Opens a screen from the sidebar (`heroes`, `stories`, `events`, `profile`,
+    /// `settings`).
+    pub async fn go(&self, screen: &str) -> Result<()> {
+        self.click(&format!("nav-{screen}")).await
+    }
+
+    /// The text of the first element matching `css`, or None when there is none.
+    pub async fn text(&self, css: &str) -> Result<Option<String>> {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(el) => Ok(Some(el.text().await?)),
+            Err(e) if e.is_no_such_element() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An attribute of the first element matching `css` (None: no element or no attribute).
+    pub async fn attr(&self, css: &str, attr: &str) -> Result<Option<String>> {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(el) => Ok(el.attr(attr).await?),
+            Err(e) if e.is_no_such_element() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether an element matches `css` right now.
+    pub async fn exists(&self, css: &str) -> Result<bool> {
+        Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())
+    }
+
+    /// Runs a script in the web view and returns its value.
+    pub async fn js(&self, script: &str) -> Result<serde_json::Value> {
+        self.client
+            .execute(script, vec![])
+            .await
+            .with_context(|| format!("running {script}"))
+    }
+
+    /// Picks `value` in the `<select>` with this testid (WebDriver's option click, or
+    /// the value set and `change` dispatched when the driver cannot click options).
+    pub async fn select(&self, testid: &str, value: &str) -> Result<()> {
+        let el = self.find(testid).await?;
+        let _ = el.select_by_value(value).await;
+        if el.prop("value").await?.as_deref() != Some(value) {
+            self.client
+                .execute(
+                    "const [s, v] = arguments; s.value = v;
+                     s.dispatchEvent(new Event('input', { bubbles: true }));
+                     s.dispatchEvent(new Event('change', { bubbles: true }));",
+                    vec![serde_json::to_value(&el)?, serde_json::json!(value)],
+                )
+                .await?;
+        }
+        let now = el.prop("value").await?;
+        if now.as_deref() != Some(value) {
+            bail!("{testid} shows {now:?} after picking {value:?}");
+        }
+        Ok(())
+    }
+
+    /// Sets a checkbox or switch with this testid on or off (clicks only if needed).
+    pub async fn set_checked(&self, testid: &str, on: bool) -> Result<()> {
+        let el = self.find(testid).await?;
+        let checked = el.prop("checked").await?.as_deref() == Some("true");
+        if checked != on {
+            el.click()
+                .await
+                .with_context(|| format!("switching {testid}"))?;
+        }
+        let start = Instant::now();
+        loop {
+            let el = self.find(testid).await?;
+            let checked = el.prop("checked").await?.as_deref() == Some("true");
+            if checked == on {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                bail!("{testid} stays {checked}, wanted {on}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks "Sync now" unless a sync is already running (then it is a no-op).
+    pub async fn sync_now(&self) -> Result<()> {
+        let button = self.find("sync-now").await?;
+        if button.attr("aria-disabled").await?.as_deref() != Some("true") {
+            button.click().await.context("clicking sync-now")?;
+        }
+        Ok(())
     }
 
     pub async fn close(self) -> Result<()> {
