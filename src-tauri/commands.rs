@@ -50,10 +50,14 @@ macro_rules! commands {
             )*]
         }
     };
+    // A `sync` command is still an `async fn` to Tauri: Tauri runs plain `fn` commands on
+    // the main thread, where they wait behind the web view's drawing (hundreds of
+    // milliseconds under load); an `async` one runs on the async runtime's threads. Its
+    // body is a short SQLite transaction and does not await.
     (@one sync $(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => |$core:ident| $body:expr) => {
         $(#[$doc])*
         #[tauri::command]
-        pub fn $name(core: State<'_, Core>, $($arg: $ty),*) -> Res<$ret> {
+        pub async fn $name(core: State<'_, Core>, $($arg: $ty),*) -> Res<$ret> {
             let $core = &*core;
             $body.map_err(ipc)
         }

@@ -94,6 +94,20 @@ async fn ten_thousand_rows() -> Result<()> {
         bail!("create to row: {create}");
     }
     let mut create_ms: Vec<f64> = serde_json::from_value(create)?;
+    let parts = app
+        .client
+        .execute("return window.__benchParts", vec![])
+        .await?;
+    let parts: Vec<(f64, f64)> = serde_json::from_value(parts)?;
+    let mut creates: Vec<f64> = parts.iter().map(|p| p.0).collect();
+    let mut pages: Vec<f64> = parts.iter().map(|p| p.1).collect();
+    creates.sort_by(f64::total_cmp);
+    pages.sort_by(f64::total_cmp);
+    println!(
+        "create → row, its parts, p50: story_create {:.1} ms, stories_page {:.1} ms",
+        creates[creates.len() / 2],
+        pages[pages.len() / 2]
+    );
 
     // Scrolling all 10,000 stories: script and layout of each step.
     let scroll: Value = app
@@ -264,14 +278,17 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
   const out = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
+    const t = [];
     const story = await invoke('story_create', { input: {
       hero_id: null, title: 'Bench ' + i + ' ' + Math.random(), content: 'A short story.',
       language: 'en', event_type: 'bedtime', custom_event_id: null, is_favorite: false } });
+    t.push(performance.now() - t0);
     const page = await invoke('stories_page', {
       filter: { hero_id: null, favorites_only: false, text: null },
       window: { offset: 0, limit: 120 } });
     if (!page.rows.some((r) => r.id === story.id)) throw new Error('the new story is not in the first window');
     out.push(performance.now() - t0);
+    (window.__benchParts ??= []).push([t[0], performance.now() - t0 - t[0]]);
   }
   done(out);
 })().catch((e) => done({ error: String(e) }));

@@ -283,6 +283,9 @@ pub fn page(
             "SELECT count(*) FROM stories s WHERE {STORY_FILTER}"
         ))?
         .query_row(params![hero, filter.favorites_only, text], |r| r.get(0))?;
+    // The window is cut from `stories` alone (walking `stories_by_created` backwards and
+    // stopping after it), then joined: a sort or join first would read all 10,000 rows
+    // and their text for a window of 120.
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT s.id AS id, h.id AS hero_id, h.name AS hero_name, s.title AS title,
                 substr(s.content, 1, 160) AS excerpt, s.language AS language,
@@ -293,11 +296,13 @@ pub fn page(
                 s.sync_status AS sync_status, s.sync_op AS sync_op, s.sync_error AS sync_error,
                 s.attempts AS attempts, s.next_attempt_at AS next_attempt_at,
                 s.base_version AS base_version, s.last_synced_at AS last_synced_at
-         FROM stories s
+         FROM (SELECT rowid AS r FROM stories s
+               WHERE {STORY_FILTER}
+               ORDER BY s.created_at DESC, s.id DESC
+               LIMIT ?4 OFFSET ?5) w
+         JOIN stories s ON s.rowid = w.r
          LEFT JOIN heroes h ON h.id = s.hero_id AND h.sync_status <> 'pending_delete'
-         WHERE {STORY_FILTER}
-         ORDER BY s.created_at DESC, s.id DESC
-         LIMIT ?4 OFFSET ?5"
+         ORDER BY s.created_at DESC, s.id DESC"
     ))?;
     let columns = Columns::of(&stmt);
     let rows = stmt.query_map(
