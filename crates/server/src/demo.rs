@@ -2,7 +2,7 @@
 //! on first launch.
 
 use is_protocol::{EventType, Hero, HeroInput, HeroRecord, HeroTrait, Language, Story, StoryInput};
-use rusqlite::params;
+use crate::sql::params;
 use uuid::Uuid;
 
 use crate::table::{self, CreateOutcome};

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use is_protocol::Hero;
-use rusqlite::Transaction;
+use crate::sql::Transaction;
 use uuid::Uuid;
 
 use crate::story_store;
@@ -19,7 +19,7 @@ impl Table for Hero {
         user_id: Uuid,
         id: Uuid,
         now: DateTime<Utc>,
-    ) -> rusqlite::Result<()> {
+    ) -> crate::sql::Result<()> {
         story_store::unlink_hero(tx, user_id, id, now).map(drop)
     }
 }

@@ -59,12 +59,12 @@ async fn demo_mode_seeds_once() {
     config.demo = true;
     let restarted = AppState::new(config).unwrap();
     let count: i64 = restarted.with_conn(|c| {
-        c.query_row("SELECT COUNT(*) FROM heroes", [], |r| r.get(0))
+        c.query_row("SELECT COUNT(*) FROM heroes", (), |r| r.get(0))
             .unwrap()
     });
     assert_eq!(count, 4);
     let users: i64 = restarted.with_conn(|c| {
-        c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        c.query_row("SELECT COUNT(*) FROM users", (), |r| r.get(0))
             .unwrap()
     });
     assert_eq!(users, 1);
