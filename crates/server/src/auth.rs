@@ -5,6 +5,8 @@
 //! them). Session tokens are 384 random bits, handed to the client once and stored only as
 //! their SHA-256 digest, with an expiry and a revocation time.
 
+use crate::params;
+use crate::sql::{Connection, OptionalExtension};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::{FromRequestParts, State};
@@ -13,8 +15,6 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use is_protocol::{validate_signup, LoginRequest, SessionResponse, SignupRequest, UserSummary};
-use crate::params;
-use crate::sql::{Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -88,7 +88,6 @@ pub struct StoredUser {
     pub password_hash: String,
 }
 
-
 /// Inserts a user. `email` must already be normalized. 409 `email_taken` if it exists.
 pub fn create_user(
     conn: &Connection,
@@ -113,7 +112,10 @@ pub fn create_user(
     }
 }
 
-pub fn find_user_by_email(conn: &Connection, email: &str) -> crate::sql::Result<Option<StoredUser>> {
+pub fn find_user_by_email(
+    conn: &Connection,
+    email: &str,
+) -> crate::sql::Result<Option<StoredUser>> {
     conn.query_row(
         "SELECT id, email, name, password_hash FROM users WHERE email = ?1",
         [email],

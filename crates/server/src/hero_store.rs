@@ -5,9 +5,9 @@
 //! The avatar fields are written by media generation through
 //! [`crate::table::write_server`].
 
+use crate::sql::Transaction;
 use chrono::{DateTime, Utc};
 use is_protocol::Hero;
-use crate::sql::Transaction;
 use uuid::Uuid;
 
 use crate::story_store;

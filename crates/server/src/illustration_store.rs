@@ -2,10 +2,10 @@
 //! write them: media generation does, REST and the change feed read them), so this table
 //! keeps its own SQL. Every write takes the next sequence value and bumps `version`.
 
-use chrono::{DateTime, Utc};
-use is_protocol::{GenerationStatus, IllustrationRecord};
 use crate::params;
 use crate::sql::{Connection, OptionalExtension, Row, Transaction};
+use chrono::{DateTime, Utc};
+use is_protocol::{GenerationStatus, IllustrationRecord};
 use uuid::Uuid;
 
 use crate::db::{
@@ -110,7 +110,8 @@ pub fn replace_with_pending(
             ],
         )?;
         out.push(
-            get_illustration(tx, user_id, item.id)?.ok_or(crate::sql::Error::QueryReturnedNoRows)?,
+            get_illustration(tx, user_id, item.id)?
+                .ok_or(crate::sql::Error::QueryReturnedNoRows)?,
         );
     }
     Ok(out)
@@ -173,7 +174,7 @@ pub fn count_changed_since(
     cap: u64,
 ) -> crate::sql::Result<u64> {
     let mut stmt = conn.prepare_cached(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM illustrations WHERE user_id = ?1 AND seq > ?2 LIMIT ?3)",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM illustrations WHERE user_id = ?1 AND seq > ?2 LIMIT ?3) AS counted",
     )?;
     let cap = i64::try_from(cap).unwrap_or(i64::MAX);
     stmt.query_row(params![user_id.to_string(), after_seq, cap], |r| {

@@ -34,11 +34,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::sql::{Connection, Transaction};
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use crate::sql::{Connection, Transaction};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -249,6 +249,7 @@ impl AppState {
         // PostgreSQL's sync client must not run on an async thread (a test's body).
         let (conn, instance_id) = sql::off_async(|| -> anyhow::Result<_> {
             let conn = db::open_at(&location)?;
+            table::add_declared_columns(&conn)?;
             let instance_id = db::instance_id(&conn)?;
             Ok((conn, instance_id))
         })?;

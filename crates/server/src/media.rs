@@ -13,6 +13,8 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::params;
+use crate::sql::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,8 +24,6 @@ use is_protocol::{
     codes, ErrorBody, GenerationStatus, Hero, HeroRecord, HeroServer, IllustrationsRequest,
     MediaJob, MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
 };
-use crate::params;
-use crate::sql::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Notify;

@@ -6,9 +6,9 @@
 //! once it changed; `GET /api/users/me` always serves it. Through push it takes updates
 //! of the user's own row only.
 
+use crate::sql::{Connection, Transaction};
 use chrono::{DateTime, Utc};
 use is_protocol::{codes, ErrorBody, MutationOp, Profile, SubscriptionTier, UserProfile};
-use crate::sql::{Connection, Transaction};
 use uuid::Uuid;
 
 use crate::table::{self, Table};

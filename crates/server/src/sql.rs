@@ -106,7 +106,10 @@ impl Value<'_> {
     pub fn as_str(&self) -> Result<&str> {
         match self {
             Value::Text(s) => Ok(s),
-            other => Err(Error::conversion("?", format!("expected text, got {other:?}"))),
+            other => Err(Error::conversion(
+                "?",
+                format!("expected text, got {other:?}"),
+            )),
         }
     }
 
@@ -491,7 +494,7 @@ impl fmt::Debug for Connection {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
-    Pg(RefCell<PgConn>),
+    Pg(Box<RefCell<PgConn>>),
 }
 
 struct PgConn {
@@ -623,10 +626,10 @@ impl Connection {
     pub fn connect_postgres(url: &str) -> Result<Connection> {
         let client = PgClient(Some(postgres::Client::connect(url, postgres::NoTls)?));
         Ok(Connection {
-            inner: Inner::Pg(RefCell::new(PgConn {
+            inner: Inner::Pg(Box::new(RefCell::new(PgConn {
                 client,
                 statements: HashMap::new(),
-            })),
+            }))),
         })
     }
 
@@ -666,7 +669,11 @@ impl Connection {
     /// also in a transaction a failed statement aborted).
     pub fn execute_command(&self, sql: &str) -> Result<()> {
         match &self.inner {
-            Inner::Sqlite(c) => c.prepare_cached(sql)?.execute([]).map(drop).map_err(Into::into),
+            Inner::Sqlite(c) => c
+                .prepare_cached(sql)?
+                .execute([])
+                .map(drop)
+                .map_err(Into::into),
             Inner::Pg(c) => Ok(c.borrow_mut().client.batch_execute(sql)?),
         }
     }
@@ -675,7 +682,9 @@ impl Connection {
     pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize> {
         let values = params.values();
         match &self.inner {
-            Inner::Sqlite(c) => Ok(c.prepare_cached(sql)?.execute(rusqlite::params_from_iter(values.iter()))?),
+            Inner::Sqlite(c) => Ok(c
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(values.iter()))?),
             Inner::Pg(c) => c.borrow_mut().execute(sql, &values),
         }
     }
@@ -791,7 +800,10 @@ impl Connection {
             Inner::Pg(c) => {
                 let mut c = c.borrow_mut();
                 c.client.batch_execute("BEGIN")?;
-                if let Err(e) = c.execute("SELECT pg_advisory_xact_lock(?1)", &[Value::Int(WRITE_LOCK)]) {
+                if let Err(e) = c.execute(
+                    "SELECT pg_advisory_xact_lock(?1)",
+                    &[Value::Int(WRITE_LOCK)],
+                ) {
                     let _ = c.client.batch_execute("ROLLBACK");
                     return Err(e);
                 }

@@ -46,8 +46,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 use crate::db::{self, Location};
-use crate::sql::{self, Connection, Transaction, TransactionBehavior};
 use crate::error::{panic_text, ApiError};
+use crate::sql::{self, Connection, Transaction, TransactionBehavior};
 
 /// Idle read connections kept open; more are opened when more reads run at once, and
 /// closed when they are done.

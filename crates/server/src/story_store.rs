@@ -11,10 +11,10 @@
 //! The audio fields are written by media generation through
 //! [`crate::table::write_server`].
 
-use chrono::{DateTime, Utc};
-use is_protocol::{CustomEvent, FieldError, Hero, Story, StoryInput, StoryServer};
 use crate::params;
 use crate::sql::{Connection, Transaction};
+use chrono::{DateTime, Utc};
+use is_protocol::{CustomEvent, FieldError, Hero, Story, StoryInput, StoryServer};
 use uuid::Uuid;
 
 use crate::db::{write_each, UuidText};

@@ -15,6 +15,8 @@
 //! database (the server's data was reset) answers 410 `cursor_expired`, so the client
 //! resyncs instead of silently missing rows.
 
+use crate::params;
+use crate::sql::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use is_protocol::{
@@ -22,8 +24,6 @@ use is_protocol::{
     Mutation, MutationOp, MutationResult, Outcome, Profile, PushResponse, Record, Story,
     MAX_CHANGES_LIMIT, MAX_PUSH_BATCH,
 };
-use crate::params;
-use crate::sql::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use uuid::Uuid;

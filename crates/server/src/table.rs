@@ -437,11 +437,7 @@ fn next_version(current: RecordMeta, now: DateTime<Utc>, deleted: bool) -> Recor
 
 /// The user's row `id`, tombstone or not. `None` for a missing row and for another
 /// user's row alike.
-pub fn get<E: Table>(
-    conn: &Connection,
-    user_id: Uuid,
-    id: Uuid,
-) -> sql::Result<Option<E::Record>> {
+pub fn get<E: Table>(conn: &Connection, user_id: Uuid, id: Uuid) -> sql::Result<Option<E::Record>> {
     Ok(get_with_seq::<E>(conn, user_id, id)?.map(|r| r.record))
 }
 

@@ -204,7 +204,9 @@ pub fn testing_postgres() -> bool {
 /// file `db_path`: one per path (created on first use), so a test that restarts its
 /// server on the same path finds its data again, and tests never share a database.
 pub fn test_database_url(db_path: &Path) -> Option<String> {
-    let admin = std::env::var(TEST_DATABASE_URL_ENV).ok().filter(|u| !u.is_empty())?;
+    let admin = std::env::var(TEST_DATABASE_URL_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())?;
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(db_path.as_os_str().as_encoded_bytes());
     let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
@@ -219,7 +221,9 @@ pub fn test_database_url(db_path: &Path) -> Option<String> {
             match client.batch_execute(&format!("CREATE DATABASE {name}")) {
                 Ok(()) => {}
                 // Made meanwhile by another server of the same test.
-                Err(e) if e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+                Err(e)
+                    if e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE)
+                        || e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -229,7 +233,9 @@ pub fn test_database_url(db_path: &Path) -> Option<String> {
     std::thread::spawn(create)
         .join()
         .expect("creating a test database panicked")
-        .unwrap_or_else(|e| panic!("cannot create a test database on {TEST_DATABASE_URL_ENV}: {e:#}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot create a test database on {TEST_DATABASE_URL_ENV}: {e:#}")
+        });
     Some(url)
 }
 
@@ -260,7 +266,9 @@ mod tests {
             super::database_in("postgres://u@h:5/postgres?sslmode=disable", "t1"),
             "postgres://u@h:5/t1?sslmode=disable"
         );
-        assert_eq!(super::database_in("postgres://u@h:5", "t1"), "postgres://u@h:5/t1");
+        assert_eq!(
+            super::database_in("postgres://u@h:5", "t1"),
+            "postgres://u@h:5/t1"
+        );
     }
 }
-

@@ -2,10 +2,10 @@
 //! their subscription tier, enforced by story and media generation (`GET /api/usage`
 //! reports it).
 
+use crate::params;
+use crate::sql::Connection;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use is_protocol::{SubscriptionTier, TierLimits, UsageLimits, UsageStats};
-use crate::params;
-use crate::sql::{Connection};
 use uuid::Uuid;
 
 use crate::db::to_micros;
@@ -205,11 +205,7 @@ pub fn reserve(
         }
     }
     let id = insert_usage(conn, user_id, kind, amount, now)?;
-    Ok(Reservation {
-        id,
-        kind,
-        amount,
-    })
+    Ok(Reservation { id, kind, amount })
 }
 
 /// Settles a reservation at the amount really used (at most the reserved one): the rest

@@ -7,12 +7,12 @@
 //! Every query is scoped to the signed-in user: another user's id answers 404, exactly
 //! like an id that does not exist.
 
+use crate::sql::Transaction;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use is_protocol::entity::Cell;
 use is_protocol::Page;
-use crate::sql::Transaction;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use uuid::Uuid;
