@@ -14,11 +14,18 @@
 # SQLite sorts) and fsync stays on.
 set -euo pipefail
 
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# PostgreSQL 15 (Debian 12's); another installed version if 15 is not there.
+if [ -z "${PG_BIN:-}" ]; then
+  PG_BIN=/usr/lib/postgresql/15/bin
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    newest=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+    PG_BIN=${newest:-$PG_BIN}
+  fi
+fi
 
 need_packages() {
   if [ ! -x "$PG_BIN/initdb" ]; then
-    echo "PostgreSQL 15 is not installed ($PG_BIN/initdb missing): run scripts/setup.sh" >&2
+    echo "PostgreSQL is not installed ($PG_BIN/initdb missing): run scripts/setup.sh" >&2
     exit 1
   fi
 }

@@ -16,6 +16,9 @@ done
 echo "==> Rust: unit and integration tests"
 cargo test --workspace --exclude e2e --exclude infinite-stories
 
+echo "==> the server's API tests on PostgreSQL (a throwaway server from scripts/pg.sh)"
+bash scripts/pg.sh run -- cargo test -p story-server --test api
+
 echo "==> generated TypeScript bindings match the Rust types"
 cargo test -p is-core --features ts --test ts_bindings
 
