@@ -47,6 +47,8 @@ fi
 BIN=${CARGO_TARGET_DIR:-target}/$PROFILE/story-server
 
 WORK=$(mktemp -d /tmp/story-cluster.XXXXXX)
+# PostgreSQL runs as its own user (when this runs as root): it must reach its directory.
+chmod 755 "$WORK"
 PIDS=()
 cleanup() {
   trap - EXIT INT TERM
