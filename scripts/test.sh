@@ -16,6 +16,9 @@ done
 echo "==> Rust: unit and integration tests"
 cargo test --workspace --exclude e2e --exclude infinite-stories
 
+echo "==> on PostgreSQL (a throwaway server from scripts/pg.sh): the server's API tests, the core + server integration tests"
+bash scripts/pg.sh run -- bash -c 'cargo test -p story-server --test api && cargo test -p integration-tests --test sync --test media'
+
 echo "==> generated TypeScript bindings match the Rust types"
 cargo test -p is-core --features ts --test ts_bindings
 

@@ -5,6 +5,8 @@
 //! them). Session tokens are 384 random bits, handed to the client once and stored only as
 //! their SHA-256 digest, with an expiry and a revocation time.
 
+use crate::params;
+use crate::sql::{Connection, OptionalExtension};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::{FromRequestParts, State};
@@ -13,7 +15,6 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use is_protocol::{validate_signup, LoginRequest, SessionResponse, SignupRequest, UserSummary};
-use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -87,15 +88,6 @@ pub struct StoredUser {
     pub password_hash: String,
 }
 
-fn is_unique_violation(err: &rusqlite::Error) -> bool {
-    matches!(
-        err,
-        rusqlite::Error::SqliteFailure(e, _)
-            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-    )
-}
-
 /// Inserts a user. `email` must already be normalized. 409 `email_taken` if it exists.
 pub fn create_user(
     conn: &Connection,
@@ -115,12 +107,15 @@ pub fn create_user(
             email: email.to_owned(),
             name: name.to_owned(),
         }),
-        Err(e) if is_unique_violation(&e) => Err(ApiError::EmailTaken),
+        Err(e) if e.is_unique_violation() => Err(ApiError::EmailTaken),
         Err(e) => Err(e.into()),
     }
 }
 
-pub fn find_user_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<StoredUser>> {
+pub fn find_user_by_email(
+    conn: &Connection,
+    email: &str,
+) -> crate::sql::Result<Option<StoredUser>> {
     conn.query_row(
         "SELECT id, email, name, password_hash FROM users WHERE email = ?1",
         [email],
@@ -145,7 +140,7 @@ pub fn create_session(
     user_id: Uuid,
     ttl: chrono::Duration,
     now: DateTime<Utc>,
-) -> rusqlite::Result<(String, DateTime<Utc>)> {
+) -> crate::sql::Result<(String, DateTime<Utc>)> {
     let token = new_token();
     let expires_at = now + ttl;
     conn.execute(
@@ -172,7 +167,7 @@ pub fn session_user(
     conn: &Connection,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Option<(UserSummary, DateTime<Utc>)>> {
+) -> crate::sql::Result<Option<(UserSummary, DateTime<Utc>)>> {
     // Every signed-in request runs this: kept prepared.
     conn.prepare_cached(
         "SELECT u.id, u.email, u.name, s.expires_at
@@ -196,7 +191,7 @@ pub fn revoke_session(
     conn: &Connection,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::sql::Result<()> {
     conn.execute(
         "UPDATE sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
         params![token_hash, to_micros(now)],

@@ -1,6 +1,8 @@
-//! SQLite storage: opening, pragmas and numbered migrations.
+//! The database: opening (SQLite or PostgreSQL, [`Location`]), pragmas and numbered
+//! migrations, written once for both ([`migration_sql`]).
 //!
-//! The schema version lives in SQLite's `user_version`. Migration `n` (1-based) runs in
+//! The schema version lives in SQLite's `user_version` (PostgreSQL: the
+//! `schema_version` table). Migration `n` (1-based) runs in
 //! one transaction that also sets `user_version = n`, so a crash mid-migration leaves the
 //! database at the previous version. A database written by a newer server (a
 //! `user_version` past the last known migration) is refused rather than misread.
@@ -8,13 +10,16 @@
 //! Timestamps are stored as integer microseconds since the Unix epoch (UTC), so they sort
 //! and compare exactly; UUIDs as their hyphenated text.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::OpenFlags;
 use uuid::Uuid;
+
+use crate::params;
+use crate::sql::{self, Backend, Connection, OptionalExtension, Params, TransactionBehavior};
 
 /// Every migration, in order. Never edit a released one: append a new one.
 pub const MIGRATIONS: &[&str] = &[
@@ -202,8 +207,64 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Opens (creating if needed) the database at `path`, sets the pragmas and migrates it to
-/// the latest schema.
+/// Where the database is: an SQLite file (the default) or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// `url` when it names a PostgreSQL database, else the SQLite file `path`.
+    pub fn new(path: &Path, url: Option<&str>) -> Location {
+        match url {
+            Some(u) if !u.is_empty() => Location::Postgres(u.to_owned()),
+            _ => Location::Sqlite(path.to_owned()),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Location::Sqlite(_) => Backend::Sqlite,
+            Location::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens (creating if needed) the database, sets it up and migrates it to the latest
+/// schema: the writer connection.
+pub fn open_at(location: &Location) -> anyhow::Result<Connection> {
+    match location {
+        Location::Sqlite(path) => open(path),
+        Location::Postgres(url) => {
+            let mut conn = Connection::connect_postgres(url)
+                .with_context(|| format!("connecting to {}", redact_url(url)))?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        }
+    }
+}
+
+/// `url` without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens (creating if needed) the SQLite database at `path`, sets the pragmas and
+/// migrates it to the latest schema.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() && !parent.exists() {
@@ -211,31 +272,40 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
     }
-    let mut conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let conn =
+        rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
     configure(&conn)?;
+    let mut conn = Connection::from(conn);
     migrate(&mut conn)?;
     Ok(conn)
 }
 
-/// Opens a read-only connection to the database at `path`, which [`open`] has made (a
-/// read connection of [`crate::storage::Storage`]).
-pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+/// Opens a read connection to the database, which [`open_at`] has made (a read
+/// connection of [`crate::storage::Storage`]).
+pub fn open_reader(location: &Location) -> anyhow::Result<Connection> {
+    let path = match location {
+        Location::Sqlite(path) => path,
+        Location::Postgres(url) => {
+            return Connection::connect_postgres(url)
+                .with_context(|| format!("connecting to {}", redact_url(url)))
+        }
+    };
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)
+    let conn = rusqlite::Connection::open_with_flags(path, flags)
         .with_context(|| format!("opening {} to read", path.display()))?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
-    Ok(conn)
+    Ok(conn.into())
 }
 
 /// Prepared statements kept per connection: every statement of the write path and of
 /// the reads (a handful per entity) stays prepared instead of being parsed again.
 const STATEMENT_CACHE: usize = 256;
 
-fn configure(conn: &Connection) -> anyhow::Result<()> {
+fn configure(conn: &rusqlite::Connection) -> anyhow::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -252,14 +322,90 @@ fn configure(conn: &Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The schema version of `conn` (`PRAGMA user_version`).
-pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
-    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+/// The schema version of `conn`: SQLite's `PRAGMA user_version`, PostgreSQL's
+/// `schema_version` table (made on first use).
+pub fn schema_version(conn: &Connection) -> sql::Result<usize> {
+    let v: i64 = match conn.backend() {
+        Backend::Sqlite => conn.query_row("PRAGMA user_version", (), |r| r.get(0))?,
+        Backend::Postgres => {
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
+            )?;
+            conn.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                (),
+                |r| r.get(0),
+            )?
+        }
+    };
     Ok(v.max(0) as usize)
 }
 
-/// Runs the migrations `conn` has not seen yet.
+fn set_schema_version(conn: &Connection, version: usize) -> sql::Result<()> {
+    match conn.backend() {
+        Backend::Sqlite => conn.execute_batch(&format!("PRAGMA user_version = {version}")),
+        Backend::Postgres => {
+            conn.execute("DELETE FROM schema_version", ())?;
+            conn.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [version as i64],
+            )
+            .map(drop)
+        }
+    }
+}
+
+/// A migration's SQL as `backend` takes it. The migrations are written once, in SQLite's
+/// words; for PostgreSQL, `STRICT` goes, integers are 64-bit (`BIGINT`), reals are
+/// `DOUBLE PRECISION`, and an `INTEGER PRIMARY KEY` row id is an identity column.
+pub fn migration_sql(sql: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => sql.to_owned(),
+        Backend::Postgres => {
+            let sql = sql.replace(") STRICT;", ");").replace(
+                "INTEGER PRIMARY KEY,",
+                "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,",
+            );
+            let mut out = String::with_capacity(sql.len() + 64);
+            let mut word = String::new();
+            let flush = |word: &mut String, out: &mut String| {
+                out.push_str(match word.as_str() {
+                    "INTEGER" => "BIGINT",
+                    "REAL" => "DOUBLE PRECISION",
+                    w => w,
+                });
+                word.clear();
+            };
+            for c in sql.chars() {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    word.push(c);
+                } else {
+                    flush(&mut word, &mut out);
+                    out.push(c);
+                }
+            }
+            flush(&mut word, &mut out);
+            out
+        }
+    }
+}
+
+/// Runs the migrations `conn` has not seen yet, each in one transaction with its
+/// version (on PostgreSQL under an advisory lock, so replicas starting together migrate
+/// once).
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let backend = conn.backend();
+    if backend == Backend::Postgres {
+        conn.execute("SELECT pg_advisory_lock(?1)", [sql::MIGRATION_LOCK])?;
+    }
+    let result = migrate_locked(conn, backend);
+    if backend == Backend::Postgres {
+        conn.execute("SELECT pg_advisory_unlock(?1)", [sql::MIGRATION_LOCK])?;
+    }
+    result
+}
+
+fn migrate_locked(conn: &mut Connection, backend: Backend) -> anyhow::Result<()> {
     let current = schema_version(conn)?;
     if current > MIGRATIONS.len() {
         anyhow::bail!(
@@ -271,9 +417,9 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let version = index + 1;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-        tx.execute_batch(sql)
+        tx.execute_batch(&migration_sql(sql, backend))
             .with_context(|| format!("migration {version}"))?;
-        tx.pragma_update(None, "user_version", version as i64)?;
+        set_schema_version(&tx, version)?;
         tx.commit()?;
         tracing::info!(version, "applied database migration");
     }
@@ -286,26 +432,31 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 /// skipping rows.
 fn ensure_instance_id(conn: &Connection) -> anyhow::Result<()> {
     conn.execute(
-        "INSERT OR IGNORE INTO server_meta (key, value) VALUES ('instance_id', ?1)",
+        "INSERT INTO server_meta (key, value) VALUES ('instance_id', ?1)
+         ON CONFLICT (key) DO NOTHING",
         [Uuid::new_v4().simple().to_string()],
     )?;
     Ok(())
 }
 
-pub fn instance_id(conn: &Connection) -> rusqlite::Result<String> {
+pub fn instance_id(conn: &Connection) -> sql::Result<String> {
     conn.query_row(
         "SELECT value FROM server_meta WHERE key = 'instance_id'",
-        [],
+        (),
         |r| r.get(0),
     )
 }
 
-/// Takes the next value of the global write sequence. Call inside the write's transaction.
-pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("UPDATE sync_sequence SET value = value + 1 WHERE id = 1")?
-        .execute([])?;
-    conn.prepare_cached("SELECT value FROM sync_sequence WHERE id = 1")?
-        .query_row([], |r| r.get(0))
+/// Takes the next value of the global write sequence. Call inside the write's
+/// transaction: on either backend the sequence row stays locked by it until it ends, and
+/// on PostgreSQL every write transaction also holds [`sql::WRITE_LOCK`], so values are
+/// taken in commit order (see [`crate::sql`]).
+pub fn next_seq(conn: &Connection) -> sql::Result<i64> {
+    conn.query_row(
+        "UPDATE sync_sequence SET value = value + 1 WHERE id = 1 RETURNING value",
+        (),
+        |r| r.get(0),
+    )
 }
 
 /// Writes every row `select` names (it selects their `id`s, in the order to write them)
@@ -314,25 +465,20 @@ pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
 pub fn write_each(
     conn: &Connection,
     select: &str,
-    params: impl rusqlite::Params,
+    params: impl Params,
     update: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<usize> {
-    let ids: Vec<String> = {
-        let mut stmt = conn.prepare_cached(select)?;
-        let rows = stmt.query_map(params, |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let mut stmt = conn.prepare_cached(update)?;
+) -> sql::Result<usize> {
+    let ids: Vec<String> = conn.query_map(select, params, |r| r.get(0))?;
     for id in &ids {
-        stmt.execute(rusqlite::params![id, next_seq(conn)?, to_micros(now)])?;
+        conn.execute(update, params![id, next_seq(conn)?, to_micros(now)])?;
     }
     Ok(ids.len())
 }
 
 /// The last value handed out by the global write sequence.
-pub fn current_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT value FROM sync_sequence WHERE id = 1", [], |r| {
+pub fn current_seq(conn: &Connection) -> sql::Result<i64> {
+    conn.query_row("SELECT value FROM sync_sequence WHERE id = 1", (), |r| {
         r.get(0)
     })
 }
@@ -341,25 +487,18 @@ pub fn to_micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-pub fn from_micros(v: i64) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp_micros(v).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Integer,
-            format!("timestamp out of range: {v}").into(),
-        )
-    })
+pub fn from_micros(v: i64) -> sql::Result<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp_micros(v)
+        .ok_or_else(|| sql::Error::conversion("time", format!("timestamp out of range: {v}")))
 }
 
-pub fn parse_uuid(s: &str) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+pub fn parse_uuid(s: &str) -> sql::Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| sql::Error::conversion("id", e.to_string()))
 }
 
 /// A stored value of column `col` that is not what the column holds.
-pub fn conversion_error(col: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, what.into())
+pub fn conversion_error(col: usize, what: String) -> sql::Error {
+    sql::Error::conversion(col, what)
 }
 
 /// A UUID bound as its hyphenated text without a heap allocation.
@@ -374,22 +513,26 @@ impl UuidText {
     }
 }
 
-impl rusqlite::ToSql for UuidText {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(rusqlite::types::ToSqlOutput::Borrowed(
-            rusqlite::types::ValueRef::Text(&self.0),
+impl sql::ToValue for UuidText {
+    fn to_value(&self) -> sql::Value<'_> {
+        // Always ASCII.
+        sql::Value::Text(std::borrow::Cow::Borrowed(
+            std::str::from_utf8(&self.0).unwrap_or_default(),
         ))
     }
 }
 
 /// Whether a table exists (used by tests and diagnostics).
-pub fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+pub fn table_exists(conn: &Connection, name: &str) -> sql::Result<bool> {
+    let sql = match conn.backend() {
+        Backend::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        Backend::Postgres => {
+            "SELECT 1 FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = ?1"
+        }
+    };
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [name],
-            |_| Ok(()),
-        )
+        .query_row(sql, [name], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -421,7 +564,7 @@ mod tests {
             assert!(table_exists(&conn, table).unwrap(), "{table}");
         }
         let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .query_row("PRAGMA journal_mode", (), |r| r.get(0))
             .unwrap();
         assert_eq!(mode.to_lowercase(), "wal");
         let instance = instance_id(&conn).unwrap();
@@ -451,12 +594,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
         drop(open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
         conn.pragma_update(None, "user_version", (MIGRATIONS.len() + 1) as i64)
             .unwrap();
         drop(conn);
         let err = open(&path).unwrap_err();
         assert!(err.to_string().contains("newer"), "{err:#}");
+    }
+
+    #[test]
+    fn migrations_are_rendered_for_postgres() {
+        let pg = migration_sql(MIGRATIONS[1], Backend::Postgres);
+        assert!(pg.contains("id      BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"));
+        assert!(pg.contains("audio_duration  DOUBLE PRECISION"));
+        assert!(!pg.contains("version INTEGER"));
+        assert!(!pg.contains("STRICT"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Demo data (`--demo`): an account with a few heroes, so the app has something to show
 //! on first launch.
 
+use crate::sql::params;
 use is_protocol::{EventType, Hero, HeroInput, HeroRecord, HeroTrait, Language, Story, StoryInput};
-use rusqlite::params;
 use uuid::Uuid;
 
 use crate::table::{self, CreateOutcome};

@@ -159,8 +159,8 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(err: rusqlite::Error) -> Self {
+impl From<crate::sql::Error> for ApiError {
+    fn from(err: crate::sql::Error) -> Self {
         ApiError::Internal(err.into())
     }
 }

@@ -5,9 +5,9 @@
 //! The avatar fields are written by media generation through
 //! [`crate::table::write_server`].
 
+use crate::sql::Transaction;
 use chrono::{DateTime, Utc};
 use is_protocol::Hero;
-use rusqlite::Transaction;
 use uuid::Uuid;
 
 use crate::story_store;
@@ -19,7 +19,7 @@ impl Table for Hero {
         user_id: Uuid,
         id: Uuid,
         now: DateTime<Utc>,
-    ) -> rusqlite::Result<()> {
+    ) -> crate::sql::Result<()> {
         story_store::unlink_hero(tx, user_id, id, now).map(drop)
     }
 }

@@ -2,9 +2,10 @@
 //! write them: media generation does, REST and the change feed read them), so this table
 //! keeps its own SQL. Every write takes the next sequence value and bumps `version`.
 
+use crate::params;
+use crate::sql::{Connection, OptionalExtension, Row, Transaction};
 use chrono::{DateTime, Utc};
 use is_protocol::{GenerationStatus, IllustrationRecord};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use uuid::Uuid;
 
 use crate::db::{
@@ -20,7 +21,7 @@ pub struct SeqIllustration {
     pub illustration: IllustrationRecord,
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<SeqIllustration> {
+fn from_row(r: &Row<'_>) -> crate::sql::Result<SeqIllustration> {
     let status: String = r.get(10)?;
     let order: i64 = r.get(9)?;
     Ok(SeqIllustration {
@@ -46,7 +47,7 @@ pub fn get_illustration(
     conn: &Connection,
     user_id: Uuid,
     id: Uuid,
-) -> rusqlite::Result<Option<IllustrationRecord>> {
+) -> crate::sql::Result<Option<IllustrationRecord>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM illustrations WHERE id = ?1 AND user_id = ?2"
     ))?;
@@ -60,7 +61,7 @@ pub fn list_for_story(
     conn: &Connection,
     user_id: Uuid,
     story_id: Uuid,
-) -> rusqlite::Result<Vec<IllustrationRecord>> {
+) -> crate::sql::Result<Vec<IllustrationRecord>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM illustrations
          WHERE user_id = ?1 AND story_id = ?2 AND deleted = 0
@@ -87,7 +88,7 @@ pub fn replace_with_pending(
     story_id: Uuid,
     items: &[PendingIllustration],
     now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<IllustrationRecord>> {
+) -> crate::sql::Result<Vec<IllustrationRecord>> {
     delete_for_story(tx, user_id, story_id, now)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -109,7 +110,8 @@ pub fn replace_with_pending(
             ],
         )?;
         out.push(
-            get_illustration(tx, user_id, item.id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?,
+            get_illustration(tx, user_id, item.id)?
+                .ok_or(crate::sql::Error::QueryReturnedNoRows)?,
         );
     }
     Ok(out)
@@ -124,7 +126,7 @@ pub fn set_status(
     status: GenerationStatus,
     image_url: Option<&str>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Option<IllustrationRecord>> {
+) -> crate::sql::Result<Option<IllustrationRecord>> {
     match get_illustration(tx, user_id, id)? {
         Some(i) if !i.deleted => {}
         _ => return Ok(None),
@@ -151,7 +153,7 @@ pub fn delete_for_story(
     user_id: Uuid,
     story_id: Uuid,
     now: DateTime<Utc>,
-) -> rusqlite::Result<usize> {
+) -> crate::sql::Result<usize> {
     write_each(
         tx,
         "SELECT id FROM illustrations WHERE user_id = ?1 AND story_id = ?2 AND deleted = 0
@@ -170,9 +172,9 @@ pub fn count_changed_since(
     user_id: Uuid,
     after_seq: i64,
     cap: u64,
-) -> rusqlite::Result<u64> {
+) -> crate::sql::Result<u64> {
     let mut stmt = conn.prepare_cached(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM illustrations WHERE user_id = ?1 AND seq > ?2 LIMIT ?3)",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM illustrations WHERE user_id = ?1 AND seq > ?2 LIMIT ?3) AS counted",
     )?;
     let cap = i64::try_from(cap).unwrap_or(i64::MAX);
     stmt.query_row(params![user_id.to_string(), after_seq, cap], |r| {
@@ -186,7 +188,7 @@ pub fn changed_since(
     user_id: Uuid,
     after_seq: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<SeqIllustration>> {
+) -> crate::sql::Result<Vec<SeqIllustration>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM illustrations WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
     ))?;

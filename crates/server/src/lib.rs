@@ -34,11 +34,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::sql::{Connection, Transaction};
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -60,6 +60,7 @@ pub mod profile_store;
 pub mod ratelimit;
 pub mod rest;
 pub mod routes;
+pub mod sql;
 pub mod storage;
 pub mod story_store;
 pub mod storygen;
@@ -83,8 +84,11 @@ pub const DEFAULT_BODY_LIMIT: usize = is_protocol::MAX_BODY_BYTES;
 /// Server settings (everything but the listen address, which belongs to the listener).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The SQLite file; created and migrated on start.
+    /// The SQLite file; created and migrated on start (unless `database_url` is set).
     pub db_path: PathBuf,
+    /// A PostgreSQL database (`postgres://user@host:port/db`) to use instead of the
+    /// SQLite file; migrated on start. Several servers may share one (replicas).
+    pub database_url: Option<String>,
     /// How long a session token stays valid after sign-in.
     pub token_ttl: chrono::Duration,
     /// Argon2id memory cost in KiB.
@@ -148,6 +152,7 @@ impl Config {
     pub fn new(db_path: impl Into<PathBuf>) -> Config {
         Config {
             db_path: db_path.into(),
+            database_url: None,
             token_ttl: chrono::Duration::hours(Self::DEFAULT_TOKEN_TTL_HOURS as i64),
             argon2_memory_kib: Self::DEFAULT_ARGON2_MEMORY_KIB,
             argon2_iterations: Self::DEFAULT_ARGON2_ITERATIONS,
@@ -170,8 +175,12 @@ impl Config {
     /// Like [`Config::new`] with the cheapest Argon2 cost, so tests sign up in
     /// microseconds, no rate limits, and fault control enabled (`POST /api/_faults`;
     /// faults themselves stay off until a test turns them on).
+    /// With `STORY_TEST_DATABASE_URL` set, the database is a PostgreSQL database made
+    /// for `db_path` ([`testing::test_database_url`]).
     pub fn for_tests(db_path: impl Into<PathBuf>) -> Config {
+        let db_path = db_path.into();
         Config {
+            database_url: testing::test_database_url(&db_path),
             argon2_memory_kib: 8,
             argon2_iterations: 1,
             rate_limit: RateLimit::UNLIMITED,
@@ -179,6 +188,11 @@ impl Config {
             enable_fault_control: true,
             ..Config::new(db_path)
         }
+    }
+
+    /// Where the database is: `database_url` if set, else the SQLite file `db_path`.
+    pub fn location(&self) -> db::Location {
+        db::Location::new(&self.db_path, self.database_url.as_deref())
     }
 
     /// The media directory: `media_dir`, or `<db path>.media` next to the database.
@@ -231,9 +245,14 @@ impl AppState {
     /// Like [`AppState::new`] with an injected clock.
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
         auth::password_hasher(&config)?; // reject impossible Argon2 settings up front
-        let conn = db::open(&config.db_path)?;
-        table::add_declared_columns(&conn)?;
-        let instance_id = db::instance_id(&conn)?;
+        let location = config.location();
+        // PostgreSQL's sync client must not run on an async thread (a test's body).
+        let (conn, instance_id) = sql::off_async(|| -> anyhow::Result<_> {
+            let conn = db::open_at(&location)?;
+            table::add_declared_columns(&conn)?;
+            let instance_id = db::instance_id(&conn)?;
+            Ok((conn, instance_id))
+        })?;
         let media_dir = config.media_dir();
         std::fs::create_dir_all(&media_dir).map_err(|e| {
             anyhow::anyhow!(
@@ -246,7 +265,7 @@ impl AppState {
                 user_limiter: ratelimit::RateLimiter::new(config.rate_limit),
                 ip_limiter: ratelimit::RateLimiter::new(config.auth_rate_limit),
                 faults: faults::Faults::new(config.faults.clone(), config.fault_seed),
-                storage: Arc::new(storage::Storage::new(&config.db_path, conn)),
+                storage: Arc::new(storage::Storage::new(&location, conn)),
                 config,
                 clock,
                 instance_id,
@@ -285,7 +304,7 @@ impl AppState {
     /// Runs `f` with the writer connection, blocking the calling thread. For start-up
     /// work, background jobs and tests; handlers use [`AppState::read`],
     /// [`AppState::write`] or [`AppState::run`].
-    pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+    pub fn with_conn<T: Send>(&self, f: impl FnOnce(&mut Connection) -> T + Send) -> T {
         self.inner.storage.with_writer(f)
     }
 
@@ -297,7 +316,7 @@ impl AppState {
         F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
     {
         let state = self.clone();
-        tokio::task::spawn_blocking(move || state.with_conn(f))
+        tokio::task::spawn_blocking(move || state.inner.storage.with_writer_blocking(f))
             .await
             .map_err(ApiError::internal)?
     }

@@ -23,6 +23,12 @@ struct Args {
     #[arg(long, env = "STORY_SERVER_DB", default_value = "story-server.sqlite3")]
     db: PathBuf,
 
+    /// A PostgreSQL database to use instead of the SQLite file
+    /// (`postgres://user:password@host:port/dbname`); migrated on start. Several servers
+    /// (replicas) may share one. Without it, the SQLite file `--db` is used.
+    #[arg(long, env = "STORY_SERVER_DATABASE_URL")]
+    database_url: Option<String>,
+
     /// How long a session token stays valid after sign-in, in hours (default: 30 days).
     #[arg(
         long,
@@ -183,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut config = Config {
         db_path: args.db.clone(),
+        database_url: args.database_url.clone().filter(|u| !u.is_empty()),
         token_ttl: chrono::Duration::hours(args.token_ttl_hours as i64),
         argon2_memory_kib: args.argon2_memory_kib,
         argon2_iterations: args.argon2_iterations,
@@ -223,7 +230,18 @@ async fn main() -> anyhow::Result<()> {
     if config.enable_fault_control {
         tracing::warn!("fault control is enabled: POST /api/_faults needs no sign-in");
     }
-    tracing::info!(db = %config.db_path.display(), demo = config.demo, "starting story-server");
+    if let Some(url) = &config.database_url {
+        anyhow::ensure!(
+            story_server::db::is_postgres_url(url),
+            "--database-url must be a postgres:// URL"
+        );
+        if config.media_dir.is_none() {
+            anyhow::bail!("with --database-url, name the shared media directory with --media-dir");
+        }
+        tracing::info!(db = %story_server::db::redact_url(url), demo = config.demo, "starting story-server on PostgreSQL");
+    } else {
+        tracing::info!(db = %config.db_path.display(), demo = config.demo, "starting story-server");
+    }
     let state = tokio::task::spawn_blocking(move || AppState::new(config))
         .await
         .context("start-up task panicked")??;

@@ -13,6 +13,8 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::params;
+use crate::sql::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,7 +24,6 @@ use is_protocol::{
     codes, ErrorBody, GenerationStatus, Hero, HeroRecord, HeroServer, IllustrationsRequest,
     MediaJob, MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
 };
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Notify;
@@ -239,7 +240,7 @@ fn insert_media_row(
     file: &WrittenFile,
     content_type: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::sql::Result<()> {
     conn.execute(
         "INSERT INTO media_files (name, user_id, owner_id, content_type, size, etag, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -266,7 +267,7 @@ fn attach_media<E: Table>(
     id: Uuid,
     file: &WrittenFile,
     content_type: &str,
-    set: impl FnOnce(&mut E::Server, String),
+    set: impl FnOnce(&mut E::Server, String) + Send,
 ) -> anyhow::Result<bool> {
     let now = state.now();
     let stored = state.with_conn(|conn| -> anyhow::Result<bool> {

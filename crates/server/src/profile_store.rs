@@ -6,9 +6,9 @@
 //! once it changed; `GET /api/users/me` always serves it. Through push it takes updates
 //! of the user's own row only.
 
+use crate::sql::{Connection, Transaction};
 use chrono::{DateTime, Utc};
 use is_protocol::{codes, ErrorBody, MutationOp, Profile, SubscriptionTier, UserProfile};
-use rusqlite::{Connection, Transaction};
 use uuid::Uuid;
 
 use crate::table::{self, Table};
@@ -36,7 +36,7 @@ impl Table for Profile {
 }
 
 /// The user's profile.
-pub fn get_profile(conn: &Connection, user_id: Uuid) -> rusqlite::Result<Option<UserProfile>> {
+pub fn get_profile(conn: &Connection, user_id: Uuid) -> crate::sql::Result<Option<UserProfile>> {
     table::get::<Profile>(conn, user_id, user_id)
 }
 
@@ -46,6 +46,6 @@ pub fn set_tier(
     user_id: Uuid,
     tier: SubscriptionTier,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Option<UserProfile>> {
+) -> crate::sql::Result<Option<UserProfile>> {
     table::write_server::<Profile>(tx, user_id, user_id, now, |s| s.subscription_tier = tier)
 }

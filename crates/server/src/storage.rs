@@ -39,15 +39,15 @@
 //! autocommit), for start-up, background jobs and the handlers that are not grouped.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use crate::db;
+use crate::db::{self, Location};
 use crate::error::{panic_text, ApiError};
+use crate::sql::{self, Connection, Transaction, TransactionBehavior};
 
 /// Idle read connections kept open; more are opened when more reads run at once, and
 /// closed when they are done.
@@ -55,7 +55,7 @@ pub const MAX_IDLE_READERS: usize = 8;
 
 /// The writer, the queue of units waiting for the next group commit, and the read pool.
 pub struct Storage {
-    path: PathBuf,
+    location: Location,
     writer: Mutex<Connection>,
     queue: Mutex<Queue>,
     readers: Mutex<Vec<Connection>>,
@@ -85,11 +85,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Storage {
-    /// Storage around `writer`, an open and migrated connection to the database at `path`
-    /// ([`db::open`]); read connections are opened on the same file.
-    pub fn new(path: &Path, writer: Connection) -> Storage {
+    /// Storage around `writer`, an open and migrated connection to the database at
+    /// `location` ([`db::open_at`]); read connections are opened on the same database.
+    pub fn new(location: &Location, writer: Connection) -> Storage {
         Storage {
-            path: path.to_owned(),
+            location: location.clone(),
             writer: Mutex::new(writer),
             queue: Mutex::new(Queue::default()),
             readers: Mutex::new(Vec::new()),
@@ -107,8 +107,37 @@ impl Storage {
     }
 
     /// Runs `f` on the writer connection, blocking the calling thread until it is free.
-    pub fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
-        f(&mut lock(&self.writer))
+    ///
+    /// On PostgreSQL, called on a thread that runs async tasks (a test's body), `f` runs
+    /// on a scoped thread of its own ([`sql::off_async`]).
+    pub fn with_writer<T: Send>(&self, f: impl FnOnce(&mut Connection) -> T + Send) -> T {
+        if self.location.backend() == sql::Backend::Postgres {
+            sql::off_async(|| f(&mut self.writer()))
+        } else {
+            f(&mut self.writer())
+        }
+    }
+
+    /// [`Storage::with_writer`] from the blocking pool (never an async thread).
+    pub fn with_writer_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut self.writer())
+    }
+
+    /// The writer, connected again first if the database closed its connection (a
+    /// PostgreSQL restart or failover); if that fails too, the work fails on the broken
+    /// connection and the next call tries again.
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        let mut conn = lock(&self.writer);
+        if conn.is_broken() {
+            match db::open_reader(&self.location) {
+                Ok(fresh) => {
+                    tracing::warn!("the database closed the writer's connection; reconnected");
+                    *conn = fresh;
+                }
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot reconnect the writer"),
+            }
+        }
+        conn
     }
 
     /// Runs `f` on a read connection, in one read transaction (one snapshot), blocking.
@@ -119,16 +148,17 @@ impl Storage {
         let pooled = lock(&self.readers).pop();
         let mut conn = match pooled {
             Some(c) => c,
-            None => db::open_reader(&self.path).map_err(ApiError::Internal)?,
+            None => db::open_reader(&self.location).map_err(ApiError::Internal)?,
         };
         let result = {
             // Dropping it ends the read transaction (nothing to commit).
-            let snapshot = conn.transaction()?;
+            let snapshot = conn.read_transaction()?;
             f(&snapshot)
         };
-        // A panic in `f` unwinds past this point and the connection is closed.
+        // A panic in `f` unwinds past this point and the connection is closed; so is
+        // one the database closed.
         let mut idle = lock(&self.readers);
-        if idle.len() < MAX_IDLE_READERS {
+        if idle.len() < MAX_IDLE_READERS && !conn.is_broken() {
             idle.push(conn);
         }
         result
@@ -167,7 +197,7 @@ impl Storage {
     /// that [`Storage::write`] queues under, so a unit is never left without a committer.
     fn commit_queued(&self) {
         loop {
-            let mut conn = lock(&self.writer);
+            let mut conn = self.writer();
             let units = {
                 let mut queue = lock(&self.queue);
                 if queue.units.is_empty() {
@@ -205,21 +235,21 @@ fn commit_group(conn: &mut Connection, mut units: Vec<Box<dyn Unit>>) {
     }
 }
 
-fn run_group(conn: &mut Connection, units: &mut [Box<dyn Unit>]) -> rusqlite::Result<()> {
+fn run_group(conn: &mut Connection, units: &mut [Box<dyn Unit>]) -> sql::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for unit in units.iter_mut() {
-        tx.prepare_cached("SAVEPOINT unit")?.execute([])?;
+        tx.execute_command("SAVEPOINT unit")?;
         if !unit.run(&tx) {
-            tx.prepare_cached("ROLLBACK TO unit")?.execute([])?;
+            tx.execute_command("ROLLBACK TO unit")?;
         }
-        tx.prepare_cached("RELEASE unit")?.execute([])?;
+        tx.execute_command("RELEASE unit")?;
         if tx.is_autocommit() {
             // SQLite gave up the whole transaction (after an I/O error, a full disk, …):
             // what the earlier units wrote is gone too.
-            return Err(rusqlite::Error::SqliteFailure(
+            return Err(sql::Error::Sqlite(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
                 Some("the group's transaction was rolled back".to_owned()),
-            ));
+            )));
         }
     }
     // Durable when this returns (`synchronous = FULL`); no unit is answered before.

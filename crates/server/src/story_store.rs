@@ -11,9 +11,10 @@
 //! The audio fields are written by media generation through
 //! [`crate::table::write_server`].
 
+use crate::params;
+use crate::sql::{Connection, Transaction};
 use chrono::{DateTime, Utc};
 use is_protocol::{CustomEvent, FieldError, Hero, Story, StoryInput, StoryServer};
-use rusqlite::{params, Connection, Transaction};
 use uuid::Uuid;
 
 use crate::db::{write_each, UuidText};
@@ -26,7 +27,7 @@ impl Table for Story {
         user_id: Uuid,
         input: &StoryInput,
         before: Option<&StoryInput>,
-    ) -> rusqlite::Result<Vec<FieldError>> {
+    ) -> crate::sql::Result<Vec<FieldError>> {
         let mut errors = Vec::new();
         let changed = |new: Option<Uuid>, old: Option<Uuid>| new.filter(|n| Some(*n) != old);
         let (old_hero, old_event) = before.map_or((None, None), |b| (b.hero_id, b.custom_event_id));
@@ -48,7 +49,7 @@ impl Table for Story {
         user_id: Uuid,
         id: Uuid,
         now: DateTime<Utc>,
-    ) -> rusqlite::Result<()> {
+    ) -> crate::sql::Result<()> {
         illustration_store::delete_for_story(tx, user_id, id, now).map(drop)
     }
 
@@ -63,7 +64,7 @@ pub fn unlink_hero(
     user_id: Uuid,
     hero_id: Uuid,
     now: DateTime<Utc>,
-) -> rusqlite::Result<usize> {
+) -> crate::sql::Result<usize> {
     write_each(
         tx,
         "SELECT id FROM stories WHERE user_id = ?1 AND hero_id = ?2 AND deleted = 0

@@ -15,6 +15,8 @@
 //! database (the server's data was reset) answers 410 `cursor_expired`, so the client
 //! resyncs instead of silently missing rows.
 
+use crate::params;
+use crate::sql::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use is_protocol::{
@@ -22,7 +24,6 @@ use is_protocol::{
     Mutation, MutationOp, MutationResult, Outcome, Profile, PushResponse, Record, Story,
     MAX_CHANGES_LIMIT, MAX_PUSH_BATCH,
 };
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -496,7 +497,7 @@ fn feed<E: Table>(
     after: i64,
     limit: usize,
     rows: &mut Vec<(i64, Record)>,
-) -> rusqlite::Result<()> {
+) -> crate::sql::Result<()> {
     let changed = table::changed_since::<E>(conn, user_id, after, limit)?;
     rows.extend(changed.into_iter().map(|r| (r.seq, E::into_wire(r.record))));
     Ok(())
@@ -576,7 +577,7 @@ pub const REMAINING_COUNT_CAP: u64 = 1_000_000;
 /// entity on its `(user, seq)` index, at most [`REMAINING_COUNT_CAP`] each. The profile
 /// counts as one when it changed after `after`. Exact as of this page; writes made
 /// later add to it.
-pub fn remaining_after(conn: &Connection, user_id: Uuid, after: i64) -> rusqlite::Result<u64> {
+pub fn remaining_after(conn: &Connection, user_id: Uuid, after: i64) -> crate::sql::Result<u64> {
     let cap = REMAINING_COUNT_CAP;
     Ok(
         table::count_changed_since::<Hero>(conn, user_id, after, cap)?
@@ -591,11 +592,11 @@ pub fn remaining_after(conn: &Connection, user_id: Uuid, after: i64) -> rusqlite
 // Tombstone horizon
 
 /// The current prune epoch: how many pruning passes removed something (0 if none).
-pub fn prune_epoch(conn: &Connection) -> rusqlite::Result<i64> {
+pub fn prune_epoch(conn: &Connection) -> crate::sql::Result<i64> {
     let v: Option<String> = conn
         .query_row(
             "SELECT value FROM server_meta WHERE key = 'prune_epoch'",
-            [],
+            (),
             |r| r.get(0),
         )
         .optional()?;
@@ -604,7 +605,7 @@ pub fn prune_epoch(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// The highest sequence value of this user's tombstones pruned in passes after `epoch`
 /// (0 if none).
-pub fn pruned_since(conn: &Connection, user_id: Uuid, epoch: i64) -> rusqlite::Result<i64> {
+pub fn pruned_since(conn: &Connection, user_id: Uuid, epoch: i64) -> crate::sql::Result<i64> {
     conn.query_row(
         "SELECT COALESCE(MAX(max_seq), 0) FROM prune_log WHERE user_id = ?1 AND epoch > ?2",
         params![user_id.to_string(), epoch],
@@ -656,12 +657,14 @@ pub fn prune_tombstones(
                  WHERE deleted = 1 AND updated_at < ?1 GROUP BY user_id"
             ))?;
             let rows = stmt.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
+            rows.collect::<crate::sql::Result<_>>()?
         };
         for (user, seq) in per_user {
             tx.execute(
                 "INSERT INTO prune_log (user_id, epoch, max_seq) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (user_id, epoch) DO UPDATE SET max_seq = MAX(max_seq, excluded.max_seq)",
+                 ON CONFLICT (user_id, epoch) DO UPDATE SET max_seq =
+                     CASE WHEN excluded.max_seq > prune_log.max_seq
+                          THEN excluded.max_seq ELSE prune_log.max_seq END",
                 params![user, epoch, seq],
             )?;
         }
@@ -701,7 +704,7 @@ pub fn prune_tombstones(
         "INSERT INTO server_meta (key, value)
          SELECT 'pruned_seq', CAST(MAX(max_seq) AS TEXT) FROM prune_log WHERE true
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [],
+        (),
     )?;
     tx.commit()?;
     for name in files {

@@ -29,9 +29,10 @@ use is_protocol::{
     CustomEvent, Entity, ErrorBody, FieldError, Fields, Hero, Input as _, MutationOp, Patch as _,
     Profile, RecordMeta, Story,
 };
-use rusqlite::types::{Type, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, Row, Statement, ToSql, Transaction};
 use uuid::Uuid;
+
+use crate::params;
+use crate::sql::{self, Backend, Connection, OptionalExtension, Row, ToValue, Transaction, Value};
 
 use crate::db::{conversion_error, from_micros, next_seq, parse_uuid, to_micros, UuidText};
 
@@ -54,7 +55,7 @@ pub trait Table: Entity {
         _user_id: Uuid,
         _input: &Self::Input,
         _before: Option<&Self::Input>,
-    ) -> rusqlite::Result<Vec<FieldError>> {
+    ) -> sql::Result<Vec<FieldError>> {
         Ok(Vec::new())
     }
 
@@ -64,7 +65,7 @@ pub trait Table: Entity {
         _user_id: Uuid,
         _id: Uuid,
         _now: DateTime<Utc>,
-    ) -> rusqlite::Result<()> {
+    ) -> sql::Result<()> {
         Ok(())
     }
 
@@ -219,7 +220,7 @@ impl TableSql {
                 "SELECT {select} FROM {t} WHERE {owner} = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
             ),
             count_since: format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM {t} WHERE {owner} = ?1 AND seq > ?2 LIMIT ?3)"
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {t} WHERE {owner} = ?1 AND seq > ?2 LIMIT ?3) AS counted"
             ),
             list: format!(
                 "SELECT {select} FROM {t}
@@ -245,24 +246,24 @@ impl TableSql {
     }
 
     /// The positions of the columns in a `SELECT` of this table, looked up by name on
-    /// the first such statement.
-    fn reader<E: Table>(&self, stmt: &Statement<'_>) -> rusqlite::Result<&RowReader> {
+    /// the first row read.
+    fn reader<E: Table>(&self, row: &Row<'_>) -> sql::Result<&RowReader> {
         let reader = match self.reader.get() {
             Some(reader) => reader,
             None => {
-                let reader = RowReader::new::<E>(stmt)?;
+                let reader = RowReader::new::<E>(row)?;
                 self.reader.get_or_init(|| reader)
             }
         };
         debug_assert_eq!(
-            stmt.column_count(),
+            row.column_count(),
             7 + reader.fields.len(),
             "a SELECT of {} lists other columns",
             E::SQL_TABLE
         );
         #[cfg(test)]
         assert!(
-            matches!(RowReader::new::<E>(stmt), Ok(r) if r == *reader),
+            matches!(RowReader::new::<E>(row), Ok(r) if r == *reader),
             "a SELECT of {} lists its columns in another order",
             E::SQL_TABLE
         );
@@ -273,26 +274,21 @@ impl TableSql {
 // ---------------------------------------------------------------------------------------
 // Binding and reading
 
-/// Binds positional parameters one after another (`?1`, `?2`, …) without building a
-/// parameter list.
-struct Binder<'a, 'conn> {
-    stmt: &'a mut Statement<'conn>,
-    next: usize,
+/// Collects positional parameters one after another (`?1`, `?2`, …).
+#[derive(Default)]
+struct Binder {
+    values: Vec<Value<'static>>,
 }
 
-impl<'a, 'conn> Binder<'a, 'conn> {
-    fn new(stmt: &'a mut Statement<'conn>) -> Self {
-        Binder { stmt, next: 0 }
-    }
-
-    fn bind<T: ToSql>(&mut self, value: T) -> rusqlite::Result<()> {
-        self.next += 1;
-        self.stmt.raw_bind_parameter(self.next, value)
+impl Binder {
+    fn bind<T: ToValue>(&mut self, value: T) -> sql::Result<()> {
+        self.values.push(value.to_value().into_owned());
+        Ok(())
     }
 
     /// One field's cell as the server stores it: times as microseconds, ids as text,
     /// flags as 0/1.
-    fn cell(&mut self, cell: Cell<'_>) -> rusqlite::Result<()> {
+    fn cell(&mut self, cell: Cell<'_>) -> sql::Result<()> {
         match cell {
             Cell::Null => self.bind(None::<i64>),
             Cell::Int(v) => self.bind(v),
@@ -304,7 +300,7 @@ impl<'a, 'conn> Binder<'a, 'conn> {
         }
     }
 
-    fn cells<F: Fields>(&mut self, fields: &F) -> rusqlite::Result<()> {
+    fn cells<F: Fields>(&mut self, fields: &F) -> sql::Result<()> {
         fields.write_cells(&mut |c| self.cell(c))
     }
 }
@@ -326,8 +322,8 @@ struct RowReader {
 }
 
 impl RowReader {
-    fn new<E: Table>(stmt: &Statement<'_>) -> rusqlite::Result<RowReader> {
-        let at = |name: &str| stmt.column_index(name);
+    fn new<E: Table>(row: &Row<'_>) -> sql::Result<RowReader> {
+        let at = |name: &str| row.column_index(name);
         Ok(RowReader {
             id: at("id")?,
             version: at("version")?,
@@ -338,26 +334,26 @@ impl RowReader {
             created_seq: at("created_seq")?,
             fields: field_columns::<E>()
                 .map(|name| Ok((name, at(name)?)))
-                .collect::<rusqlite::Result<_>>()?,
+                .collect::<sql::Result<_>>()?,
         })
     }
 
     /// The position of field `name`; fields are asked for in order, so the one after
     /// the previous is tried first.
-    fn field(&self, name: &'static str, hint: &mut usize) -> rusqlite::Result<usize> {
+    fn field(&self, name: &'static str, hint: &mut usize) -> sql::Result<usize> {
         let at = match self.fields.get(*hint) {
             Some((n, _)) if *n == name => *hint,
             _ => self
                 .fields
                 .iter()
                 .position(|(n, _)| *n == name)
-                .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?,
+                .ok_or_else(|| sql::Error::InvalidColumnName(name.to_owned()))?,
         };
         *hint = at + 1;
         Ok(self.fields[at].1)
     }
 
-    fn read<E: Table>(&self, r: &Row<'_>) -> rusqlite::Result<SeqRecord<E::Record>> {
+    fn read<E: Table>(&self, r: &Row<'_>) -> sql::Result<SeqRecord<E::Record>> {
         let meta = RecordMeta {
             id: parse_uuid(r.get_ref(self.id)?.as_str()?)?,
             version: r.get(self.version)?,
@@ -366,22 +362,14 @@ impl RowReader {
             updated_at: from_micros(r.get(self.updated_at)?)?,
         };
         let mut hint = 0;
-        let mut get = |name: &'static str| -> rusqlite::Result<Cell<'_>> {
+        let mut get = |name: &'static str| -> sql::Result<Cell<'_>> {
             let i = self.field(name, &mut hint)?;
             Ok(match r.get_ref(i)? {
-                ValueRef::Null => Cell::Null,
-                ValueRef::Integer(v) => Cell::Int(v),
-                ValueRef::Real(v) => Cell::Real(v),
-                ValueRef::Text(t) => Cell::Text(std::str::from_utf8(t).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e))
-                })?),
-                ValueRef::Blob(_) => {
-                    return Err(rusqlite::Error::InvalidColumnType(
-                        i,
-                        name.to_owned(),
-                        Type::Blob,
-                    ))
-                }
+                Value::Null => Cell::Null,
+                Value::Int(v) => Cell::Int(v),
+                Value::Real(v) => Cell::Real(v),
+                Value::Text(std::borrow::Cow::Borrowed(t)) => Cell::Text(t),
+                Value::Text(std::borrow::Cow::Owned(t)) => Cell::Owned(t),
             })
         };
         let invalid = |column: &str| conversion_error(0, format!("{}.{column}", E::SQL_TABLE));
@@ -395,17 +383,14 @@ impl RowReader {
     }
 }
 
-/// Runs `stmt` (already bound) and reads its rows.
+/// Runs `sql` of `E`'s table with `params` and reads its rows.
 fn read_all<E: Table>(
-    stmt: &mut Statement<'_>,
-    reader: &RowReader,
-) -> rusqlite::Result<Vec<SeqRecord<E::Record>>> {
-    let mut rows = stmt.raw_query();
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(reader.read::<E>(r)?);
-    }
-    Ok(out)
+    conn: &Connection,
+    sql: &str,
+    params: Binder,
+) -> sql::Result<Vec<SeqRecord<E::Record>>> {
+    let table = self::sql::<E>();
+    conn.query_map(sql, params.values, |r| table.reader::<E>(r)?.read::<E>(r))
 }
 
 /// `t` at the microsecond precision the database keeps, so a record returned from a
@@ -422,19 +407,18 @@ fn write(
     user_id: Uuid,
     id: Uuid,
     now: DateTime<Utc>,
-    fields: impl FnOnce(&mut Binder<'_, '_>) -> rusqlite::Result<()>,
-) -> rusqlite::Result<()> {
+    fields: impl FnOnce(&mut Binder) -> sql::Result<()>,
+) -> sql::Result<()> {
     let seq = next_seq(tx)?;
-    let mut stmt = tx.prepare_cached(sql)?;
-    let mut b = Binder::new(&mut stmt);
+    let mut b = Binder::default();
     b.bind(UuidText::new(id))?;
     b.bind(UuidText::new(user_id))?;
     b.bind(seq)?;
     b.bind(to_micros(now))?;
     fields(&mut b)?;
-    match stmt.raw_execute()? {
+    match tx.execute(sql, b.values)? {
         1 => Ok(()),
-        _ => Err(rusqlite::Error::QueryReturnedNoRows),
+        _ => Err(sql::Error::QueryReturnedNoRows),
     }
 }
 
@@ -453,11 +437,7 @@ fn next_version(current: RecordMeta, now: DateTime<Utc>, deleted: bool) -> Recor
 
 /// The user's row `id`, tombstone or not. `None` for a missing row and for another
 /// user's row alike.
-pub fn get<E: Table>(
-    conn: &Connection,
-    user_id: Uuid,
-    id: Uuid,
-) -> rusqlite::Result<Option<E::Record>> {
+pub fn get<E: Table>(conn: &Connection, user_id: Uuid, id: Uuid) -> sql::Result<Option<E::Record>> {
     Ok(get_with_seq::<E>(conn, user_id, id)?.map(|r| r.record))
 }
 
@@ -466,26 +446,30 @@ pub fn get_with_seq<E: Table>(
     conn: &Connection,
     user_id: Uuid,
     id: Uuid,
-) -> rusqlite::Result<Option<SeqRecord<E::Record>>> {
+) -> sql::Result<Option<SeqRecord<E::Record>>> {
     let sql = sql::<E>();
-    let mut stmt = conn.prepare_cached(&sql.by_id)?;
-    let reader = sql.reader::<E>(&stmt)?;
-    stmt.query_row(params![UuidText::new(id), UuidText::new(user_id)], |r| {
-        reader.read::<E>(r)
-    })
+    conn.query_row(
+        &sql.by_id,
+        params![UuidText::new(id), UuidText::new(user_id)],
+        |r| sql.reader::<E>(r)?.read::<E>(r),
+    )
     .optional()
 }
 
 /// Whether any user has a row with this id.
-pub fn id_taken<E: Table>(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
-    let mut stmt = conn.prepare_cached(&sql::<E>().id_taken)?;
-    stmt.exists([UuidText::new(id)])
+pub fn id_taken<E: Table>(conn: &Connection, id: Uuid) -> sql::Result<bool> {
+    let found = conn.query_row(&sql::<E>().id_taken, [UuidText::new(id)], |_| Ok(()));
+    Ok(found.optional()?.is_some())
 }
 
 /// Whether the user has a live (not deleted) row `id`.
-pub fn live_exists<E: Table>(conn: &Connection, user_id: Uuid, id: Uuid) -> rusqlite::Result<bool> {
-    let mut stmt = conn.prepare_cached(&sql::<E>().live)?;
-    stmt.exists(params![UuidText::new(id), UuidText::new(user_id)])
+pub fn live_exists<E: Table>(conn: &Connection, user_id: Uuid, id: Uuid) -> sql::Result<bool> {
+    let found = conn.query_row(
+        &sql::<E>().live,
+        params![UuidText::new(id), UuidText::new(user_id)],
+        |_| Ok(()),
+    );
+    Ok(found.optional()?.is_some())
 }
 
 /// The user's rows whose last write has a sequence number above `after_seq`, in
@@ -495,15 +479,12 @@ pub fn changed_since<E: Table>(
     user_id: Uuid,
     after_seq: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<SeqRecord<E::Record>>> {
-    let sql = sql::<E>();
-    let mut stmt = conn.prepare_cached(&sql.changed_since)?;
-    let reader = sql.reader::<E>(&stmt)?;
-    let mut b = Binder::new(&mut stmt);
+) -> sql::Result<Vec<SeqRecord<E::Record>>> {
+    let mut b = Binder::default();
     b.bind(UuidText::new(user_id))?;
     b.bind(after_seq)?;
     b.bind(limit as i64)?;
-    read_all::<E>(&mut stmt, reader)
+    read_all::<E>(conn, &sql::<E>().changed_since, b)
 }
 
 /// How many of the user's rows have their last write above `after_seq`, counting at
@@ -513,13 +494,13 @@ pub fn count_changed_since<E: Table>(
     user_id: Uuid,
     after_seq: i64,
     cap: u64,
-) -> rusqlite::Result<u64> {
-    let sql = sql::<E>();
-    let mut stmt = conn.prepare_cached(&sql.count_since)?;
+) -> sql::Result<u64> {
     let cap = i64::try_from(cap).unwrap_or(i64::MAX);
-    stmt.query_row(params![UuidText::new(user_id), after_seq, cap], |r| {
-        r.get::<_, i64>(0)
-    })
+    conn.query_row(
+        &sql::<E>().count_since,
+        params![UuidText::new(user_id), after_seq, cap],
+        |r| r.get::<_, i64>(0),
+    )
     .map(|n| n.max(0) as u64)
 }
 
@@ -545,7 +526,7 @@ pub fn list<E: Table>(
     user_id: Uuid,
     filter: &ListFilter,
     limit: usize,
-) -> rusqlite::Result<Vec<SeqRecord<E::Record>>> {
+) -> sql::Result<Vec<SeqRecord<E::Record>>> {
     debug_assert!(!E::SINGLETON, "{} has no list", E::SQL_TABLE);
     let sql = sql::<E>();
     let mut text = sql.list.clone();
@@ -563,9 +544,7 @@ pub fn list<E: Table>(
         " ORDER BY created_seq LIMIT ?{}",
         filter.equals.len() + 5
     );
-    let mut stmt = conn.prepare_cached(&text)?;
-    let reader = sql.reader::<E>(&stmt)?;
-    let mut b = Binder::new(&mut stmt);
+    let mut b = Binder::default();
     b.bind(UuidText::new(user_id))?;
     b.bind(filter.after_created_seq.unwrap_or(0))?;
     b.bind(filter.updated_after.map(to_micros).unwrap_or(i64::MIN))?;
@@ -574,7 +553,7 @@ pub fn list<E: Table>(
         b.cell(value.clone())?;
     }
     b.bind(limit as i64)?;
-    read_all::<E>(&mut stmt, reader)
+    read_all::<E>(conn, &text, b)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -588,7 +567,7 @@ pub fn create<E: Table>(
     id: Uuid,
     input: E::Input,
     now: DateTime<Utc>,
-) -> rusqlite::Result<CreateOutcome<E::Record>> {
+) -> sql::Result<CreateOutcome<E::Record>> {
     debug_assert!(!E::SINGLETON, "{} rows are not created here", E::SQL_TABLE);
     let now = stored_time(now);
     // The rules hold for the value as sent (what the OpenAPI document publishes), and
@@ -637,7 +616,7 @@ pub fn update<E: Table>(
     expected_version: Option<i64>,
     patch: E::Patch,
     now: DateTime<Utc>,
-) -> rusqlite::Result<UpdateOutcome<E::Record>> {
+) -> sql::Result<UpdateOutcome<E::Record>> {
     let now = stored_time(now);
     let Some(current) = get::<E>(tx, user_id, id)? else {
         return Ok(UpdateOutcome::NotFound);
@@ -688,7 +667,7 @@ pub fn delete<E: Table>(
     id: Uuid,
     expected_version: Option<i64>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<DeleteOutcome<E::Record>> {
+) -> sql::Result<DeleteOutcome<E::Record>> {
     debug_assert!(!E::SINGLETON, "{} rows are never deleted", E::SQL_TABLE);
     let now = stored_time(now);
     let Some(current) = get::<E>(tx, user_id, id)? else {
@@ -743,7 +722,7 @@ pub fn validate_increment<E: Entity>(
 }
 
 /// `server` with `counters` added to its counter fields (found by column name).
-fn add_counters<S: Fields>(server: &S, counters: &BTreeMap<String, i64>) -> rusqlite::Result<S> {
+fn add_counters<S: Fields>(server: &S, counters: &BTreeMap<String, i64>) -> sql::Result<S> {
     let mut cells: Vec<Cell<'static>> = Vec::with_capacity(S::COLUMNS.len());
     server.write_cells(&mut |c| {
         cells.push(match c {
@@ -755,7 +734,7 @@ fn add_counters<S: Fields>(server: &S, counters: &BTreeMap<String, i64>) -> rusq
             Cell::Uuid(id) => Cell::Uuid(id),
             Cell::Time(t) => Cell::Time(t),
         });
-        Ok::<_, rusqlite::Error>(())
+        Ok::<_, sql::Error>(())
     })?;
     for (cell, name) in cells.iter_mut().zip(S::COLUMNS) {
         if let (Some(amount), Cell::Int(v)) = (counters.get(*name), &*cell) {
@@ -769,7 +748,7 @@ fn add_counters<S: Fields>(server: &S, counters: &BTreeMap<String, i64>) -> rusq
         }
         let cell = cells.get(at).cloned().unwrap_or(Cell::Null);
         at += 1;
-        Ok::<_, rusqlite::Error>(cell)
+        Ok::<_, sql::Error>(cell)
     })?
     .map_err(|column| conversion_error(0, format!("counter {column}")))
 }
@@ -783,7 +762,7 @@ pub fn increment<E: Table>(
     id: Uuid,
     counters: &BTreeMap<String, i64>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<IncrementOutcome<E::Record>> {
+) -> sql::Result<IncrementOutcome<E::Record>> {
     if let Err(errors) = validate_increment::<E>(counters) {
         return Ok(IncrementOutcome::Invalid(errors));
     }
@@ -807,7 +786,7 @@ pub fn write_server<E: Table>(
     id: Uuid,
     now: DateTime<Utc>,
     change: impl FnOnce(&mut E::Server),
-) -> rusqlite::Result<Option<E::Record>> {
+) -> sql::Result<Option<E::Record>> {
     let Some(current) = get::<E>(tx, user_id, id)? else {
         return Ok(None);
     };
@@ -825,7 +804,7 @@ fn rewrite_server<E: Table>(
     current: &E::Record,
     server: E::Server,
     now: DateTime<Utc>,
-) -> rusqlite::Result<E::Record> {
+) -> sql::Result<E::Record> {
     let meta = E::record_meta(current);
     write(tx, &sql::<E>().write_server, user_id, meta.id, now, |b| {
         b.cells(&server)
@@ -841,22 +820,39 @@ fn rewrite_server<E: Table>(
 // ---------------------------------------------------------------------------------------
 // Declared columns
 
-/// The SQL type a column of `kind` is declared with here (times as microseconds).
-pub fn sql_type(kind: SqlKind) -> &'static str {
-    match kind {
-        SqlKind::Text | SqlKind::Uuid | SqlKind::Json => "TEXT",
-        SqlKind::Integer | SqlKind::Time => "INTEGER",
-        SqlKind::Real => "REAL",
+/// The SQL type a column of `kind` is declared with on `backend` (times as
+/// microseconds).
+pub fn sql_type(kind: SqlKind, backend: Backend) -> &'static str {
+    match (kind, backend) {
+        (SqlKind::Text | SqlKind::Uuid | SqlKind::Json, _) => "TEXT",
+        (SqlKind::Integer | SqlKind::Time, Backend::Sqlite) => "INTEGER",
+        (SqlKind::Integer | SqlKind::Time, Backend::Postgres) => "BIGINT",
+        (SqlKind::Real, Backend::Sqlite) => "REAL",
+        (SqlKind::Real, Backend::Postgres) => "DOUBLE PRECISION",
     }
 }
 
-/// The columns of `table`: name, declared type, NOT NULL.
-fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<(String, String, bool)>> {
-    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
-    let rows = stmt.query_map([], |r| {
-        Ok((r.get("name")?, r.get("type")?, r.get("notnull")?))
-    })?;
-    rows.collect()
+/// The columns of `table`: name, declared type (upper case), NOT NULL.
+fn table_columns(conn: &Connection, table: &str) -> sql::Result<Vec<(String, String, bool)>> {
+    let read = |r: &Row<'_>| {
+        Ok((
+            r.get("name")?,
+            r.get::<_, String>("type")?.to_uppercase(),
+            r.get("notnull")?,
+        ))
+    };
+    match conn.backend() {
+        Backend::Sqlite => conn.query_map(&format!("PRAGMA table_info({table})"), (), read),
+        Backend::Postgres => conn.query_map(
+            "SELECT CAST(column_name AS TEXT) AS name, CAST(data_type AS TEXT) AS type,
+                    is_nullable = 'NO' AS notnull
+             FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = ?1
+             ORDER BY ordinal_position",
+            [table],
+            read,
+        ),
+    }
 }
 
 /// Adds every column an entity declares (in `is_protocol`) that its table lacks, so that
@@ -869,7 +865,8 @@ pub fn add_declared_columns(conn: &Connection) -> anyhow::Result<()> {
             if existing.iter().any(|(n, _, _)| n == name) {
                 continue;
             }
-            let Some(sql) = ty.add_column_sql(E::SQL_TABLE, name, sql_type(ty.kind)) else {
+            let sql_type = sql_type(ty.kind, conn.backend());
+            let Some(sql) = ty.add_column_sql(E::SQL_TABLE, name, sql_type) else {
                 anyhow::bail!(
                     "{}.{name} has no value for existing rows: add a migration for it",
                     E::SQL_TABLE
@@ -897,12 +894,17 @@ mod tests {
     /// one can be added automatically.
     #[test]
     fn migrations_match_the_declared_columns() {
-        fn check<E: super::Table>(conn: &rusqlite::Connection) {
+        fn check<E: super::Table>(conn: &super::Connection) {
             let columns = super::table_columns(conn, E::SQL_TABLE).unwrap();
             for (name, ty) in is_protocol::entity::declared_columns::<E>() {
                 match columns.iter().find(|(n, _, _)| n == name) {
                     Some((_, decl, not_null)) => {
-                        assert_eq!(decl, super::sql_type(ty.kind), "{}.{name}", E::SQL_TABLE);
+                        assert_eq!(
+                            decl,
+                            super::sql_type(ty.kind, conn.backend()),
+                            "{}.{name}",
+                            E::SQL_TABLE
+                        );
                         assert_eq!(
                             *not_null,
                             !ty.nullable,

@@ -189,3 +189,86 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.bind(addr)?;
     socket.listen(1024)
 }
+
+/// The environment variable that runs every test server on PostgreSQL: the URL of a
+/// database its user may create databases from (`postgres://postgres@127.0.0.1:5433/postgres`).
+/// `scripts/pg.sh` starts such a server and sets it.
+pub const TEST_DATABASE_URL_ENV: &str = "STORY_TEST_DATABASE_URL";
+
+/// Whether the tests run against PostgreSQL ([`TEST_DATABASE_URL_ENV`] is set).
+pub fn testing_postgres() -> bool {
+    std::env::var(TEST_DATABASE_URL_ENV).is_ok_and(|u| !u.is_empty())
+}
+
+/// With [`TEST_DATABASE_URL_ENV`] set, the PostgreSQL database standing for the SQLite
+/// file `db_path`: one per path (created on first use), so a test that restarts its
+/// server on the same path finds its data again, and tests never share a database.
+pub fn test_database_url(db_path: &Path) -> Option<String> {
+    let admin = std::env::var(TEST_DATABASE_URL_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(db_path.as_os_str().as_encoded_bytes());
+    let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let name = format!("test_{name}");
+    let url = database_in(&admin, &name);
+    let create = move || -> anyhow::Result<()> {
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls)?;
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
+            .is_some();
+        if !exists {
+            match client.batch_execute(&format!("CREATE DATABASE {name}")) {
+                Ok(()) => {}
+                // Made meanwhile by another server of the same test.
+                Err(e)
+                    if e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE)
+                        || e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    };
+    // The sync client runs its own runtime: never inside the caller's.
+    std::thread::spawn(create)
+        .join()
+        .expect("creating a test database panicked")
+        .unwrap_or_else(|e| {
+            panic!("cannot create a test database on {TEST_DATABASE_URL_ENV}: {e:#}")
+        });
+    Some(url)
+}
+
+/// `url` naming the database `name` instead of its own.
+fn database_in(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_url_names_another_database() {
+        assert_eq!(
+            super::database_in("postgres://u@h:5/postgres?sslmode=disable", "t1"),
+            "postgres://u@h:5/t1?sslmode=disable"
+        );
+        assert_eq!(
+            super::database_in("postgres://u@h:5", "t1"),
+            "postgres://u@h:5/t1"
+        );
+    }
+}

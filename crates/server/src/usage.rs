@@ -2,9 +2,10 @@
 //! their subscription tier, enforced by story and media generation (`GET /api/usage`
 //! reports it).
 
+use crate::params;
+use crate::sql::Connection;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use is_protocol::{SubscriptionTier, TierLimits, UsageLimits, UsageStats};
-use rusqlite::{params, Connection};
 use uuid::Uuid;
 
 use crate::db::to_micros;
@@ -81,12 +82,24 @@ pub fn record_usage(
     kind: UsageKind,
     amount: f64,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO usage_events (user_id, kind, amount, at) VALUES (?1, ?2, ?3, ?4)",
+) -> crate::sql::Result<()> {
+    insert_usage(conn, user_id, kind, amount, now).map(drop)
+}
+
+/// Records usage; returns its row's id.
+fn insert_usage(
+    conn: &Connection,
+    user_id: Uuid,
+    kind: UsageKind,
+    amount: f64,
+    now: DateTime<Utc>,
+) -> crate::sql::Result<i64> {
+    conn.query_row(
+        "INSERT INTO usage_events (user_id, kind, amount, at) VALUES (?1, ?2, ?3, ?4)
+         RETURNING id",
         params![user_id.to_string(), kind.as_str(), amount, to_micros(now)],
-    )?;
-    Ok(())
+        |r| r.get(0),
+    )
 }
 
 /// The calendar month (UTC) `now` is in: [start, end).
@@ -112,7 +125,7 @@ fn used(
     user_id: Uuid,
     kind: UsageKind,
     now: DateTime<Utc>,
-) -> rusqlite::Result<f64> {
+) -> crate::sql::Result<f64> {
     let (start, end) = month_bounds(now);
     conn.query_row(
         "SELECT COALESCE(SUM(amount), 0) FROM usage_events
@@ -132,7 +145,7 @@ pub fn usage_stats(
     user_id: Uuid,
     limits: &TierLimitsConfig,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Option<UsageStats>> {
+) -> crate::sql::Result<Option<UsageStats>> {
     let Some(profile) = get_profile(conn, user_id)? else {
         return Ok(None);
     };
@@ -191,17 +204,13 @@ pub fn reserve(
             )));
         }
     }
-    record_usage(conn, user_id, kind, amount, now)?;
-    Ok(Reservation {
-        id: conn.last_insert_rowid(),
-        kind,
-        amount,
-    })
+    let id = insert_usage(conn, user_id, kind, amount, now)?;
+    Ok(Reservation { id, kind, amount })
 }
 
 /// Settles a reservation at the amount really used (at most the reserved one): the rest
 /// goes back to the user's monthly allowance, all of it when `used` is 0.
-pub fn settle(conn: &Connection, reservation: &Reservation, used: f64) -> rusqlite::Result<()> {
+pub fn settle(conn: &Connection, reservation: &Reservation, used: f64) -> crate::sql::Result<()> {
     let used = used.clamp(0.0, reservation.amount);
     if used <= 0.0 {
         conn.execute("DELETE FROM usage_events WHERE id = ?1", [reservation.id])?;

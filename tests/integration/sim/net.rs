@@ -653,7 +653,7 @@ impl Net {
         self.state.with_conn(|conn| {
             conn.execute(
                 "UPDATE heroes SET name = ?1 WHERE id = ?2",
-                rusqlite::params![name.as_str().unwrap_or_default(), id.to_string()],
+                story_server::params![name.as_str().unwrap_or_default(), id.to_string()],
             )
             .expect("undoing a write");
         });

@@ -139,8 +139,15 @@ fn templates() -> &'static (Vec<u8>, Vec<u8>) {
         let client = dir.path().join("client.sqlite3");
         let state = AppState::new(story_server::Config::for_tests(&server))
             .expect("a template server database");
+        // On PostgreSQL (STORY_TEST_DATABASE_URL) each world's server gets a fresh
+        // database of its own instead, and this file stays unused.
         state
-            .with_conn(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))
+            .with_conn(|c| match c.backend() {
+                story_server::sql::Backend::Sqlite => {
+                    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                }
+                story_server::sql::Backend::Postgres => Ok(()),
+            })
             .expect("checkpoint");
         drop(state);
         let conn = is_core::db::open(&client).expect("a template client database");
@@ -148,7 +155,8 @@ fn templates() -> &'static (Vec<u8>, Vec<u8>) {
             .expect("checkpoint");
         drop(conn);
         (
-            std::fs::read(&server).expect("the template server database"),
+            // Empty on PostgreSQL: no file.
+            std::fs::read(&server).unwrap_or_default(),
             std::fs::read(&client).expect("the template client database"),
         )
     })
@@ -197,7 +205,9 @@ pub async fn run(seed: u64, history: &History, opts: Opts) -> RunResult {
 impl Sim {
     async fn start(seed: u64, history: &History, opts: Opts, dir: PathBuf) -> Sim {
         let (server_db, client_db) = templates();
-        std::fs::write(dir.join("server.sqlite3"), server_db).expect("a server database");
+        if !server_db.is_empty() {
+            std::fs::write(dir.join("server.sqlite3"), server_db).expect("a server database");
+        }
         let mut config = story_server::Config::for_tests(dir.join("server.sqlite3"));
         // Every tombstone is prunable at once, so that older cursors get 410.
         config.tombstone_horizon = chrono::Duration::zero();

@@ -295,7 +295,7 @@ async fn an_expired_session_pauses_sync_and_keeps_local_work() {
 
     // Revoke every session of the account, as an expiry would.
     server.state.with_conn(|c| {
-        c.execute("DELETE FROM sessions", [])
+        c.execute("DELETE FROM sessions", ())
             .expect("revoke sessions")
     });
     let luna = phone.create::<Hero>(hero("Luna", 6)).unwrap();

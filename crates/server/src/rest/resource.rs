@@ -7,12 +7,12 @@
 //! Every query is scoped to the signed-in user: another user's id answers 404, exactly
 //! like an id that does not exist.
 
+use crate::sql::Transaction;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use is_protocol::entity::Cell;
 use is_protocol::Page;
-use rusqlite::Transaction;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -70,7 +70,7 @@ pub struct ListParams {
 pub async fn in_tx<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> crate::sql::Result<T> + Send + 'static,
 {
     state.write(move |tx| Ok(f(tx)?)).await
 }

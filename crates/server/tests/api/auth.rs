@@ -65,7 +65,7 @@ async fn duplicate_email_is_409_case_insensitively() {
         .await;
     res.expect_error(StatusCode::CONFLICT, "email_taken");
     let n: i64 = h.state.with_conn(|c| {
-        c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        c.query_row("SELECT COUNT(*) FROM users", (), |r| r.get(0))
             .unwrap()
     });
     assert_eq!(n, 1);
@@ -203,11 +203,11 @@ async fn secrets_are_not_stored_in_clear() {
     let s = h.signup("ada@example.com").await;
     let (pw_hash, token_rows): (String, Vec<String>) = h.state.with_conn(|c| {
         let pw = c
-            .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+            .query_row("SELECT password_hash FROM users", (), |r| r.get(0))
             .unwrap();
         let mut stmt = c.prepare("SELECT token_hash FROM sessions").unwrap();
         let tokens = stmt
-            .query_map([], |r| r.get(0))
+            .query_map((), |r| r.get(0))
             .unwrap()
             .collect::<Result<Vec<String>, _>>()
             .unwrap();

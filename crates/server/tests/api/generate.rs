@@ -208,7 +208,7 @@ async fn generation_errors_and_the_monthly_limit() {
     // Premium has no limit.
     let user = h.state.with_conn(|c| {
         let id: String = c
-            .query_row("SELECT id FROM users", [], |r| r.get(0))
+            .query_row("SELECT id FROM users", (), |r| r.get(0))
             .unwrap();
         Uuid::parse_str(&id).unwrap()
     });

@@ -201,7 +201,7 @@ async fn a_rejected_mutation_does_not_touch_the_rest_of_its_group() {
 
 /// A hero created inside a unit of a group commit (for the tests of failing units).
 fn create_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &story_server::sql::Transaction<'_>,
     user: Uuid,
     name: &str,
 ) -> Result<HeroRecord, story_server::ApiError> {
@@ -254,8 +254,8 @@ async fn a_unit_that_fails_or_panics_is_rolled_back_alone() {
     assert_eq!(feed, vec![first, last]);
     let seqs: Vec<i64> = h.state.with_conn(|c| {
         let mut stmt = c.prepare("SELECT seq FROM heroes ORDER BY seq").unwrap();
-        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
-        rows.collect::<rusqlite::Result<_>>().unwrap()
+        let rows = stmt.query_map((), |r| r.get(0)).unwrap();
+        rows.collect::<story_server::sql::Result<_>>().unwrap()
     });
     assert_eq!(seqs[1], seqs[0] + 1, "{seqs:?}");
 }

@@ -16,6 +16,7 @@ mod migrations;
 mod openapi;
 mod push;
 mod push_entities;
+mod replicas;
 mod schema;
 mod socket;
 mod stories;

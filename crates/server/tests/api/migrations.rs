@@ -59,12 +59,12 @@ async fn demo_mode_seeds_once() {
     config.demo = true;
     let restarted = AppState::new(config).unwrap();
     let count: i64 = restarted.with_conn(|c| {
-        c.query_row("SELECT COUNT(*) FROM heroes", [], |r| r.get(0))
+        c.query_row("SELECT COUNT(*) FROM heroes", (), |r| r.get(0))
             .unwrap()
     });
     assert_eq!(count, 4);
     let users: i64 = restarted.with_conn(|c| {
-        c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        c.query_row("SELECT COUNT(*) FROM users", (), |r| r.get(0))
             .unwrap()
     });
     assert_eq!(users, 1);
@@ -74,24 +74,37 @@ async fn demo_mode_seeds_once() {
 async fn a_version_1_database_migrates_with_its_users_and_heroes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v1.sqlite3");
-    {
-        // A database as the first release left it.
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(db::MIGRATIONS[0]).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
-        conn.execute_batch(
-            "INSERT INTO server_meta (key, value) VALUES ('instance_id', '0123456789abcdef0123456789abcdef');
+    // A database as the first release left it (SQLite, or PostgreSQL with
+    // STORY_TEST_DATABASE_URL).
+    let config = Config::for_tests(&path);
+    let first_release_data = "INSERT INTO server_meta (key, value) VALUES ('instance_id', '0123456789abcdef0123456789abcdef');
              INSERT INTO users (id, email, name, password_hash, created_at)
                  VALUES ('018f0000-0000-7000-8000-000000000001', 'old@example.com', 'Old', 'h', 1700000000000000);
              UPDATE sync_sequence SET value = 1;
              INSERT INTO heroes (id, user_id, version, seq, created_seq, created_at, updated_at, deleted,
                                  name, age, traits, appearance, special_ability)
                  VALUES ('018f0000-0000-7000-8000-0000000000aa', '018f0000-0000-7000-8000-000000000001',
-                         1, 1, 1, 1700000000000000, 1700000000000000, 0, 'Luna', 6, '[\"brave\"]', '', '');",
-        )
-        .unwrap();
+                         1, 1, 1, 1700000000000000, 1700000000000000, 0, 'Luna', 6, '[\"brave\"]', '', '');";
+    match config.location() {
+        db::Location::Sqlite(_) => {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(db::MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(first_release_data).unwrap();
+        }
+        db::Location::Postgres(url) => story_server::sql::off_async(|| {
+            let conn = story_server::sql::Connection::connect_postgres(&url).unwrap();
+            let v1 = db::migration_sql(db::MIGRATIONS[0], story_server::sql::Backend::Postgres);
+            conn.execute_batch(&v1).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_version (version BIGINT NOT NULL);
+                 INSERT INTO schema_version (version) VALUES (1);",
+            )
+            .unwrap();
+            conn.execute_batch(first_release_data).unwrap();
+        }),
     }
-    let state = AppState::new(Config::for_tests(&path)).unwrap();
+    let state = AppState::new(config).unwrap();
     assert_eq!(
         state.with_conn(|c| db::schema_version(c).unwrap()),
         db::MIGRATIONS.len()

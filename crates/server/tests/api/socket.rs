@@ -162,7 +162,7 @@ async fn stop_waits_for_in_flight_requests() {
     // Either the request finished before the stop or it was never accepted; a response
     // was never cut off half way, so the database has all of the batch or none of it.
     let heroes: i64 = state.with_conn(|c| {
-        c.query_row("SELECT COUNT(*) FROM heroes", [], |r| r.get(0))
+        c.query_row("SELECT COUNT(*) FROM heroes", (), |r| r.get(0))
             .unwrap()
     });
     match in_flight.await.unwrap() {

@@ -180,7 +180,7 @@ impl Harness {
 
     pub fn hero_count(&self) -> i64 {
         self.state.with_conn(|c| {
-            c.query_row("SELECT COUNT(*) FROM heroes", [], |r| r.get(0))
+            c.query_row("SELECT COUNT(*) FROM heroes", (), |r| r.get(0))
                 .unwrap()
         })
     }
