@@ -14,8 +14,9 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   libdbus-1-dev xvfb x11-utils webkit2gtk-driver imagemagick curl ca-certificates
-  # The server's tests on PostgreSQL (scripts/pg.sh starts a throwaway server).
-  postgresql
+  # The server's tests on PostgreSQL (scripts/pg.sh starts a throwaway server), and the
+  # load balancer in front of its replicas (the cluster test, scripts/cluster.sh).
+  postgresql haproxy
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

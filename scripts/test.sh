@@ -16,8 +16,15 @@ done
 echo "==> Rust: unit and integration tests"
 cargo test --workspace --exclude e2e --exclude infinite-stories
 
-echo "==> on PostgreSQL (a throwaway server from scripts/pg.sh): the server's API tests, the core + server integration tests"
-bash scripts/pg.sh run -- bash -c 'cargo test -p story-server --test api && cargo test -p integration-tests --test sync --test media'
+echo "==> on PostgreSQL (a throwaway server from scripts/pg.sh): the server's API tests, the core + server integration tests,"
+echo "    the simulation with three replicas (one killed and restarted), three real replicas behind HAProxy"
+cargo build -p story-server
+bash scripts/pg.sh run -- bash -c '
+  set -e
+  cargo test -p story-server --test api
+  cargo test -p integration-tests --test sync --test media
+  SIM_REPLICAS=3 SIM_SEEDS=${SIM_PG_SEEDS:-100} cargo test -p integration-tests --test sim simulation
+  cargo test -p integration-tests --test cluster -- --ignored'
 
 echo "==> generated TypeScript bindings match the Rust types"
 cargo test -p is-core --features ts --test ts_bindings

@@ -2,6 +2,11 @@
 //! `Router` in-process (`tower::ServiceExt::oneshot`, no sockets), under a seeded fault
 //! plan, and watches every write the server makes.
 //!
+//! The server may be several replicas on one database (`SIM_REPLICAS`, see
+//! [`Replicas`]): a seeded balancer spreads the requests over the replicas that are up,
+//! as a load balancer with health checks does, and the world kills one replica and
+//! starts it again mid-run.
+//!
 //! Requests are built and answers decoded the way `HttpTransport` does it (same paths,
 //! methods, bearer token, JSON bodies, `Retry-After`, the `{error: …}` envelope), so the
 //! core sees exactly what it would see over HTTP. `HttpTransport` keeps its request
@@ -71,6 +76,7 @@ pub struct Stats {
     pub partitions: u64,
     pub partitioned_requests: u64,
     pub restarts: u64,
+    pub replica_restarts: u64,
     pub resyncs_410: u64,
     pub prunes: u64,
     pub pruned_tombstones: u64,
@@ -84,7 +90,7 @@ pub struct Stats {
 
 impl Stats {
     pub fn add(&mut self, o: &Stats) {
-        let pairs: [(&mut u64, u64); 18] = [
+        let pairs: [(&mut u64, u64); 19] = [
             (&mut self.requests, o.requests),
             (&mut self.dropped, o.dropped),
             (&mut self.lost_answers, o.lost_answers),
@@ -94,6 +100,7 @@ impl Stats {
             (&mut self.partitions, o.partitions),
             (&mut self.partitioned_requests, o.partitioned_requests),
             (&mut self.restarts, o.restarts),
+            (&mut self.replica_restarts, o.replica_restarts),
             (&mut self.resyncs_410, o.resyncs_410),
             (&mut self.prunes, o.prunes),
             (&mut self.pruned_tombstones, o.pruned_tombstones),
@@ -132,6 +139,11 @@ impl std::fmt::Display for Stats {
             self.partitions, self.partitioned_requests
         )?;
         writeln!(f, "  client restarts                     {}", self.restarts)?;
+        writeln!(
+            f,
+            "  server replicas killed, restarted   {}",
+            self.replica_restarts
+        )?;
         writeln!(
             f,
             "  prunes / tombstones pruned          {} / {}",
@@ -243,10 +255,98 @@ struct NetState {
     sabotaged: bool,
 }
 
-/// The network between the clients and the one server.
-pub struct Net {
-    router: axum::Router,
+/// One server process: its state and its routes.
+struct Replica {
     state: AppState,
+    router: axum::Router,
+}
+
+/// The server's replicas, each up (`Some`) or down, and how to start one: every replica
+/// opens the same database, so on PostgreSQL they are several processes of one service.
+pub struct Replicas {
+    start: Box<dyn Fn() -> AppState + Send + Sync>,
+    up: Mutex<Vec<Option<Replica>>>,
+    /// Requests balanced so far (the balancer's next choice is drawn from it).
+    routed: Mutex<u64>,
+}
+
+impl Replicas {
+    /// `count` replicas, each started by `start`.
+    pub fn new(count: usize, start: impl Fn() -> AppState + Send + Sync + 'static) -> Replicas {
+        let up = (0..count.max(1))
+            .map(|_| {
+                let state = start();
+                Some(Replica {
+                    router: story_server::app(state.clone()),
+                    state,
+                })
+            })
+            .collect();
+        Replicas {
+            start: Box::new(start),
+            up: Mutex::new(up),
+            routed: Mutex::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Option<Replica>>> {
+        self.up.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// A replica that is up (the first one), for work that any replica may do: the
+    /// oracle's reads, tombstone pruning. One is always up.
+    pub fn any(&self) -> AppState {
+        self.lock()
+            .iter()
+            .flatten()
+            .next()
+            .map(|r| r.state.clone())
+            .expect("a replica is up")
+    }
+
+    /// The balancer's choice for the next request among the replicas that are up, drawn
+    /// from `salt`.
+    fn route(&self, salt: u64) -> axum::Router {
+        let n = {
+            let mut routed = self.routed.lock().unwrap_or_else(|e| e.into_inner());
+            *routed += 1;
+            *routed
+        };
+        let up = self.lock();
+        let live: Vec<&Replica> = up.iter().flatten().collect();
+        let pick = SplitMix64::new(salt ^ n.wrapping_mul(0xA24B_AED4_963E_E407)).next_u64();
+        live[(pick % live.len() as u64) as usize].router.clone()
+    }
+
+    /// Kills replica `i` (its state is dropped with everything in memory: rate limits,
+    /// caches, batched writes not yet committed). Requests go to the others meanwhile.
+    pub fn kill(&self, i: usize) {
+        let mut up = self.lock();
+        if up.iter().flatten().count() > 1 {
+            up[i] = None;
+        }
+    }
+
+    /// Starts replica `i` again on the same database.
+    pub fn restart(&self, i: usize) {
+        if self.lock()[i].is_some() {
+            return;
+        }
+        let state = (self.start)();
+        self.lock()[i] = Some(Replica {
+            router: story_server::app(state.clone()),
+            state,
+        });
+    }
+}
+
+/// The network between the clients and the server.
+pub struct Net {
+    replicas: Replicas,
     rng: SplitMix64,
     user: Mutex<Option<Uuid>>,
     inner: Mutex<NetState>,
@@ -272,10 +372,9 @@ struct Answer {
 }
 
 impl Net {
-    pub fn new(state: AppState, clients: usize, seed: u64, sabotage: Sabotage) -> Arc<Net> {
+    pub fn new(replicas: Replicas, clients: usize, seed: u64, sabotage: Sabotage) -> Arc<Net> {
         Arc::new(Net {
-            router: story_server::app(state.clone()),
-            state,
+            replicas,
             rng: SplitMix64::new(seed),
             user: Mutex::new(None),
             inner: Mutex::new(NetState {
@@ -355,6 +454,10 @@ impl Net {
 
     pub fn with_observed<T>(&self, f: impl FnOnce(&Observed) -> T) -> T {
         f(&self.lock().observed)
+    }
+
+    pub fn replicas(&self) -> &Replicas {
+        &self.replicas
     }
 
     fn fate(&self, client: usize) -> Fate {
@@ -453,9 +556,10 @@ impl Net {
             None => req.body(Body::empty()),
         }
         .expect("a well-formed request");
+        let salt = self.lock().salt;
         let resp = self
-            .router
-            .clone()
+            .replicas
+            .route(salt)
             .oneshot(req)
             .await
             .expect("the router is infallible");
@@ -554,7 +658,7 @@ impl Net {
         }
         let Some(user) = user else { return };
         let after = g.observed.last_seq;
-        let written = self.state.with_conn(|conn| {
+        let written = self.replicas.any().with_conn(|conn| {
             let mut rows: Vec<(i64, Uuid, i64, Value)> = Vec::new();
             macro_rules! rows_of {
                 ($E:ty) => {
@@ -650,7 +754,7 @@ impl Net {
         let Some((id, name)) = target else { return };
         g.sabotaged = true;
         drop(g);
-        self.state.with_conn(|conn| {
+        self.replicas.any().with_conn(|conn| {
             conn.execute(
                 "UPDATE heroes SET name = ?1 WHERE id = ?2",
                 story_server::params![name.as_str().unwrap_or_default(), id.to_string()],

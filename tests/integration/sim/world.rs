@@ -21,7 +21,7 @@ use story_server::AppState;
 use uuid::Uuid;
 
 use crate::history::{Change, Choice, History, Kind, NewRow, Step};
-use crate::net::{Net, Sabotage, SimTransport, Stats};
+use crate::net::{Net, Replicas, Sabotage, SimTransport, Stats};
 use crate::oracle::{ClientFinal, ClientRow, Final, How, Oracle, Violation};
 
 /// Runs `$body` with `$E` the core's entity of a [`Kind`].
@@ -90,6 +90,21 @@ fn t0() -> DateTime<Utc> {
 
 const EMAIL: &str = "sim@example.com";
 
+/// How many server replicas share the world's database: `SIM_REPLICAS` (default 1). With
+/// more than one, requests are balanced over them and one is killed a third of the way
+/// through the history and started again at two thirds (meant for PostgreSQL, where
+/// replicas are separate processes on one database: `scripts/pg.sh run -- …`).
+pub fn replicas() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("SIM_REPLICAS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(1usize)
+            .max(1)
+    })
+}
+
 struct Client {
     core: Option<Core>,
     clock: Arc<ManualClock>,
@@ -105,7 +120,6 @@ struct Sim {
     seed: u64,
     opts: Opts,
     server_clock: Arc<story_server::ManualClock>,
-    state: AppState,
     net: Arc<Net>,
     clients: Vec<Client>,
     /// Row ids by kind, in creation order ("hero#2").
@@ -174,8 +188,22 @@ pub async fn run(seed: u64, history: &History, opts: Opts) -> RunResult {
     let t = std::time::Instant::now();
     let mut sim = Sim::start(seed, history, opts, dir.path().to_owned()).await;
     let setup = t.elapsed();
+    let replicas = sim.net.replicas().count();
+    let victim = (mix(seed, 2) % replicas as u64) as usize;
+    let (kill_at, restart_at) = (history.steps.len() / 3, 2 * history.steps.len() / 3);
     for (i, timed) in history.steps.iter().enumerate() {
         sim.step = i;
+        if replicas > 1 && i == kill_at {
+            sim.net.replicas().kill(victim);
+            sim.trace
+                .push(format!("    server replica {victim} killed"));
+        }
+        if replicas > 1 && i == restart_at {
+            sim.net.replicas().restart(victim);
+            sim.net.count(|s| s.replica_restarts += 1);
+            sim.trace
+                .push(format!("    server replica {victim} started again"));
+        }
         sim.net.set_step(i, timed.salt);
         sim.advance(timed.dt as i64);
         let what = sim.exec(&timed.step).await;
@@ -212,9 +240,11 @@ impl Sim {
         // Every tombstone is prunable at once, so that older cursors get 410.
         config.tombstone_horizon = chrono::Duration::zero();
         let server_clock = Arc::new(story_server::ManualClock::new(t0()));
-        let state =
-            AppState::with_clock(config, server_clock.clone()).expect("the server's state opens");
-        let net = Net::new(state.clone(), history.clients, mix(seed, 1), opts.sabotage);
+        let clock = server_clock.clone();
+        let servers = Replicas::new(replicas(), move || {
+            AppState::with_clock(config.clone(), clock.clone()).expect("the server's state opens")
+        });
+        let net = Net::new(servers, history.clients, mix(seed, 1), opts.sabotage);
         let mut clients = Vec::new();
         for (i, skew) in history.skews.iter().enumerate() {
             let dir = dir.join(format!("c{i}"));
@@ -242,7 +272,6 @@ impl Sim {
             seed,
             opts,
             server_clock,
-            state,
             net,
             clients,
             created: Kind::ALL.into_iter().map(|k| (k, Vec::new())).collect(),
@@ -409,7 +438,7 @@ impl Sim {
                 self.restart(*c);
                 "restarted".into()
             }
-            Step::Prune => match self.state.prune_tombstones() {
+            Step::Prune => match self.net.replicas().any().prune_tombstones() {
                 Ok(r) => {
                     self.net.count(|s| {
                         s.prunes += 1;
@@ -779,7 +808,7 @@ impl Sim {
             .flatten()
             .expect("signed in")
             .user_id;
-        self.state.with_conn(|conn| {
+        self.net.replicas().any().with_conn(|conn| {
             let mut out = BTreeMap::new();
             macro_rules! all {
                 ($E:ty) => {
