@@ -55,6 +55,7 @@ pub mod http;
 pub mod illustration_store;
 pub mod imaging;
 pub mod media;
+pub mod media_jobs;
 pub mod openapi;
 pub mod profile_store;
 pub mod ratelimit;
@@ -223,6 +224,9 @@ struct Inner {
     storage: Arc<storage::Storage>,
     clock: Arc<dyn Clock>,
     instance_id: String,
+    /// This process's random identity among the replicas of one database: who holds a
+    /// media job's claim.
+    replica_id: String,
     /// A hash to verify against when a login names an unknown email, so that answer takes
     /// as long as a wrong password does.
     dummy_hash: OnceLock<String>,
@@ -230,7 +234,7 @@ struct Inner {
     user_limiter: ratelimit::RateLimiter,
     ip_limiter: ratelimit::RateLimiter,
     faults: faults::Faults,
-    jobs: Arc<media::Jobs>,
+    jobs: Arc<media_jobs::Jobs>,
     openapi: OnceLock<String>,
 }
 
@@ -269,9 +273,10 @@ impl AppState {
                 config,
                 clock,
                 instance_id,
+                replica_id: uuid::Uuid::new_v4().simple().to_string(),
                 dummy_hash: OnceLock::new(),
                 media_dir,
-                jobs: Arc::new(media::Jobs::default()),
+                jobs: Arc::new(media_jobs::Jobs::default()),
                 openapi: OnceLock::new(),
             }),
         };
@@ -296,9 +301,16 @@ impl AppState {
         DateTime::<Utc>::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
     }
 
-    /// This database's random identity (embedded in change-feed cursors).
+    /// This database's random identity (embedded in change-feed cursors). Shared by
+    /// every replica of the database; see [`AppState::replica_id`] for this process's.
     pub fn instance_id(&self) -> &str {
         &self.inner.instance_id
+    }
+
+    /// This server process's random identity, made when the state is opened: the
+    /// holder of the media jobs it claims (`media_jobs.claimed_by`).
+    pub fn replica_id(&self) -> &str {
+        &self.inner.replica_id
     }
 
     /// Runs `f` with the writer connection, blocking the calling thread. For start-up
@@ -369,14 +381,31 @@ impl AppState {
         &self.inner.faults
     }
 
-    /// The background media jobs.
-    pub fn jobs(&self) -> &Arc<media::Jobs> {
+    /// This process's media work (its worker's wake-up, what it is running).
+    pub fn jobs(&self) -> &Arc<media_jobs::Jobs> {
         &self.inner.jobs
     }
 
-    /// Resolves once no media job is running (for tests).
+    /// Starts this process's media worker on the current tokio runtime ([`serve`] does;
+    /// in-process tests may). It runs until the returned handle is stopped or dropped.
+    pub fn start_media_worker(&self) -> media::MediaWorker {
+        media::MediaWorker::start(self)
+    }
+
+    /// Resolves once this process runs no media job and no queued job is claimable by it
+    /// (for tests). Claimable jobs are run here if the worker has not taken them (or
+    /// none runs), so it also works without [`AppState::start_media_worker`]. A job
+    /// another live replica holds is not waited for.
     pub async fn wait_for_media(&self) {
-        self.inner.jobs.wait_idle().await;
+        let never = tokio_util::sync::CancellationToken::new();
+        loop {
+            self.inner.jobs.wait_idle().await;
+            if media::run_queued_jobs(self, &never).await == 0 {
+                // The worker may have claimed the last one meanwhile.
+                self.inner.jobs.wait_idle().await;
+                return;
+            }
+        }
     }
 
     /// Prunes tombstones older than the configured horizon (what the periodic task
@@ -464,16 +493,15 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
     let pruner = tokio::spawn(prune_periodically(state.clone()));
+    let worker = state.start_media_worker();
     let header_read_timeout = state.config().header_read_timeout;
     let result =
         http::serve_connections(listener, app(state.clone()), header_read_timeout, shutdown).await;
     pruner.abort();
-    // Let media jobs that were accepted finish writing (bounded).
-    if tokio::time::timeout(STOP_GRACE, state.wait_for_media())
-        .await
-        .is_err()
-    {
-        tracing::warn!("media jobs still running at shutdown");
+    // Let the running media job finish (bounded); queued ones stay in the database for
+    // the next start or another replica.
+    if !worker.stop(STOP_GRACE).await {
+        tracing::warn!("a media job was still running at shutdown");
     }
     result?;
     tracing::info!("server on {addr} stopped");
