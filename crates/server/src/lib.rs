@@ -56,6 +56,7 @@ pub mod illustration_store;
 pub mod imaging;
 pub mod media;
 pub mod media_jobs;
+pub mod media_store;
 pub mod openapi;
 pub mod profile_store;
 pub mod ratelimit;
@@ -101,7 +102,12 @@ pub struct Config {
     /// Largest accepted request body in bytes.
     pub body_limit: usize,
     /// Where generated media files go; `None`: next to the database, `<db>.media/`.
+    /// Not used when `media_url` names a bucket.
     pub media_dir: Option<PathBuf>,
+    /// Where generated media files go instead of `media_dir`: `s3://bucket/prefix` (an
+    /// S3-compatible store, set up from the `AWS_*` variables) or `file:///dir`
+    /// ([`media_store::MediaLocation::parse_url`]).
+    pub media_url: Option<String>,
     /// Tombstones older than this are pruned; change-feed cursors older than the newest
     /// pruned tombstone get 410 `cursor_expired`.
     pub tombstone_horizon: chrono::Duration,
@@ -160,6 +166,7 @@ impl Config {
             demo: false,
             body_limit: DEFAULT_BODY_LIMIT,
             media_dir: None,
+            media_url: None,
             tombstone_horizon: chrono::Duration::days(Self::DEFAULT_TOMBSTONE_HORIZON_DAYS as i64),
             prune_interval: Duration::from_secs(Self::DEFAULT_PRUNE_INTERVAL_SECS),
             rate_limit: Self::DEFAULT_RATE_LIMIT,
@@ -194,6 +201,16 @@ impl Config {
     /// Where the database is: `database_url` if set, else the SQLite file `db_path`.
     pub fn location(&self) -> db::Location {
         db::Location::new(&self.db_path, self.database_url.as_deref())
+    }
+
+    /// Where media files are kept: `media_url` if set, else the media directory.
+    pub fn media_location(
+        &self,
+    ) -> Result<media_store::MediaLocation, media_store::MediaStoreError> {
+        match self.media_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => media_store::MediaLocation::parse_url(url),
+            None => Ok(media_store::MediaLocation::Dir(self.media_dir())),
+        }
     }
 
     /// The media directory: `media_dir`, or `<db path>.media` next to the database.
@@ -231,6 +248,7 @@ struct Inner {
     /// as long as a wrong password does.
     dummy_hash: OnceLock<String>,
     media_dir: PathBuf,
+    media: media_store::MediaStore,
     user_limiter: ratelimit::RateLimiter,
     ip_limiter: ratelimit::RateLimiter,
     faults: faults::Faults,
@@ -258,12 +276,9 @@ impl AppState {
             Ok((conn, instance_id))
         })?;
         let media_dir = config.media_dir();
-        std::fs::create_dir_all(&media_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create the media directory {}: {e}",
-                media_dir.display()
-            )
-        })?;
+        let media_location = config.media_location()?;
+        let media = media_store::MediaStore::open(&media_location)
+            .map_err(|e| anyhow::anyhow!("cannot open the media store {media_location:?}: {e}"))?;
         let state = AppState {
             inner: Arc::new(Inner {
                 user_limiter: ratelimit::RateLimiter::new(config.rate_limit),
@@ -276,6 +291,7 @@ impl AppState {
                 replica_id: uuid::Uuid::new_v4().simple().to_string(),
                 dummy_hash: OnceLock::new(),
                 media_dir,
+                media,
                 jobs: Arc::new(media_jobs::Jobs::default()),
                 openapi: OnceLock::new(),
             }),
@@ -363,9 +379,15 @@ impl AppState {
         self.inner.storage.commit_stats()
     }
 
-    /// Where generated media files are.
+    /// The media directory of the configuration (where media files are unless
+    /// `media_url` names another store; see [`AppState::media`]).
     pub fn media_dir(&self) -> PathBuf {
         self.inner.media_dir.clone()
+    }
+
+    /// Where generated media files are written and served from.
+    pub fn media(&self) -> &media_store::MediaStore {
+        &self.inner.media
     }
 
     pub fn user_limiter(&self) -> &ratelimit::RateLimiter {
@@ -413,8 +435,8 @@ impl AppState {
     pub fn prune_tombstones(&self) -> Result<sync::PruneReport, ApiError> {
         let now = self.now();
         let horizon = self.inner.config.tombstone_horizon;
-        let dir = self.media_dir();
-        self.with_conn(|conn| sync::prune_tombstones(conn, &dir, now, horizon))
+        let media = self.media().clone();
+        self.with_conn(|conn| sync::prune_tombstones(conn, &media, now, horizon))
     }
 
     /// The OpenAPI document as served (and committed).

@@ -18,7 +18,6 @@
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path as FsPath, PathBuf};
 use std::time::Duration;
 
 use crate::params;
@@ -33,7 +32,6 @@ use is_protocol::{
     IllustrationsRequest, MediaJob, MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
 };
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -46,6 +44,7 @@ use crate::error::{error_response, panic_text, parse_json, ApiError, Path};
 use crate::illustration_store::{self, PendingIllustration};
 use crate::imaging::{self, seed_of};
 use crate::media_jobs::{self, ClaimedJob, JobError, JobKind, JobPayload, MAX_ATTEMPTS};
+use crate::media_store::MediaStore;
 use crate::table::{self, Table};
 use crate::usage;
 use crate::{audio, AppState};
@@ -272,47 +271,27 @@ pub struct WrittenFile {
     pub etag: String,
 }
 
-/// Writes `name` in `dir` through `fill`, to a temporary file renamed into place. The
-/// temporary name is unique, so a job's rerun racing a stalled earlier run never mixes
-/// their bytes; the last rename wins with a whole file.
+/// Makes `name` through `fill` (hashing it on the way) and stores it whole in the
+/// media store, replacing a file of that name: a job's rerun writes the same name.
+/// Generated files are small (a few MB at most), so they are made in memory.
 fn write_media(
-    dir: &FsPath,
+    store: &MediaStore,
     name: &str,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<WrittenFile> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", Uuid::new_v4().simple()));
-    let result = write_hashed(&tmp, fill).and_then(|(size, etag)| {
-        std::fs::rename(&tmp, dir.join(name))?;
-        Ok(WrittenFile {
-            name: name.to_owned(),
-            size,
-            etag,
-        })
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Writes `path` through `fill` and syncs it: its size and strong ETag.
-fn write_hashed(
-    path: &FsPath,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> anyhow::Result<(u64, String)> {
-    let file = std::fs::File::create(path)?;
     let mut w = HashingWriter {
-        inner: std::io::BufWriter::new(file),
+        inner: Vec::new(),
         hash: Sha256::new(),
     };
     fill(&mut w)?;
-    w.flush()?;
-    let digest = w.hash.finalize();
-    let file = w.inner.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    let size = file.metadata()?.len();
-    Ok((size, etag_of_digest(&digest)))
+    let etag = etag_of_digest(&w.hash.finalize());
+    let size = w.inner.len() as u64;
+    store.put_blocking(name, Bytes::from(w.inner))?;
+    Ok(WrittenFile {
+        name: name.to_owned(),
+        size,
+        etag,
+    })
 }
 
 fn insert_media_row(
@@ -368,13 +347,13 @@ fn attach_media<E: Table>(
         Ok(stored)
     })?;
     if !stored {
-        remove_quietly(&state.media_dir(), &file.name);
+        remove_quietly(state.media(), &file.name);
     }
     Ok(stored)
 }
 
-fn remove_quietly(dir: &FsPath, name: &str) {
-    if let Err(e) = std::fs::remove_file(dir.join(name)) {
+fn remove_quietly(store: &MediaStore, name: &str) {
+    if let Err(e) = store.delete_blocking(name) {
         tracing::warn!(file = name, error = %e, "cannot remove an unused media file");
     }
 }
@@ -447,7 +426,7 @@ fn avatar_file(
     let seed = seed_of(&["avatar", &hero.name, &traits.join(","), &hero.appearance]);
     let png = imaging::avatar(seed, hero.traits.len()).to_png();
     let name = format!("{generation_id}.png");
-    write_media(&state.media_dir(), &name, |w| w.write_all(&png))
+    write_media(state.media(), &name, |w| w.write_all(&png))
 }
 
 fn avatar_setter(generation_id: Uuid) -> impl FnOnce(&mut HeroServer, String) + Send {
@@ -522,7 +501,7 @@ fn run_audio(state: &AppState, job: &ClaimedJob) -> anyhow::Result<()> {
     let duration = audio::duration_secs(samples);
     let seed = seed_of(&["audio", story.language.as_str(), &story.content]);
     let name = format!("{}.wav", job.id);
-    let file = write_media(&state.media_dir(), &name, |w| {
+    let file = write_media(state.media(), &name, |w| {
         audio::write_wav(w, seed, samples).map(|_| ())
     })?;
     let set = move |s: &mut StoryServer, url| {
@@ -623,18 +602,18 @@ fn run_illustrations(state: &AppState, job: &ClaimedJob) -> anyhow::Result<()> {
         return end_job(state, job);
     }
     let seed = seed_of(&["illustration", &story.title, &story.content]);
-    let dir = state.media_dir();
+    let store = state.media();
     let last = pending.len() - 1;
     for (i, item) in pending.iter().enumerate() {
         let name = format!("{}.png", item.id);
         let png = imaging::illustration(seed, item.display_order).to_png();
-        let written = write_media(&dir, &name, |w| w.write_all(&png));
+        let written = write_media(store, &name, |w| w.write_all(&png));
         if let Err(e) = &written {
             tracing::error!(error = %e, "illustration file failed");
         }
         let file = written.as_ref().ok();
         if !finish_illustration(state, job, item.id, file, i == last)? && written.is_ok() {
-            remove_quietly(&dir, &name);
+            remove_quietly(store, &name);
         }
     }
     Ok(())
@@ -758,7 +737,6 @@ pub async fn serve_media(
         .await?;
     let (content_type, size, etag) = row.ok_or_else(not_found)?;
     let size = size as u64;
-    let path: PathBuf = state.media_dir().join(&name);
     let common = |res: &mut Response| {
         let h = res.headers_mut();
         h.insert(
@@ -789,11 +767,6 @@ pub async fn serve_media(
         Some(r) if if_range_ok => parse_range(r, size),
         _ => RangeCheck::Full,
     };
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
-        Err(e) => return Err(ApiError::internal(e)),
-    };
     let (status, start, len) = match range {
         RangeCheck::Full => (StatusCode::OK, 0, size),
         RangeCheck::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
@@ -813,16 +786,14 @@ pub async fn serve_media(
             return Ok(res);
         }
     };
-    if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    // 64 KiB reads: the default 4 KiB caps a loopback download near 90 MB/s.
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        file.take(len),
-        64 << 10,
-    ));
+    // Streamed from the store as it is read, never whole into memory.
+    let stream = state
+        .media()
+        .read(&name, start..start + len)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    let body = Body::from_stream(stream);
     let mut res = Response::new(body);
     *res.status_mut() = status;
     common(&mut res);
