@@ -205,6 +205,31 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, epoch)
     ) STRICT;
     "#,
+    // 3: the durable queue of media generation jobs (`media_jobs.rs`).
+    r#"
+    -- One row per accepted avatar, audio or illustrations request until its job is done
+    -- or given up. `id` is the generation id the request answered. `payload` (JSON) names
+    -- the rows to work on, which are read again when the job runs. `usage_id` and
+    -- `usage_amount` are the usage reservation (a `usage_events` row; NULL for avatars),
+    -- `delivered` how much of it the job has delivered so far: whoever finishes or gives
+    -- up the job settles the reservation at that. A job is claimable once `lease_until`
+    -- (microseconds) has passed: 0 when queued or released, a claim's deadline otherwise
+    -- (a replica that died leaves an expiring lease behind).
+    CREATE TABLE media_jobs (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users(id),
+        kind         TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        usage_id     INTEGER,
+        usage_amount REAL NOT NULL DEFAULT 0,
+        delivered    REAL NOT NULL DEFAULT 0,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        claimed_by   TEXT,
+        lease_until  INTEGER NOT NULL DEFAULT 0,
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX media_jobs_claimable ON media_jobs(lease_until, created_at);
+    "#,
 ];
 
 /// Where the database is: an SQLite file (the default) or a PostgreSQL database.
@@ -560,6 +585,7 @@ mod tests {
             "media_files",
             "usage_events",
             "prune_log",
+            "media_jobs",
         ] {
             assert!(table_exists(&conn, table).unwrap(), "{table}");
         }

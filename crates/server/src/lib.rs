@@ -55,6 +55,8 @@ pub mod http;
 pub mod illustration_store;
 pub mod imaging;
 pub mod media;
+pub mod media_jobs;
+pub mod media_store;
 pub mod openapi;
 pub mod profile_store;
 pub mod ratelimit;
@@ -100,7 +102,12 @@ pub struct Config {
     /// Largest accepted request body in bytes.
     pub body_limit: usize,
     /// Where generated media files go; `None`: next to the database, `<db>.media/`.
+    /// Not used when `media_url` names a bucket.
     pub media_dir: Option<PathBuf>,
+    /// Where generated media files go instead of `media_dir`: `s3://bucket/prefix` (an
+    /// S3-compatible store, set up from the `AWS_*` variables) or `file:///dir`
+    /// ([`media_store::MediaLocation::parse_url`]).
+    pub media_url: Option<String>,
     /// Tombstones older than this are pruned; change-feed cursors older than the newest
     /// pruned tombstone get 410 `cursor_expired`.
     pub tombstone_horizon: chrono::Duration,
@@ -159,6 +166,7 @@ impl Config {
             demo: false,
             body_limit: DEFAULT_BODY_LIMIT,
             media_dir: None,
+            media_url: None,
             tombstone_horizon: chrono::Duration::days(Self::DEFAULT_TOMBSTONE_HORIZON_DAYS as i64),
             prune_interval: Duration::from_secs(Self::DEFAULT_PRUNE_INTERVAL_SECS),
             rate_limit: Self::DEFAULT_RATE_LIMIT,
@@ -195,6 +203,16 @@ impl Config {
         db::Location::new(&self.db_path, self.database_url.as_deref())
     }
 
+    /// Where media files are kept: `media_url` if set, else the media directory.
+    pub fn media_location(
+        &self,
+    ) -> Result<media_store::MediaLocation, media_store::MediaStoreError> {
+        match self.media_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => media_store::MediaLocation::parse_url(url),
+            None => Ok(media_store::MediaLocation::Dir(self.media_dir())),
+        }
+    }
+
     /// The media directory: `media_dir`, or `<db path>.media` next to the database.
     pub fn media_dir(&self) -> PathBuf {
         match &self.media_dir {
@@ -223,14 +241,18 @@ struct Inner {
     storage: Arc<storage::Storage>,
     clock: Arc<dyn Clock>,
     instance_id: String,
+    /// This process's random identity among the replicas of one database: who holds a
+    /// media job's claim.
+    replica_id: String,
     /// A hash to verify against when a login names an unknown email, so that answer takes
     /// as long as a wrong password does.
     dummy_hash: OnceLock<String>,
     media_dir: PathBuf,
+    media: media_store::MediaStore,
     user_limiter: ratelimit::RateLimiter,
     ip_limiter: ratelimit::RateLimiter,
     faults: faults::Faults,
-    jobs: Arc<media::Jobs>,
+    jobs: Arc<media_jobs::Jobs>,
     openapi: OnceLock<String>,
 }
 
@@ -254,12 +276,9 @@ impl AppState {
             Ok((conn, instance_id))
         })?;
         let media_dir = config.media_dir();
-        std::fs::create_dir_all(&media_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create the media directory {}: {e}",
-                media_dir.display()
-            )
-        })?;
+        let media_location = config.media_location()?;
+        let media = media_store::MediaStore::open(&media_location)
+            .map_err(|e| anyhow::anyhow!("cannot open the media store {media_location:?}: {e}"))?;
         let state = AppState {
             inner: Arc::new(Inner {
                 user_limiter: ratelimit::RateLimiter::new(config.rate_limit),
@@ -269,9 +288,11 @@ impl AppState {
                 config,
                 clock,
                 instance_id,
+                replica_id: uuid::Uuid::new_v4().simple().to_string(),
                 dummy_hash: OnceLock::new(),
                 media_dir,
-                jobs: Arc::new(media::Jobs::default()),
+                media,
+                jobs: Arc::new(media_jobs::Jobs::default()),
                 openapi: OnceLock::new(),
             }),
         };
@@ -296,9 +317,16 @@ impl AppState {
         DateTime::<Utc>::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
     }
 
-    /// This database's random identity (embedded in change-feed cursors).
+    /// This database's random identity (embedded in change-feed cursors). Shared by
+    /// every replica of the database; see [`AppState::replica_id`] for this process's.
     pub fn instance_id(&self) -> &str {
         &self.inner.instance_id
+    }
+
+    /// This server process's random identity, made when the state is opened: the
+    /// holder of the media jobs it claims (`media_jobs.claimed_by`).
+    pub fn replica_id(&self) -> &str {
+        &self.inner.replica_id
     }
 
     /// Runs `f` with the writer connection, blocking the calling thread. For start-up
@@ -351,9 +379,15 @@ impl AppState {
         self.inner.storage.commit_stats()
     }
 
-    /// Where generated media files are.
+    /// The media directory of the configuration (where media files are unless
+    /// `media_url` names another store; see [`AppState::media`]).
     pub fn media_dir(&self) -> PathBuf {
         self.inner.media_dir.clone()
+    }
+
+    /// Where generated media files are written and served from.
+    pub fn media(&self) -> &media_store::MediaStore {
+        &self.inner.media
     }
 
     pub fn user_limiter(&self) -> &ratelimit::RateLimiter {
@@ -369,14 +403,31 @@ impl AppState {
         &self.inner.faults
     }
 
-    /// The background media jobs.
-    pub fn jobs(&self) -> &Arc<media::Jobs> {
+    /// This process's media work (its worker's wake-up, what it is running).
+    pub fn jobs(&self) -> &Arc<media_jobs::Jobs> {
         &self.inner.jobs
     }
 
-    /// Resolves once no media job is running (for tests).
+    /// Starts this process's media worker on the current tokio runtime ([`serve`] does;
+    /// in-process tests may). It runs until the returned handle is stopped or dropped.
+    pub fn start_media_worker(&self) -> media::MediaWorker {
+        media::MediaWorker::start(self)
+    }
+
+    /// Resolves once this process runs no media job and no queued job is claimable by it
+    /// (for tests). Claimable jobs are run here if the worker has not taken them (or
+    /// none runs), so it also works without [`AppState::start_media_worker`]. A job
+    /// another live replica holds is not waited for.
     pub async fn wait_for_media(&self) {
-        self.inner.jobs.wait_idle().await;
+        let never = tokio_util::sync::CancellationToken::new();
+        loop {
+            self.inner.jobs.wait_idle().await;
+            if media::run_queued_jobs(self, &never).await == 0 {
+                // The worker may have claimed the last one meanwhile.
+                self.inner.jobs.wait_idle().await;
+                return;
+            }
+        }
     }
 
     /// Prunes tombstones older than the configured horizon (what the periodic task
@@ -384,8 +435,8 @@ impl AppState {
     pub fn prune_tombstones(&self) -> Result<sync::PruneReport, ApiError> {
         let now = self.now();
         let horizon = self.inner.config.tombstone_horizon;
-        let dir = self.media_dir();
-        self.with_conn(|conn| sync::prune_tombstones(conn, &dir, now, horizon))
+        let media = self.media().clone();
+        self.with_conn(|conn| sync::prune_tombstones(conn, &media, now, horizon))
     }
 
     /// The OpenAPI document as served (and committed).
@@ -464,16 +515,15 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
     let pruner = tokio::spawn(prune_periodically(state.clone()));
+    let worker = state.start_media_worker();
     let header_read_timeout = state.config().header_read_timeout;
     let result =
         http::serve_connections(listener, app(state.clone()), header_read_timeout, shutdown).await;
     pruner.abort();
-    // Let media jobs that were accepted finish writing (bounded).
-    if tokio::time::timeout(STOP_GRACE, state.wait_for_media())
-        .await
-        .is_err()
-    {
-        tracing::warn!("media jobs still running at shutdown");
+    // Let the running media job finish (bounded); queued ones stay in the database for
+    // the next start or another replica.
+    if !worker.stop(STOP_GRACE).await {
+        tracing::warn!("a media job was still running at shutdown");
     }
     result?;
     tracing::info!("server on {addr} stopped");

@@ -65,6 +65,14 @@ struct Args {
     #[arg(long, env = "STORY_SERVER_MEDIA_DIR")]
     media_dir: Option<PathBuf>,
 
+    /// Keep generated media in an object store instead of --media-dir:
+    /// "s3://bucket/prefix" (any S3-compatible store; endpoint, region and credentials
+    /// from the AWS_* variables, e.g. AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP) or "file:///absolute/dir". Every replica
+    /// must name the same one.
+    #[arg(long, env = "STORY_SERVER_MEDIA_URL")]
+    media_url: Option<String>,
+
     /// Tombstones older than this many days are pruned; change-feed cursors older than the
     /// newest pruned tombstone get 410 cursor_expired (the client resyncs).
     #[arg(
@@ -195,6 +203,7 @@ async fn main() -> anyhow::Result<()> {
         argon2_iterations: args.argon2_iterations,
         demo: args.demo,
         media_dir: args.media_dir.clone(),
+        media_url: args.media_url.clone().filter(|u| !u.is_empty()),
         tombstone_horizon: chrono::Duration::days(args.tombstone_horizon_days as i64),
         prune_interval: std::time::Duration::from_secs(args.prune_interval_secs),
         rate_limit: RateLimit {
@@ -235,8 +244,11 @@ async fn main() -> anyhow::Result<()> {
             story_server::db::is_postgres_url(url),
             "--database-url must be a postgres:// URL"
         );
-        if config.media_dir.is_none() {
-            anyhow::bail!("with --database-url, name the shared media directory with --media-dir");
+        if config.media_dir.is_none() && config.media_url.is_none() {
+            anyhow::bail!(
+                "with --database-url, name the store every replica shares: \
+                 --media-url s3://bucket/prefix, or a shared --media-dir"
+            );
         }
         tracing::info!(db = %story_server::db::redact_url(url), demo = config.demo, "starting story-server on PostgreSQL");
     } else {

@@ -1,7 +1,15 @@
 //! Generated media: hero avatars (PNG), story audio (WAV) and story illustrations (PNG),
-//! made on background tasks and delivered through the change feed; and
+//! made by queued jobs and delivered through the change feed; and
 //! `GET /api/media/{name}`, which serves them with `Content-Length`, a strong `ETag`,
 //! `If-None-Match` (304) and `Range` (206, 416).
+//!
+//! A generation request queues a job in the database ([`crate::media_jobs`]) in the same
+//! transaction that checks and reserves its usage, and answers 202 at once. Every server
+//! process runs a [`MediaWorker`] that claims queued jobs one at a time, whichever
+//! replica queued them, and runs them here. A job may run again (its replica died, or
+//! an attempt failed), so each is idempotent: its files are named from the generation
+//! and illustration ids (a rerun overwrites the same name), and a step an earlier
+//! attempt recorded (an illustration already `ready`) is not done again.
 //!
 //! Files live in the media directory under names made from server-generated ids
 //! (`<uuid>.png`, `<uuid>.wav`), never from user input. A media URL is relative to the
@@ -9,9 +17,8 @@
 //! other user gets 404, exactly like a missing file.
 
 use std::io::Write;
-use std::path::{Path as FsPath, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 use crate::params;
 use crate::sql::{Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -21,156 +28,215 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use is_protocol::{
-    codes, ErrorBody, GenerationStatus, Hero, HeroRecord, HeroServer, IllustrationsRequest,
-    MediaJob, MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
+    codes, ErrorBody, GenerationStatus, Hero, HeroRecord, HeroServer, IllustrationRecord,
+    IllustrationsRequest, MediaJob, MediaKind, Story, StoryRecord, StoryServer, ILLUSTRATIONS_MAX,
 };
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use is_protocol::media::{etag_of_digest, parse_range, RangeCheck};
 
 use crate::auth::AuthUser;
 use crate::db::to_micros;
-use crate::error::{error_response, parse_json, ApiError, Path};
+use crate::error::{error_response, panic_text, parse_json, ApiError, Path};
 use crate::illustration_store::{self, PendingIllustration};
 use crate::imaging::{self, seed_of};
+use crate::media_jobs::{self, ClaimedJob, JobError, JobKind, JobPayload, MAX_ATTEMPTS};
+use crate::media_store::MediaStore;
 use crate::table::{self, Table};
-use crate::usage::{self, Reservation, UsageKind};
+use crate::usage;
 use crate::{audio, AppState};
 
 // ---------------------------------------------------------------------------------------
-// Background jobs
+// The worker
 
-/// Counts the media jobs in flight, so tests (and shutdown) can wait for them.
-#[derive(Debug, Default)]
-pub struct Jobs {
-    running: AtomicUsize,
-    idle: Notify,
-}
-
-/// Held by a running job; dropping it marks the job done.
-pub struct JobGuard(Arc<Jobs>);
-
-impl Drop for JobGuard {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
-impl Jobs {
-    pub fn start(self: &Arc<Self>) -> JobGuard {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        JobGuard(self.clone())
-    }
-
-    pub fn running(&self) -> usize {
-        self.running.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once no job is running.
-    pub async fn wait_idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.running() == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// Runs `work` on the blocking pool as a tracked background job, logging failures.
-fn spawn_job(
-    state: &AppState,
-    what: &'static str,
-    work: impl FnOnce() -> anyhow::Result<()> + Send + 'static,
-) {
-    let guard = state.jobs().start();
-    tokio::spawn(async move {
-        let _guard = guard;
-        match tokio::task::spawn_blocking(work).await {
-            Ok(Ok(())) => tracing::debug!(what, "media job done"),
-            Ok(Err(e)) => tracing::error!(what, error = %format!("{e:#}"), "media job failed"),
-            Err(e) => tracing::error!(what, error = %e, "media job panicked"),
-        }
-    });
-}
-
-/// A usage reservation held by a running media job. The job marks what it delivered
-/// with [`UsageHold::delivered`]; when the hold is dropped (the job ended, failed or
-/// panicked) the rest of the reservation goes back to the user's monthly allowance.
-struct UsageHold {
-    state: AppState,
-    reservation: Reservation,
-    delivered: f64,
-}
-
-impl UsageHold {
-    fn delivered(&mut self, amount: f64) {
-        self.delivered += amount;
-    }
-}
-
-impl Drop for UsageHold {
-    fn drop(&mut self) {
-        if self.delivered >= self.reservation.amount {
-            return;
-        }
-        let (reservation, used) = (self.reservation, self.delivered);
-        if let Err(e) = self
-            .state
-            .with_conn(|conn| usage::settle(conn, &reservation, used))
-        {
-            tracing::error!(error = %e, "cannot give back unused usage");
-        }
-    }
-}
-
-/// Starts a media job that counts toward a monthly limit. In one transaction, `prepare`
-/// reads (and may write) what the job needs and says how much of `kind` it will use,
-/// and that amount is reserved (403 `limit_reached` if it would pass the limit; nothing
-/// `prepare` wrote is kept then). The job then runs with the reservation; what it does
-/// not deliver is given back.
+/// The media worker of one server process: claims queued jobs one at a time and runs
+/// them on the blocking pool. It wakes at once for a job queued by its own process and
+/// every [`media_jobs::POLL_INTERVAL`] otherwise, for jobs queued by other replicas (or
+/// left behind by one that died, once their lease has passed).
 ///
-/// The reservation and the start of the job happen together on the writer connection, so
-/// a request abandoned half way (the client went away) cannot leave a reservation
-/// without its job. Returns `prepare`'s answer for the response.
-async fn start_metered_job<J, A>(
+/// Dropping it stops it at once; a job already running on the blocking pool still ends
+/// on its own, and one that cannot is taken over by a worker once its lease passes.
+pub struct MediaWorker {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl MediaWorker {
+    /// Starts a worker for `state` on the current tokio runtime.
+    pub fn start(state: &AppState) -> MediaWorker {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(work(state.clone(), stop.clone()));
+        MediaWorker { stop, task }
+    }
+
+    /// Stops claiming jobs and waits up to `grace` for the one running to end; `false`
+    /// if it did not (it is left to finish, or to another replica after its lease).
+    pub async fn stop(mut self, grace: Duration) -> bool {
+        self.stop.cancel();
+        tokio::time::timeout(grace, &mut self.task).await.is_ok()
+    }
+}
+
+impl Drop for MediaWorker {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.task.abort();
+    }
+}
+
+async fn work(state: AppState, stop: CancellationToken) {
+    loop {
+        run_queued_jobs(&state, &stop).await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = state.jobs().woken() => {}
+            _ = tokio::time::sleep(media_jobs::POLL_INTERVAL) => {}
+        }
+    }
+}
+
+/// Claims and runs jobs one at a time until none is claimable (or `stop` is
+/// cancelled); returns how many it claimed.
+pub async fn run_queued_jobs(state: &AppState, stop: &CancellationToken) -> usize {
+    let mut claimed = 0;
+    while !stop.is_cancelled() {
+        // Held by the blocking task, so it lasts as long as the job even when this
+        // future is dropped.
+        let guard = state.jobs().start();
+        let job_state = state.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            run_next_job(&job_state)
+        });
+        match run.await {
+            Ok(Ok(true)) => claimed += 1,
+            Ok(Ok(false)) => break,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot claim a media job");
+                break;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "media worker task failed");
+                break;
+            }
+        }
+    }
+    claimed
+}
+
+/// Claims the next job and runs it (blocking). `false` when no job was claimable.
+fn run_next_job(state: &AppState) -> crate::sql::Result<bool> {
+    let now = state.now();
+    let replica = state.replica_id().to_owned();
+    let Some(job) = state.with_conn(|conn| media_jobs::claim(conn, &replica, now))? else {
+        return Ok(false);
+    };
+    state.jobs().count_claim();
+    let (id, kind, attempt) = (job.id, job.kind.as_str(), job.attempt);
+    if attempt > MAX_ATTEMPTS {
+        tracing::warn!(%id, kind, "giving up a media job that never finished");
+        if let Err(e) = end_job(state, &job) {
+            tracing::error!(%id, kind, error = %format!("{e:#}"), "cannot give up a media job");
+        }
+        return Ok(true);
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| run_job(state, &job)))
+        .unwrap_or_else(|panic| Err(anyhow::anyhow!("panicked: {}", panic_text(&*panic))));
+    match outcome {
+        Ok(()) => tracing::debug!(%id, kind, attempt, "media job done"),
+        Err(e) if matches!(e.downcast_ref::<JobError>(), Some(JobError::Lost(_))) => {
+            tracing::warn!(%id, kind, attempt, "media job taken over by another replica");
+        }
+        Err(e) => {
+            tracing::error!(%id, kind, attempt, error = %format!("{e:#}"), "media job failed");
+            let next = if attempt >= MAX_ATTEMPTS {
+                end_job(state, &job)
+            } else {
+                state
+                    .with_conn(|conn| job.release(conn))
+                    .map_err(Into::into)
+            };
+            if let Err(e) = next {
+                tracing::error!(%id, kind, error = %format!("{e:#}"), "cannot end a failed media job");
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn run_job(state: &AppState, job: &ClaimedJob) -> anyhow::Result<()> {
+    match job.kind {
+        JobKind::Avatar => run_avatar(state, job),
+        JobKind::Audio => run_audio(state, job),
+        JobKind::Illustrations => run_illustrations(state, job),
+    }
+}
+
+/// Ends a job with no more work to do: its illustrations still `pending` become
+/// `failed`, its reservation is settled at what it delivered and its row is deleted, in
+/// one transaction. For a job whose target is gone, whose steps are all done, or that is
+/// given up.
+fn end_job(state: &AppState, job: &ClaimedJob) -> anyhow::Result<()> {
+    let now = state.now();
+    state.with_conn(|conn| -> anyhow::Result<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        job.finish(&tx, 0.0)?;
+        for &id in &job.payload.illustration_ids {
+            if pending_illustration(&tx, job.user_id, id)?.is_some() {
+                illustration_store::set_status(
+                    &tx,
+                    job.user_id,
+                    id,
+                    GenerationStatus::Failed,
+                    None,
+                    now,
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    })
+}
+
+/// Queues a media job of `kind` for `user` under the generation id `id`. In one
+/// transaction, `prepare` reads (and may write) what the job needs and says how much of
+/// the job's monthly limit it will use and what it works on; that amount is reserved
+/// (403 `limit_reached` if it would pass the limit; nothing `prepare` wrote is kept
+/// then) and the job queued. Then this process's worker is woken. Returns `prepare`'s
+/// answer for the response.
+///
+/// The reservation and the job are written together, so neither exists without the
+/// other, whatever happens to the request or to the process afterwards.
+async fn enqueue_job<A>(
     state: &AppState,
-    what: &'static str,
+    id: Uuid,
     user: Uuid,
-    kind: UsageKind,
-    prepare: impl FnOnce(&Transaction<'_>) -> Result<(f64, J, A), ApiError> + Send + 'static,
-    work: impl FnOnce(J, &mut UsageHold) -> anyhow::Result<()> + Send + 'static,
+    kind: JobKind,
+    prepare: impl FnOnce(&Transaction<'_>) -> Result<(f64, JobPayload, A), ApiError> + Send + 'static,
 ) -> Result<A, ApiError>
 where
-    J: Send + 'static,
     A: Send + 'static,
 {
     let limits = state.config().tier_limits.clone();
     let now = state.now();
-    let job_state = state.clone();
-    state
+    let answer = state
         .run(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (amount, job, answer) = prepare(&tx)?;
-            let reservation = usage::reserve(&tx, user, kind, amount, &limits, now)?;
+            let (amount, payload, answer) = prepare(&tx)?;
+            let reservation = kind
+                .usage_kind()
+                .map(|usage_kind| usage::reserve(&tx, user, usage_kind, amount, &limits, now))
+                .transpose()?;
+            media_jobs::enqueue(&tx, id, user, kind, &payload, reservation.as_ref(), now)?;
             tx.commit()?;
-            let mut hold = UsageHold {
-                state: job_state.clone(),
-                reservation,
-                delivered: 0.0,
-            };
-            spawn_job(&job_state, what, move || work(job, &mut hold));
             Ok(answer)
         })
-        .await
+        .await?;
+    state.jobs().wake();
+    Ok(answer)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -205,31 +271,26 @@ pub struct WrittenFile {
     pub etag: String,
 }
 
-/// Writes `name` in `dir` through `fill`, to a temporary file renamed into place.
+/// Makes `name` through `fill` (hashing it on the way) and stores it whole in the
+/// media store, replacing a file of that name: a job's rerun writes the same name.
+/// Generated files are small (a few MB at most), so they are made in memory.
 fn write_media(
-    dir: &FsPath,
+    store: &MediaStore,
     name: &str,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<WrittenFile> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let file = std::fs::File::create(&tmp)?;
     let mut w = HashingWriter {
-        inner: std::io::BufWriter::new(file),
+        inner: Vec::new(),
         hash: Sha256::new(),
     };
     fill(&mut w)?;
-    w.flush()?;
-    let digest = w.hash.finalize();
-    let file = w.inner.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    let size = file.metadata()?.len();
-    drop(file);
-    std::fs::rename(&tmp, dir.join(name))?;
+    let etag = etag_of_digest(&w.hash.finalize());
+    let size = w.inner.len() as u64;
+    store.put_blocking(name, Bytes::from(w.inner))?;
     Ok(WrittenFile {
         name: name.to_owned(),
         size,
-        etag: etag_of_digest(&digest),
+        etag,
     })
 }
 
@@ -259,8 +320,9 @@ fn insert_media_row(
 
 /// Makes `file` the media of the user's live row `id` of `E`: `set` puts its URL in the
 /// row's server-written fields (a new version, in the change feed) and the file is
-/// recorded as the row's, in one transaction. When the row is gone or a tombstone by
-/// now, nothing is written, the file is removed and the answer is `false`.
+/// recorded as the row's, in one transaction. With `job` (the claim and what storing the
+/// file delivers), the job ends in that same transaction. When the row is gone or a
+/// tombstone by now, nothing is attached, the file is removed and the answer is `false`.
 fn attach_media<E: Table>(
     state: &AppState,
     user: Uuid,
@@ -268,26 +330,30 @@ fn attach_media<E: Table>(
     file: &WrittenFile,
     content_type: &str,
     set: impl FnOnce(&mut E::Server, String) + Send,
+    job: Option<(&ClaimedJob, f64)>,
 ) -> anyhow::Result<bool> {
     let now = state.now();
     let stored = state.with_conn(|conn| -> anyhow::Result<bool> {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let url = media_url(&file.name);
-        if table::write_server::<E>(&tx, user, id, now, |s| set(s, url))?.is_none() {
-            return Ok(false);
+        let stored = table::write_server::<E>(&tx, user, id, now, |s| set(s, url))?.is_some();
+        if stored {
+            insert_media_row(&tx, user, id, file, content_type, now)?;
         }
-        insert_media_row(&tx, user, id, file, content_type, now)?;
+        if let Some((job, delivered)) = job {
+            job.finish(&tx, if stored { delivered } else { 0.0 })?;
+        }
         tx.commit()?;
-        Ok(true)
+        Ok(stored)
     })?;
     if !stored {
-        remove_quietly(&state.media_dir(), &file.name);
+        remove_quietly(state.media(), &file.name);
     }
     Ok(stored)
 }
 
-fn remove_quietly(dir: &FsPath, name: &str) {
-    if let Err(e) = std::fs::remove_file(dir.join(name)) {
+fn remove_quietly(store: &MediaStore, name: &str) {
+    if let Err(e) = store.delete_blocking(name) {
         tracing::warn!(file = name, error = %e, "cannot remove an unused media file");
     }
 }
@@ -304,40 +370,73 @@ pub async fn generate_avatar(
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let user = auth.id();
-    let hero = state
-        .read(move |conn| Ok(table::get::<Hero>(conn, user, id)?))
-        .await?
-        .filter(|h| !h.deleted)
-        .ok_or_else(|| ApiError::NotFound("No such hero".to_owned()))?;
     let generation_id = Uuid::now_v7();
-    let job_state = state.clone();
-    spawn_job(&state, "avatar", move || {
-        draw_avatar(&job_state, user, &hero, generation_id)
-    });
+    let prepare = move |tx: &Transaction<'_>| {
+        table::get::<Hero>(tx, user, id)?
+            .filter(|h| !h.deleted)
+            .ok_or_else(|| ApiError::NotFound("No such hero".to_owned()))?;
+        Ok((0.0, JobPayload::of(id), ()))
+    };
+    enqueue_job(&state, generation_id, user, JobKind::Avatar, prepare).await?;
     Ok(accepted(MediaKind::Avatar, generation_id, id, Vec::new()))
 }
 
-/// Draws a hero's avatar and makes it the hero's (the job of [`generate_avatar`]; also
-/// the demo data's).
+/// The avatar job: draws the hero as it is now and makes the picture the hero's.
+fn run_avatar(state: &AppState, job: &ClaimedJob) -> anyhow::Result<()> {
+    let hero = state
+        .with_conn(|conn| table::get::<Hero>(conn, job.user_id, job.payload.target_id))?
+        .filter(|h| !h.deleted);
+    let Some(hero) = hero else {
+        return end_job(state, job);
+    };
+    let file = avatar_file(state, &hero, job.id)?;
+    let set = avatar_setter(job.id);
+    attach_media::<Hero>(
+        state,
+        job.user_id,
+        hero.id,
+        &file,
+        "image/png",
+        set,
+        Some((job, 0.0)),
+    )?;
+    Ok(())
+}
+
+/// Draws a hero's avatar and makes it the hero's at once, without a job (the demo
+/// data's avatars, made at start-up).
 pub fn draw_avatar(
     state: &AppState,
     user: Uuid,
     hero: &HeroRecord,
     generation_id: Uuid,
 ) -> anyhow::Result<()> {
+    let file = avatar_file(state, hero, generation_id)?;
+    let set = avatar_setter(generation_id);
+    attach_media::<Hero>(state, user, hero.id, &file, "image/png", set, None).map(drop)
+}
+
+/// Writes the avatar of `hero` as `<generation_id>.png`.
+fn avatar_file(
+    state: &AppState,
+    hero: &HeroRecord,
+    generation_id: Uuid,
+) -> anyhow::Result<WrittenFile> {
     let traits: Vec<&str> = hero.traits.iter().map(|t| t.as_str()).collect();
     let seed = seed_of(&["avatar", &hero.name, &traits.join(","), &hero.appearance]);
     let png = imaging::avatar(seed, hero.traits.len()).to_png();
     let name = format!("{generation_id}.png");
-    let file = write_media(&state.media_dir(), &name, |w| w.write_all(&png))?;
-    let set = |s: &mut HeroServer, url| {
-        s.avatar_url = Some(url);
-        s.avatar_generation_id = Some(generation_id.to_string());
-    };
-    attach_media::<Hero>(state, user, hero.id, &file, "image/png", set).map(|_| ())
+    write_media(state.media(), &name, |w| w.write_all(&png))
 }
 
-/// 202 with the [`MediaJob`] just started.
+fn avatar_setter(generation_id: Uuid) -> impl FnOnce(&mut HeroServer, String) + Send {
+    move |s, url| {
+        s.avatar_url = Some(url);
+        s.avatar_generation_id = Some(generation_id.to_string());
+    }
+}
+
+/// 202 with the [`MediaJob`] just queued.
 fn accepted(
     kind: MediaKind,
     generation_id: Uuid,
@@ -361,6 +460,13 @@ fn live_story(tx: &Transaction<'_>, user: Uuid, id: Uuid) -> Result<StoryRecord,
         .ok_or_else(|| ApiError::NotFound("No such story".to_owned()))
 }
 
+/// The live story a job works on, as it is now; `None` once it is gone.
+fn job_story(state: &AppState, job: &ClaimedJob) -> crate::sql::Result<Option<StoryRecord>> {
+    Ok(state
+        .with_conn(|conn| table::get::<Story>(conn, job.user_id, job.payload.target_id))?
+        .filter(|s| !s.deleted))
+}
+
 // ---------------------------------------------------------------------------------------
 // Audio
 
@@ -375,40 +481,44 @@ pub async fn generate_audio(
 ) -> Result<Response, ApiError> {
     let user = auth.id();
     let generation_id = Uuid::now_v7();
-    let job_state = state.clone();
     let prepare = move |tx: &Transaction<'_>| {
         let story = live_story(tx, user, id)?;
         let samples = audio::sample_count(audio::word_count(&story.content));
         let minutes = audio::duration_secs(samples) / 60.0;
-        Ok((minutes, (story, samples), ()))
+        Ok((minutes, JobPayload::of(id), ()))
     };
-    let work = move |(story, samples): (StoryRecord, u32), hold: &mut UsageHold| {
-        let duration = audio::duration_secs(samples);
-        let seed = seed_of(&["audio", story.language.as_str(), &story.content]);
-        let dir = job_state.media_dir();
-        let name = format!("{generation_id}.wav");
-        let file = write_media(&dir, &name, |w| {
-            audio::write_wav(w, seed, samples).map(|_| ())
-        })?;
-        let set = |s: &mut StoryServer, url| {
-            s.audio_url = Some(url);
-            s.audio_duration = Some(duration);
-        };
-        if attach_media::<Story>(&job_state, user, id, &file, "audio/wav", set)? {
-            hold.delivered(duration / 60.0);
-        }
-        Ok(())
-    };
-    start_metered_job(
-        &state,
-        "audio",
-        user,
-        UsageKind::AudioMinutes,
-        prepare,
-        work,
-    )
-    .await?;
+    enqueue_job(&state, generation_id, user, JobKind::Audio, prepare).await?;
     Ok(accepted(MediaKind::Audio, generation_id, id, Vec::new()))
+}
+
+/// The audio job: reads the story as it is now (the reservation caps what is counted
+/// if it grew since the request) and makes the WAV the story's.
+fn run_audio(state: &AppState, job: &ClaimedJob) -> anyhow::Result<()> {
+    let Some(story) = job_story(state, job)? else {
+        return end_job(state, job);
+    };
+    let samples = audio::sample_count(audio::word_count(&story.content));
+    let duration = audio::duration_secs(samples);
+    let seed = seed_of(&["audio", story.language.as_str(), &story.content]);
+    let name = format!("{}.wav", job.id);
+    let file = write_media(state.media(), &name, |w| {
+        audio::write_wav(w, seed, samples).map(|_| ())
+    })?;
+    let set = move |s: &mut StoryServer, url| {
+        s.audio_url = Some(url);
+        s.audio_duration = Some(duration);
+    };
+    let delivered = Some((job, duration / 60.0));
+    attach_media::<Story>(
+        state,
+        job.user_id,
+        story.id,
+        &file,
+        "audio/wav",
+        set,
+        delivered,
+    )?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -457,44 +567,66 @@ pub async fn generate_illustrations(
     req.validate().map_err(ApiError::Validation)?;
     let user = auth.id();
     let now = state.now();
+    let generation_id = Uuid::now_v7();
     let prepare = move |tx: &Transaction<'_>| {
         let story = live_story(tx, user, id)?;
         let items = pending_illustrations(&story, req.count);
         illustration_store::replace_with_pending(tx, user, id, &items, now)?;
         let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
-        Ok((items.len() as f64, (story, items), ids))
+        let payload = JobPayload {
+            target_id: id,
+            illustration_ids: ids.clone(),
+        };
+        Ok((items.len() as f64, payload, ids))
     };
-    let job_state = state.clone();
-    let work = move |(story, items): (StoryRecord, Vec<PendingIllustration>),
-                     hold: &mut UsageHold| {
-        let seed = seed_of(&["illustration", &story.title, &story.content]);
-        let dir = job_state.media_dir();
-        for item in items {
-            let name = format!("{}.png", item.id);
-            let png = imaging::illustration(seed, item.display_order).to_png();
-            let written = write_media(&dir, &name, |w| w.write_all(&png));
-            if let Err(e) = &written {
-                tracing::error!(error = %e, "illustration file failed");
-            }
-            if finish_illustration(&job_state, user, item.id, written.as_ref().ok())? {
-                hold.delivered(1.0);
-            } else if written.is_ok() {
-                remove_quietly(&dir, &name);
-            }
-        }
-        Ok(())
-    };
-    let ids = start_metered_job(
-        &state,
-        "illustrations",
-        user,
-        UsageKind::Illustration,
-        prepare,
-        work,
-    )
-    .await?;
-    let generation_id = Uuid::now_v7();
+    let ids = enqueue_job(&state, generation_id, user, JobKind::Illustrations, prepare).await?;
     Ok(accepted(MediaKind::Illustrations, generation_id, id, ids))
+}
+
+/// The illustrations job: draws each illustration still `pending` (an earlier attempt
+/// may have finished some) and marks it `ready`, or `failed` when its file could not be
+/// written; each in its own short transaction that also records the delivery, the last
+/// one ending the job.
+fn run_illustrations(state: &AppState, job: &ClaimedJob) -> anyhow::Result<()> {
+    let Some(story) = job_story(state, job)? else {
+        return end_job(state, job);
+    };
+    let pending = state.with_conn(|conn| -> crate::sql::Result<Vec<IllustrationRecord>> {
+        let mut out = Vec::new();
+        for &id in &job.payload.illustration_ids {
+            out.extend(pending_illustration(conn, job.user_id, id)?);
+        }
+        Ok(out)
+    })?;
+    if pending.is_empty() {
+        return end_job(state, job);
+    }
+    let seed = seed_of(&["illustration", &story.title, &story.content]);
+    let store = state.media();
+    let last = pending.len() - 1;
+    for (i, item) in pending.iter().enumerate() {
+        let name = format!("{}.png", item.id);
+        let png = imaging::illustration(seed, item.display_order).to_png();
+        let written = write_media(store, &name, |w| w.write_all(&png));
+        if let Err(e) = &written {
+            tracing::error!(error = %e, "illustration file failed");
+        }
+        let file = written.as_ref().ok();
+        if !finish_illustration(state, job, item.id, file, i == last)? && written.is_ok() {
+            remove_quietly(store, &name);
+        }
+    }
+    Ok(())
+}
+
+/// The user's illustration `id` if it is live and still `pending`.
+fn pending_illustration(
+    conn: &Connection,
+    user: Uuid,
+    id: Uuid,
+) -> crate::sql::Result<Option<IllustrationRecord>> {
+    Ok(illustration_store::get_illustration(conn, user, id)?
+        .filter(|i| !i.deleted && i.generation_status == GenerationStatus::Pending))
 }
 
 /// The illustrations a story gets: `count` of them (by default from its length), their
@@ -514,17 +646,20 @@ fn pending_illustrations(story: &StoryRecord, count: Option<u8>) -> Vec<PendingI
         .collect()
 }
 
-/// Marks one pending illustration `ready` with its file, or `failed` without one.
+/// Marks one pending illustration `ready` with its file, or `failed` without one, and
+/// records the step in `job` (ending the job after its `last` one), in one transaction.
 /// `true`: it is ready (the illustration still existed and its file is recorded).
 fn finish_illustration(
     state: &AppState,
-    user: Uuid,
+    job: &ClaimedJob,
     id: Uuid,
     file: Option<&WrittenFile>,
+    last: bool,
 ) -> anyhow::Result<bool> {
     let now = state.now();
+    let user = job.user_id;
     state.with_conn(|conn| -> anyhow::Result<bool> {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ready = match file {
             Some(file) => {
                 let url = media_url(&file.name);
@@ -546,12 +681,17 @@ fn finish_illustration(
                 false
             }
         };
+        let delivered = if ready { 1.0 } else { 0.0 };
+        if last {
+            job.finish(&tx, delivered)?;
+        } else {
+            job.progress(&tx, delivered, now)?;
+        }
         tx.commit()?;
         Ok(ready)
     })
 }
 
-// ---------------------------------------------------------------------------------------
 // Serving
 
 /// A media file name this server could have made: `<uuid>.png` or `<uuid>.wav`.
@@ -597,7 +737,6 @@ pub async fn serve_media(
         .await?;
     let (content_type, size, etag) = row.ok_or_else(not_found)?;
     let size = size as u64;
-    let path: PathBuf = state.media_dir().join(&name);
     let common = |res: &mut Response| {
         let h = res.headers_mut();
         h.insert(
@@ -628,11 +767,6 @@ pub async fn serve_media(
         Some(r) if if_range_ok => parse_range(r, size),
         _ => RangeCheck::Full,
     };
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
-        Err(e) => return Err(ApiError::internal(e)),
-    };
     let (status, start, len) = match range {
         RangeCheck::Full => (StatusCode::OK, 0, size),
         RangeCheck::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
@@ -652,16 +786,14 @@ pub async fn serve_media(
             return Ok(res);
         }
     };
-    if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    // 64 KiB reads: the default 4 KiB caps a loopback download near 90 MB/s.
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        file.take(len),
-        64 << 10,
-    ));
+    // Streamed from the store as it is read, never whole into memory.
+    let stream = state
+        .media()
+        .read(&name, start..start + len)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    let body = Body::from_stream(stream);
     let mut res = Response::new(body);
     *res.status_mut() = status;
     common(&mut res);

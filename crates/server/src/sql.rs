@@ -473,6 +473,20 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The row-locking clause that ends a `SELECT … LIMIT n` taking work items from a
+    /// queue: ` FOR UPDATE SKIP LOCKED` on PostgreSQL, so a row another transaction is
+    /// claiming is passed over instead of waited for; nothing on SQLite, whose write
+    /// transactions already run one at a time. Appended to the SQL, in the spirit of the
+    /// placeholder rendering: the statement is written once, the dialect adds its words.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
 /// How a write transaction starts on SQLite (PostgreSQL always takes [`WRITE_LOCK`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransactionBehavior {
@@ -903,5 +917,11 @@ mod tests {
             "SELECT a FROM t WHERE a = $1 AND b = '?2' AND c = $12"
         );
         assert_eq!(pg_placeholders("VALUES (?, ?)"), "VALUES ($1, $2)");
+    }
+
+    #[test]
+    fn only_postgres_skips_locked_rows() {
+        assert_eq!(Backend::Sqlite.skip_locked(), "");
+        assert_eq!(Backend::Postgres.skip_locked(), " FOR UPDATE SKIP LOCKED");
     }
 }

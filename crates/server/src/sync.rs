@@ -631,7 +631,7 @@ const TOMBSTONE_TABLES: [&str; 4] = [
 ];
 
 /// Deletes every tombstone last written before `now - horizon`, and the media files of
-/// the pruned rows from `media_dir`.
+/// the pruned rows from `media`.
 ///
 /// A pass that prunes something starts a new *prune epoch* and logs, per user, the
 /// highest pruned sequence value. A change-feed cursor carries the epoch its pull began
@@ -641,7 +641,7 @@ const TOMBSTONE_TABLES: [&str; 4] = [
 /// which that client never had, so a full resync always completes.
 pub fn prune_tombstones(
     conn: &mut Connection,
-    media_dir: &std::path::Path,
+    media: &crate::media_store::MediaStore,
     now: DateTime<Utc>,
     horizon: chrono::Duration,
 ) -> Result<PruneReport, ApiError> {
@@ -709,9 +709,9 @@ pub fn prune_tombstones(
     tx.commit()?;
     for name in files {
         // Names come from our own table (server ids), never from a request.
-        match std::fs::remove_file(media_dir.join(&name)) {
-            Ok(()) => report.files += 1,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        match media.delete_blocking(&name) {
+            Ok(true) => report.files += 1,
+            Ok(false) => {}
             Err(e) => tracing::warn!(file = %name, error = %e, "cannot remove a pruned media file"),
         }
     }

@@ -170,7 +170,6 @@ pub fn usage_stats(
 pub struct Reservation {
     /// The `usage_events` row.
     pub id: i64,
-    pub kind: UsageKind,
     pub amount: f64,
 }
 
@@ -205,7 +204,7 @@ pub fn reserve(
         }
     }
     let id = insert_usage(conn, user_id, kind, amount, now)?;
-    Ok(Reservation { id, kind, amount })
+    Ok(Reservation { id, amount })
 }
 
 /// Settles a reservation at the amount really used (at most the reserved one): the rest

@@ -12,6 +12,7 @@ mod horizon;
 mod isolation;
 mod limits;
 mod media;
+mod media_jobs;
 mod migrations;
 mod openapi;
 mod push;

@@ -9,9 +9,10 @@ use axum::Router;
 use http_body_util::BodyExt;
 use is_protocol::{
     ChangeSet, ChangesResponse, CustomEventRecord, EntityKind, HeroRecord, Mutation, MutationOp,
-    Outcome, PushRequest, PushResponse, Record, SessionResponse, StoryRecord,
+    Outcome, PushRequest, PushResponse, Record, SessionResponse, StoryRecord, UsageStats,
 };
 use serde_json::{json, Value};
+use story_server::media::MediaWorker;
 use story_server::{app, AppState, Config, ManualClock};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -24,6 +25,8 @@ pub struct Harness {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub app: Router,
+    /// The media worker, as `serve` runs one (stopped when the harness is dropped).
+    pub worker: Option<MediaWorker>,
 }
 
 impl Harness {
@@ -38,11 +41,15 @@ impl Harness {
         let clock = Arc::new(ManualClock::starting_now());
         let state = AppState::with_clock(config, clock.clone()).unwrap();
         let app = app(state.clone());
+        let worker = tokio::runtime::Handle::try_current()
+            .is_ok()
+            .then(|| state.start_media_worker());
         Harness {
             _dir: dir,
             state,
             clock,
             app,
+            worker,
         }
     }
 
@@ -510,4 +517,14 @@ impl Harness {
         let hero = self.create_hero(&t, "Luna").await;
         (t, hero)
     }
+}
+
+/// The user's usage this month (`GET /api/usage`).
+pub async fn usage(h: &Harness, t: &str) -> UsageStats {
+    h.get("/api/usage")
+        .token(t)
+        .send()
+        .await
+        .expect(StatusCode::OK)
+        .json_as()
 }

@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use futures_util::future::join_all;
-use is_protocol::{GenerationStatus, IllustrationRecord, MediaJob, Page, StoryRecord, UsageStats};
+use is_protocol::{GenerationStatus, IllustrationRecord, MediaJob, Page, StoryRecord};
 use serde_json::json;
 use story_server::audio;
 
@@ -27,15 +27,6 @@ async fn story_of_112_words(h: &Harness, t: &str) -> StoryRecord {
 fn minutes_of(words: usize) -> f64 {
     let minutes = audio::duration_secs(audio::sample_count(words)) / 60.0;
     (minutes * 100.0).round() / 100.0
-}
-
-async fn usage(h: &Harness, t: &str) -> UsageStats {
-    h.get("/api/usage")
-        .token(t)
-        .send()
-        .await
-        .expect(StatusCode::OK)
-        .json_as()
 }
 
 /// Counts the answers: (accepted with `ok`, refused with 403 `limit_reached`); anything
