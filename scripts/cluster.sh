@@ -4,8 +4,11 @@
 # (installed from the distribution's packages if missing). Prints the URL to point the
 # app at; Ctrl-C stops everything and removes the temporary data.
 #
-#   scripts/cluster.sh [--release] [--replicas N] [--port PORT] [--demo]
+#   scripts/cluster.sh [--release] [--replicas N] [--port PORT] [--demo] [-- CMD ARGS…]
 #
+# With `-- CMD`, runs CMD with URL set to the load balancer's address once everything is
+# up, then stops everything (scripts/bench/cluster-load.sh does this). SERVER_ARGS adds
+# options to every replica (e.g. "--rate-limit-per-second 0 --log warn").
 # Everything but the load balancer's port is on 127.0.0.1 and on free ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,13 +17,15 @@ PROFILE=debug
 REPLICAS=3
 PORT=8787
 DEMO=()
+CMD=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --) shift; CMD=("$@"); break ;;
     --release) PROFILE=release ;;
     --replicas) REPLICAS=$2; shift ;;
     --port) PORT=$2; shift ;;
     --demo) DEMO=(--demo) ;;
-    *) echo "usage: $0 [--release] [--replicas N] [--port PORT] [--demo]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--release] [--replicas N] [--port PORT] [--demo] [-- CMD ARGS…]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -75,7 +80,7 @@ for i in $(seq 1 "$REPLICAS"); do
   port=$(free_port)
   log "replica $i on 127.0.0.1:$port"
   STORY_SERVER_DATABASE_URL=$DB_URL "$BIN" --addr "127.0.0.1:$port" \
-    --media-dir "$WORK/media" "${DEMO[@]}" >"$WORK/replica-$i.log" 2>&1 &
+    --media-dir "$WORK/media" "${DEMO[@]}" ${SERVER_ARGS:-} >"$WORK/replica-$i.log" 2>&1 &
   PIDS+=($!)
   BACKENDS+="    server replica$i 127.0.0.1:$port check inter 1s fall 2 rise 1"$'\n'
   # The first replica migrates; the others find the schema ready (an advisory lock
@@ -116,6 +121,10 @@ curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null
 
 log "PostgreSQL: $DB_URL"
 log "logs: $WORK/replica-*.log, $WORK/haproxy.log"
+if [ ${#CMD[@]} -gt 0 ]; then
+  URL="http://127.0.0.1:$PORT" "${CMD[@]}"
+  exit
+fi
 echo
 echo "Point the app at: http://127.0.0.1:$PORT   (Ctrl-C stops everything)"
 wait
