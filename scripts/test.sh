@@ -41,6 +41,9 @@ cargo build -p infinite-stories --features custom-protocol
 cargo test -p infinite-stories --features custom-protocol --lib
 unset DISPLAY
 timeout 600 cargo test -p e2e --test app -- --test-threads=1
+# The screens of issue 9: offline create, two devices resolving a conflict three ways in
+# the dialog, pull-to-refresh, narration played offline, hostile text, server-wins.
+timeout 1200 cargo test -p e2e --test screens -- --test-threads=1
 
 echo "==> packaging: the .deb builds, installs, and the installed app opens its window"
 timeout 900 bash scripts/package.sh

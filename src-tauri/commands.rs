@@ -167,6 +167,9 @@ commands! {
     /// Starts a download ("Download for offline"); progress follows as events.
     sync media_download(media: MediaRef) -> MediaStatus => |core| core.media_download(media);
     sync media_usage() -> MediaUsage => |core| core.media_usage();
+    /// Where narration plays from when the web view cannot play `media://` audio (Linux:
+    /// a loopback HTTP address with a secret path); `None`: use `media://`.
+    sync media_stream_base() -> Option<String> => |_core| Ok::<_, CoreError>(stream_base());
     /// Removes the cached files of one kind, or all (`null`): the bytes freed.
     async media_clear(kind: Option<CacheKind>) -> u64 => |core| core.media_clear(kind);
     /// The cache's size cap in bytes; evicts down to it at once.
@@ -195,4 +198,14 @@ fn ui_command_map_matches_the_commands() {
         "{} is out of date.\nRun: UPDATE_BINDINGS=1 cargo test -p infinite-stories --features custom-protocol --lib",
         path.display()
     );
+}
+
+#[cfg(target_os = "linux")]
+fn stream_base() -> Option<String> {
+    crate::media_http::base()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stream_base() -> Option<String> {
+    None
 }

@@ -6,6 +6,8 @@ mod desktop;
 mod instance;
 mod keyring;
 mod media;
+#[cfg(target_os = "linux")]
+mod media_http;
 mod settings;
 #[cfg(test)]
 mod typescript;
@@ -103,6 +105,11 @@ pub fn run() -> anyhow::Result<()> {
                 async move { core.start_background() }
             });
             app.manage(background);
+            // WebKitGTK cannot play audio from the media:// scheme (media_http.rs).
+            #[cfg(target_os = "linux")]
+            if let Err(e) = tauri::async_runtime::block_on(media_http::start(core.clone())) {
+                tracing::warn!(%e, "narration cannot be served over loopback HTTP: it will not play");
+            }
             app.manage(core);
 
             // The window is made here, after the lock, so a second launch never shows one.

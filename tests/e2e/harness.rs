@@ -53,9 +53,12 @@ where
     let dir = tempfile::Builder::new()
         .prefix(&format!("e2e-{name}-"))
         .tempdir()?;
-    let result = tokio::time::timeout(Duration::from_secs(240), scenario(dir.path().to_owned()))
+    // Two devices resolving three conflicts take about 3 minutes here: in each round one
+    // WebDriver call on the device receiving the other's change waits ~50 s for its answer
+    // while every process involved sits idle (not understood yet; the app itself answers).
+    let result = tokio::time::timeout(Duration::from_secs(420), scenario(dir.path().to_owned()))
         .await
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("{name} took longer than 4 minutes")));
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("{name} took longer than 7 minutes")));
     if result.is_err() {
         // The scenario's own logs, and those of each device it ran in a subdirectory
         // (two app instances: `a/`, `b/`).
@@ -400,6 +403,14 @@ macro_rules! eventually {
                 Ok(Err(why)) => last = why,
                 Err(e) => last = format!("error: {e:#}"),
             }
+            if ::std::env::var_os("E2E_TRACE").is_some() {
+                eprintln!(
+                    "  … {:>6.1}s {}: {}",
+                    start.elapsed().as_secs_f64(),
+                    $what,
+                    last
+                );
+            }
             if start.elapsed() >= within {
                 break Err(::anyhow::anyhow!(
                     "{} (not within {:?}; last: {})",
@@ -471,7 +482,11 @@ impl App {
                 .env("RUST_LOG", "info,is_core=debug")
                 // Software rendering: there is no GPU under Xvfb.
                 .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-                .env("LIBGL_ALWAYS_SOFTWARE", "1"),
+                .env("LIBGL_ALWAYS_SOFTWARE", "1")
+                // No sound card either: GStreamer's `fakeaudiosink` (gst-plugins-bad)
+                // stands in for one, as Xvfb does for a display. It consumes audio in
+                // real time, so playback advances as it would on speakers.
+                .env("GST_PLUGIN_FEATURE_RANK", "fakeaudiosink:MAX"),
             &dir.join("tauri-driver.log"),
         )?;
         wait_for_port(

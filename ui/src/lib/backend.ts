@@ -109,6 +109,7 @@ export const media = {
   usage: () => call('media_usage'),
   clear: (kind: CacheKind | null) => call('media_clear', { kind }),
   setCap: (bytes: number) => call('media_set_cap', { bytes }),
+  streamBase: () => call('media_stream_base'),
 };
 
 export const sync = {

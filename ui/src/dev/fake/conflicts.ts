@@ -62,6 +62,7 @@ export function conflictHandlers(world: FakeWorld): Handlers<
   | 'media_usage'
   | 'media_clear'
   | 'media_set_cap'
+  | 'media_stream_base'
 > {
   let prefs = { keep_in_tray: true, notifications: true };
   let interval = 15 * 60;
@@ -388,6 +389,8 @@ export function conflictHandlers(world: FakeWorld): Handlers<
     },
     usage_get: () => read(usage()),
     media_usage: mediaUsage,
+    // No loopback server in the browser preview: narration keeps its media:// address.
+    media_stream_base: () => null,
     media_clear: ({ kind }) => {
       let freed = 0;
       cache = cache.map((k) => {

@@ -93,6 +93,7 @@ export type Commands = {
   media_status: { args: { media: MediaRef }; returns: MediaStatus };
   media_download: { args: { media: MediaRef }; returns: MediaStatus };
   media_usage: { args: Record<string, never>; returns: MediaUsage };
+  media_stream_base: { args: Record<string, never>; returns: string | null };
   media_clear: { args: { kind: CacheKind | null }; returns: number };
   media_set_cap: { args: { bytes: number }; returns: EvictionReport };
   hero_generate_avatar: { args: { id: string }; returns: MediaJob };
