@@ -17,6 +17,9 @@ APT_PACKAGES=(
   # The server's tests on PostgreSQL (scripts/pg.sh starts a throwaway server), and the
   # load balancer in front of its replicas (the cluster test, scripts/cluster.sh).
   postgresql haproxy
+  # Narration in the web view (WAV through GStreamer), and a stand-in sound card for the
+  # end-to-end tests (fakeaudiosink).
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
