@@ -131,6 +131,7 @@ fn ui_bindings_match_the_rust_types() {
     render::<is_protocol::EntityKind>(&cfg, &mut files);
     render::<is_protocol::Language>(&cfg, &mut files);
     render::<is_protocol::EventType>(&cfg, &mut files);
+    render::<is_protocol::StoryLength>(&cfg, &mut files);
     render::<is_protocol::StoryInput>(&cfg, &mut files);
     render::<is_protocol::EventCategory>(&cfg, &mut files);
     render::<is_protocol::EventTone>(&cfg, &mut files);

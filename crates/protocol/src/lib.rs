@@ -33,7 +33,7 @@ pub use entity::{Entity, Fields, Input, Patch, RecordMeta};
 pub use faults::{FaultPatch, FaultSettings};
 pub use hero::{Hero, HeroInput, HeroPatch, HeroRecord, HeroServer, HeroTrait};
 pub use illustration::{GenerationStatus, IllustrationRecord, ILLUSTRATIONS_MAX};
-pub use media::{GenerateStoryRequest, IllustrationsRequest, MediaJob, MediaKind};
+pub use media::{GenerateStoryRequest, IllustrationsRequest, MediaJob, MediaKind, StoryLength};
 pub use profile::{
     Profile, ProfileInput, ProfileServer, SubscriptionTier, Theme, TierLimits, UsageLimits,
     UsageStats, UserProfile, UserProfilePatch,

@@ -72,6 +72,24 @@ impl IllustrationsRequest {
     }
 }
 
+/// How long a generated story is: `short` (three paragraphs, about 120 words), `medium`
+/// (four, about 160 words; the default) or `long` (six, about 270 words, for a slow
+/// bedtime).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum StoryLength {
+    Short,
+    #[default]
+    Medium,
+    Long,
+}
+
+impl StoryLength {
+    pub const ALL: [StoryLength; 3] = [StoryLength::Short, StoryLength::Medium, StoryLength::Long];
+}
+
 /// Body of `POST /api/stories/generate`. Exactly one of `event_type` and
 /// `custom_event_id`. With `id`, a retried request answers the story it made the first
 /// time instead of making another.
@@ -92,6 +110,10 @@ pub struct GenerateStoryRequest {
     #[cfg_attr(feature = "ts", ts(optional))]
     pub custom_event_id: Option<Uuid>,
     pub language: Language,
+    /// Medium when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub length: Option<StoryLength>,
 }
 
 impl GenerateStoryRequest {

@@ -92,8 +92,12 @@ pub fn ensure_demo_data(state: &AppState) -> anyhow::Result<()> {
             }
             // A story for each of the first two heroes, written like generated ones.
             for (hero, event) in heroes.iter().zip([EventType::Bedtime, EventType::Birthday]) {
-                let (title, content) =
-                    storygen::compose(hero, &storygen::Occasion::Event(event), Language::En);
+                let (title, content) = storygen::compose(
+                    hero,
+                    &storygen::Occasion::Event(event),
+                    Language::En,
+                    is_protocol::StoryLength::Medium,
+                );
                 let input = StoryInput {
                     hero_id: Some(hero.id),
                     title,

@@ -9,7 +9,7 @@ use axum::response::Response;
 use is_protocol::story::TITLE_MAX as TITLE_MAX_STORY;
 use is_protocol::{
     CustomEvent, CustomEventRecord, EventType, FieldError, GenerateStoryRequest, Hero, HeroRecord,
-    HeroTrait, Language, Story, StoryInput, StoryRecord,
+    HeroTrait, Language, Story, StoryInput, StoryLength, StoryRecord,
 };
 use uuid::Uuid;
 
@@ -34,6 +34,10 @@ struct Lang {
     ability: &'static str,
     no_ability: &'static str,
     middle: &'static str,
+    /// Long stories: setting out, between the occasion and the special ability.
+    journey: &'static str,
+    /// Long stories: the way home, before good night.
+    reflection: &'static str,
     custom_title: &'static str,
     custom_scene: &'static str,
     custom_seed: &'static str,
@@ -57,6 +61,8 @@ const EN: Lang = Lang {
     ability: "And {name} had a special gift that very few people knew about: {ability}.",
     no_ability: "{name} had no magic powers at all, only a big warm heart, and that turned out to be more than enough.",
     middle: "In the end, it was {name}'s {trait} that helped the most. Step by step, with a deep breath and a brave little smile, {name} found the way, and everything turned out better than anyone had hoped.",
+    journey: "First, {name} packed a small bag with everything a hero might need: a torch, a snack, and a notebook for important thoughts. The path was longer than it looked, and more than once {name} stopped to listen to the wind, to watch a beetle cross the road, or to help someone who had lost their way.",
+    reflection: "On the way home, the sky turned pink and then deep blue. {name} thought about the whole day, about the moments that had felt too big and the friends who had made them smaller, and decided that being brave did not mean never being scared. It meant going on anyway, one small step at a time.",
     custom_title: "{name} and {event}",
     custom_scene: "That day was a very special one: {event}.",
     custom_seed: "{name} could not stop thinking about {seed}.",
@@ -98,6 +104,8 @@ const ES: Lang = Lang {
     ability: "Y {name} tenía un don especial que muy pocos conocían: {ability}.",
     no_ability: "{name} no tenía poderes mágicos, solo un corazón enorme, y eso resultó ser más que suficiente.",
     middle: "Al final, lo que más ayudó fue {trait} de {name}. Paso a paso, con una respiración profunda y una pequeña sonrisa, {name} encontró el camino, y todo salió mejor de lo que nadie esperaba.",
+    journey: "Primero, {name} preparó una pequeña mochila con todo lo que un héroe podría necesitar: una linterna, algo de merienda y un cuaderno para los pensamientos importantes. El camino era más largo de lo que parecía, y más de una vez {name} se detuvo a escuchar el viento, a mirar un escarabajo cruzar el sendero o a ayudar a alguien que se había perdido.",
+    reflection: "De vuelta a casa, el cielo se volvió rosa y luego azul profundo. {name} pensó en todo el día, en los momentos que habían parecido demasiado grandes y en los amigos que los habían hecho más pequeños, y decidió que ser valiente no significaba no tener nunca miedo. Significaba seguir adelante, paso a paso.",
     custom_title: "{name} y {event}",
     custom_scene: "Aquel era un día muy especial: {event}.",
     custom_seed: "{name} no podía dejar de pensar en {seed}.",
@@ -139,6 +147,8 @@ const FR: Lang = Lang {
     ability: "Et {name} avait un don secret que très peu de gens connaissaient : {ability}.",
     no_ability: "{name} n'avait aucun pouvoir magique, seulement un grand cœur, et cela s'est révélé bien suffisant.",
     middle: "Finalement, c'est {trait} de {name} qui a le plus aidé. Pas à pas, avec une grande inspiration et un petit sourire courageux, {name} a trouvé le chemin, et tout s'est mieux passé que prévu.",
+    journey: "D'abord, {name} prépara un petit sac avec tout ce dont un héros pourrait avoir besoin : une lampe de poche, un goûter et un carnet pour les pensées importantes. Le chemin était plus long qu'il n'y paraissait, et plus d'une fois {name} s'arrêta pour écouter le vent, regarder un scarabée traverser le sentier ou aider quelqu'un qui s'était perdu.",
+    reflection: "Sur le chemin du retour, le ciel devint rose, puis bleu profond. {name} repensa à toute la journée, aux moments qui avaient semblé trop grands et aux amis qui les avaient rendus plus petits, et se dit qu'être courageux, ce n'était pas ne jamais avoir peur. C'était continuer quand même, un petit pas après l'autre.",
     custom_title: "{name} et {event}",
     custom_scene: "Ce jour-là était un jour très spécial : {event}.",
     custom_seed: "{name} ne pouvait pas s'empêcher de penser à {seed}.",
@@ -180,6 +190,8 @@ const DE: Lang = Lang {
     ability: "Und {name} hatte eine besondere Gabe, von der nur wenige wussten: {ability}.",
     no_ability: "{name} hatte keine Zauberkräfte, nur ein großes, warmes Herz, und das war mehr als genug.",
     middle: "An diesem Tag zeigte {name} wieder einmal {trait}, und genau das half am meisten. Schritt für Schritt, mit einem tiefen Atemzug und einem mutigen kleinen Lächeln, fand {name} den Weg, und alles ging besser aus, als irgendwer gehofft hatte.",
+    journey: "Zuerst packte {name} eine kleine Tasche mit allem, was ein Held brauchen könnte: eine Taschenlampe, einen Snack und ein Notizbuch für wichtige Gedanken. Der Weg war länger, als er aussah, und mehr als einmal blieb {name} stehen, um dem Wind zu lauschen, einem Käfer beim Überqueren des Weges zuzusehen oder jemandem zu helfen, der sich verlaufen hatte.",
+    reflection: "Auf dem Heimweg färbte sich der Himmel erst rosa und dann tiefblau. {name} dachte an den ganzen Tag, an die Momente, die zu groß gewirkt hatten, und an die Freunde, die sie kleiner gemacht hatten, und beschloss, dass mutig sein nicht heißt, nie Angst zu haben. Es heißt, trotzdem weiterzugehen, einen kleinen Schritt nach dem anderen.",
     custom_title: "{name} und {event}",
     custom_scene: "Dieser Tag war ein ganz besonderer: {event}.",
     custom_seed: "{name} musste die ganze Zeit an {seed} denken.",
@@ -221,6 +233,8 @@ const IT: Lang = Lang {
     ability: "E {name} aveva un dono speciale che pochissimi conoscevano: {ability}.",
     no_ability: "{name} non aveva poteri magici, solo un grande cuore, e questo si rivelò più che sufficiente.",
     middle: "Alla fine, fu {trait} di {name} ad aiutare più di tutto. Passo dopo passo, con un bel respiro e un piccolo sorriso coraggioso, {name} trovò la strada, e tutto andò meglio di quanto chiunque sperasse.",
+    journey: "Per prima cosa, {name} preparò uno zainetto con tutto ciò che poteva servire a un eroe: una torcia, una merenda e un quaderno per i pensieri importanti. La strada era più lunga di quanto sembrasse, e più di una volta {name} si fermò ad ascoltare il vento, a guardare un coleottero attraversare il sentiero o ad aiutare qualcuno che si era perso.",
+    reflection: "Sulla via del ritorno, il cielo diventò rosa e poi blu intenso. {name} ripensò a tutta la giornata, ai momenti che erano sembrati troppo grandi e agli amici che li avevano resi più piccoli, e decise che essere coraggiosi non vuol dire non avere mai paura. Vuol dire andare avanti lo stesso, un piccolo passo alla volta.",
     custom_title: "{name} e {event}",
     custom_scene: "Quel giorno era davvero speciale: {event}.",
     custom_seed: "{name} non riusciva a smettere di pensare a {seed}.",
@@ -316,7 +330,12 @@ pub enum Occasion<'a> {
 }
 
 /// The title and text of a story about `hero` and `occasion` in `language`.
-pub fn compose(hero: &HeroRecord, occasion: &Occasion<'_>, language: Language) -> (String, String) {
+pub fn compose(
+    hero: &HeroRecord,
+    occasion: &Occasion<'_>,
+    language: Language,
+    length: StoryLength,
+) -> (String, String) {
     let l = lang(language);
     let occasion_key = match occasion {
         Occasion::Event(e) => e.as_str().to_owned(),
@@ -341,7 +360,8 @@ pub fn compose(hero: &HeroRecord, occasion: &Occasion<'_>, language: Language) -
     let vars: Vec<(&str, &str)> = vec![("name", name), ("age", &age), ("a", article)];
 
     // 1. Who the hero is.
-    let mut p1 = fill(l.openings[(seed % 2) as usize], &vars);
+    let opening = fill(l.openings[(seed % 2) as usize], &vars);
+    let mut p1 = opening.clone();
     p1.push(' ');
     p1.push_str(&fill(
         l.traits_sentence,
@@ -415,8 +435,28 @@ pub fn compose(hero: &HeroRecord, occasion: &Occasion<'_>, language: Language) -
     // 4. Good night.
     let p4 = fill(l.endings[((seed >> 8) % 2) as usize], &vars);
 
+    let paragraphs = match length {
+        // Who, the occasion, how it ended and good night.
+        StoryLength::Short => vec![
+            opening,
+            p2,
+            format!(
+                "{} {p4}",
+                fill(l.middle, &[("name", name), ("trait", first_trait)])
+            ),
+        ],
+        StoryLength::Medium => vec![p1, p2, p3, p4],
+        StoryLength::Long => vec![
+            p1,
+            p2,
+            fill(l.journey, &vars),
+            p3,
+            fill(l.reflection, &vars),
+            p4,
+        ],
+    };
     let title = truncate_chars(&title, TITLE_MAX_STORY);
-    (title, [p1, p2, p3, p4].join("\n\n"))
+    (title, paragraphs.join("\n\n"))
 }
 
 /// `POST /api/stories/generate` ([`GenerateStoryRequest`]) → 201 with the new story
@@ -470,7 +510,12 @@ pub async fn generate(
                 (None, Some(e)) => Occasion::Event(e),
                 (None, None) => unreachable!("validated: one of the two is set"),
             };
-            let (title, content) = compose(&hero, &occasion, req.language);
+            let (title, content) = compose(
+                &hero,
+                &occasion,
+                req.language,
+                req.length.unwrap_or_default(),
+            );
             let input = StoryInput {
                 hero_id: Some(hero.id),
                 title,
@@ -530,7 +575,12 @@ mod tests {
     fn every_language_and_event_makes_a_valid_story() {
         for language in Language::ALL {
             for event in EventType::ALL {
-                let (title, content) = compose(&hero(), &Occasion::Event(event), language);
+                let (title, content) = compose(
+                    &hero(),
+                    &Occasion::Event(event),
+                    language,
+                    StoryLength::Medium,
+                );
                 assert!(title.contains("Luna"), "{language:?} {event:?}: {title}");
                 assert!(content.contains("Luna"));
                 assert!(content.matches("\n\n").count() >= 3, "several paragraphs");
@@ -553,13 +603,28 @@ mod tests {
 
     #[test]
     fn deterministic_and_uses_the_hero() {
-        let a = compose(&hero(), &Occasion::Event(EventType::Birthday), Language::En);
-        let b = compose(&hero(), &Occasion::Event(EventType::Birthday), Language::En);
+        let a = compose(
+            &hero(),
+            &Occasion::Event(EventType::Birthday),
+            Language::En,
+            StoryLength::Medium,
+        );
+        let b = compose(
+            &hero(),
+            &Occasion::Event(EventType::Birthday),
+            Language::En,
+            StoryLength::Medium,
+        );
         assert_eq!(a, b);
         assert!(a.1.contains("talks to owls"), "{}", a.1);
         assert!(a.1.contains("courage and curiosity"), "{}", a.1);
         assert!(a.1.contains("red boots"));
-        let fr = compose(&hero(), &Occasion::Event(EventType::Birthday), Language::Fr);
+        let fr = compose(
+            &hero(),
+            &Occasion::Event(EventType::Birthday),
+            Language::Fr,
+            StoryLength::Medium,
+        );
         assert!(fr.1.contains("le courage et la curiosité"), "{}", fr.1);
         assert_ne!(a.1, fr.1);
     }
@@ -573,7 +638,12 @@ mod tests {
             (6, "a 6-year-old"),
         ] {
             h.age = age;
-            let (_, text) = compose(&h, &Occasion::Event(EventType::Bedtime), Language::En);
+            let (_, text) = compose(
+                &h,
+                &Occasion::Event(EventType::Bedtime),
+                Language::En,
+                StoryLength::Medium,
+            );
             assert!(text.contains(want), "{text}");
         }
     }
@@ -584,5 +654,38 @@ mod tests {
         assert_eq!(join_list(&["a", "b", "c"], "y"), "a, b y c");
         assert_eq!(mid_sentence("Talks to owls."), "talks to owls");
         assert_eq!(mid_sentence("NASA rockets"), "NASA rockets");
+    }
+
+    #[test]
+    fn length_shortens_or_lengthens_the_story_in_every_language() {
+        for language in Language::ALL {
+            let words = |length| {
+                let (_, text) = compose(
+                    &hero(),
+                    &Occasion::Event(EventType::Bedtime),
+                    language,
+                    length,
+                );
+                (
+                    text.split("\n\n").count(),
+                    text.split_whitespace().count(),
+                    text,
+                )
+            };
+            let (short_p, short_w, short) = words(StoryLength::Short);
+            let (medium_p, medium_w, _) = words(StoryLength::Medium);
+            let (long_p, long_w, long) = words(StoryLength::Long);
+            assert_eq!((short_p, medium_p, long_p), (3, 4, 6), "{language:?}");
+            assert!(
+                short_w < medium_w && medium_w < long_w,
+                "{language:?}: {short_w} {medium_w} {long_w}"
+            );
+            for text in [short, long] {
+                assert!(
+                    text.contains("Luna") && !text.contains('{'),
+                    "{language:?}: {text}"
+                );
+            }
+        }
     }
 }

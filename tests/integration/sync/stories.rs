@@ -534,6 +534,7 @@ async fn a_generated_story_is_cached_and_synced() {
             event_type: Some(is_core::EventType::Adventure),
             custom_event_id: None,
             language: is_core::Language::En,
+            length: None,
         })
         .await
         .unwrap();
@@ -561,6 +562,7 @@ async fn a_generated_story_is_cached_and_synced() {
             event_type: Some(is_core::EventType::Bedtime),
             custom_event_id: None,
             language: is_core::Language::En,
+            length: None,
         })
         .await
         .unwrap_err();

@@ -86,6 +86,7 @@ impl Core {
             event_type: input.event_type,
             custom_event_id: input.custom_event_id,
             language: input.language,
+            length: input.length,
         };
         req.validate().map_err(CoreError::Validation)?;
         let body = serde_json::to_value(&req)?;

@@ -212,6 +212,9 @@ pub struct GenerateStoryInput {
     #[serde(default)]
     pub custom_event_id: Option<Uuid>,
     pub language: Language,
+    /// Medium when absent.
+    #[serde(default)]
+    pub length: Option<is_protocol::StoryLength>,
 }
 
 /// A new row, or an edit that changes the field `get` reads.

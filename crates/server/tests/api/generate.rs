@@ -43,6 +43,45 @@ async fn generates_a_story_in_each_language() {
 }
 
 #[tokio::test]
+async fn length_chooses_how_much_is_written_and_is_checked() {
+    let h = Harness::new();
+    let (t, hero) = h.user_with_hero("ada@example.com").await;
+    let mut words = Vec::new();
+    for (length, paragraphs) in [
+        (Some("short"), 3),
+        (None, 4),
+        (Some("medium"), 4),
+        (Some("long"), 6),
+    ] {
+        let mut body = json!({"hero_id": hero.id, "event_type": "bedtime", "language": "de"});
+        if let Some(length) = length {
+            body["length"] = json!(length);
+        }
+        let s: StoryRecord = h
+            .post("/api/stories/generate")
+            .token(&t)
+            .json(body)
+            .send()
+            .await
+            .expect(StatusCode::CREATED)
+            .json_as();
+        assert_eq!(s.content.split("\n\n").count(), paragraphs, "{length:?}");
+        words.push(s.content.split_whitespace().count());
+    }
+    assert!(
+        words[0] < words[1] && words[1] == words[2] && words[2] < words[3],
+        "{words:?}"
+    );
+    let bad = h
+        .post("/api/stories/generate")
+        .token(&t)
+        .json(json!({"hero_id": hero.id, "event_type": "bedtime", "language": "en", "length": "epic"}))
+        .send()
+        .await;
+    assert!(bad.status.is_client_error(), "{}", bad.text());
+}
+
+#[tokio::test]
 async fn generation_is_deterministic_uses_the_hero_and_custom_events() {
     let h = Harness::new();
     let t = h.user("ada@example.com").await;

@@ -5,6 +5,7 @@ import type { Language } from '$lib/bindings/Language';
 import { EVENT_TYPES, RULES } from '$lib/bindings/rules';
 import type { StoryInput } from '$lib/bindings/StoryInput';
 import type { StoryView } from '$lib/bindings/StoryView';
+import type { StoryLength } from '$lib/bindings/StoryLength';
 import { checkFields, type Checked } from '$lib/ui/form/rules';
 
 export const LANGUAGE_NAMES: Record<Language, string> = {
@@ -13,6 +14,13 @@ export const LANGUAGE_NAMES: Record<Language, string> = {
   fr: 'Français',
   de: 'Deutsch',
   it: 'Italiano',
+};
+
+/** How long a generated story is (the server's three lengths, in its words). */
+export const STORY_LENGTHS: Record<StoryLength, { label: string; hint: string }> = {
+  short: { label: 'Short', hint: 'About 120 words' },
+  medium: { label: 'Medium', hint: 'About 160 words' },
+  long: { label: 'Long', hint: 'About 270 words' },
 };
 
 export const EVENT_LABELS: Record<EventType, string> = {
