@@ -275,6 +275,14 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX media_cache_owner ON media_cache (owner_id);
     "#,
+    // 5: the story list's filter columns beside its order (`repo::stories::page`), so
+    // counting a list and cutting its window read this index alone: before, both read
+    // every row with its text to reach the filter columns stored after it (10,000
+    // stories of a few kB: tens of MB for each page the list asks for).
+    r#"
+    DROP INDEX stories_by_created;
+    CREATE INDEX stories_by_created ON stories (created_at, id, sync_status, hero_id, is_favorite);
+    "#,
 ];
 
 /// Opens (creating if needed) the cache at `path` and migrates it to the latest schema.

@@ -265,11 +265,18 @@ fn visible_hero_name(conn: &Connection, hero: Uuid) -> Result<Option<String>> {
 }
 
 /// The filter of a story list, as SQL over `stories s`: `?1` hero, `?2` favourites only,
-/// `?3` the text pattern.
+/// `?3` the text pattern (`NULL` here: no text search). It names only columns of the
+/// `stories_by_created` index, so the count and the window never read a row.
 const STORY_FILTER: &str = "s.sync_status <> 'pending_delete'
            AND (?1 IS NULL OR s.hero_id = ?1)
            AND (?2 = 0 OR s.is_favorite = 1)
-           AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.content LIKE ?3 ESCAPE '\\')";
+           AND ?3 IS NULL";
+
+/// [`STORY_FILTER`] with a text search: `?3` in the title or the text (rows are read).
+const STORY_FILTER_TEXT: &str = "s.sync_status <> 'pending_delete'
+           AND (?1 IS NULL OR s.hero_id = ?1)
+           AND (?2 = 0 OR s.is_favorite = 1)
+           AND (s.title LIKE ?3 ESCAPE '\\' OR s.content LIKE ?3 ESCAPE '\\')";
 
 /// Visible stories, newest first (along the `stories_by_created` index), for the list
 /// (without the full text).
@@ -281,10 +288,13 @@ pub fn page(
 ) -> Result<Page<StorySummary>> {
     let hero = filter.hero_id.map(UuidText::new);
     let text = like_pattern(filter.text.as_deref());
+    let where_ = if text.is_some() {
+        STORY_FILTER_TEXT
+    } else {
+        STORY_FILTER
+    };
     let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM stories s WHERE {STORY_FILTER}"
-        ))?
+        .prepare_cached(&format!("SELECT count(*) FROM stories s WHERE {where_}"))?
         .query_row(params![hero, filter.favorites_only, text], |r| r.get(0))?;
     // The window is cut from `stories` alone (walking `stories_by_created` backwards and
     // stopping after it), then joined: a sort or join first would read all 10,000 rows
@@ -300,7 +310,7 @@ pub fn page(
                 s.attempts AS attempts, s.next_attempt_at AS next_attempt_at,
                 s.base_version AS base_version, s.last_synced_at AS last_synced_at
          FROM (SELECT rowid AS r FROM stories s
-               WHERE {STORY_FILTER}
+               WHERE {where_}
                ORDER BY s.created_at DESC, s.id DESC
                LIMIT ?4 OFFSET ?5) w
          JOIN stories s ON s.rowid = w.r
@@ -506,6 +516,41 @@ mod tests {
         assert_eq!(
             Story::dependencies(&e.payload),
             [(EntityKind::Hero, luna.id)]
+        );
+    }
+
+    /// How SQLite runs `sql` (the `detail` column of `EXPLAIN QUERY PLAN`).
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let all: [&dyn rusqlite::ToSql; 5] = [&None::<String>, &false, &None::<String>, &120, &0];
+        let n = stmt.parameter_count();
+        let rows = stmt
+            .query_map(&all[..n], |r| r.get::<_, String>("detail"))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn the_list_counts_and_cuts_its_window_from_the_index_alone() {
+        let f = Fixture::new(3);
+        let count = plan(
+            &f.conn,
+            &format!("SELECT count(*) FROM stories s WHERE {STORY_FILTER}"),
+        );
+        assert!(
+            count.contains("COVERING INDEX stories_by_created"),
+            "the count reads every story's row: {count}"
+        );
+        let window = plan(
+            &f.conn,
+            &format!(
+                "SELECT rowid FROM stories s WHERE {STORY_FILTER}
+                 ORDER BY s.created_at DESC, s.id DESC LIMIT ?4 OFFSET ?5"
+            ),
+        );
+        assert!(
+            window.contains("COVERING INDEX stories_by_created") && !window.contains("TEMP B-TREE"),
+            "the window reads rows or sorts: {window}"
         );
     }
 
