@@ -401,20 +401,23 @@ pub fn keys_of_kind(conn: &Connection, kind: Option<CacheKind>) -> Result<Vec<St
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// What prefetch keeps on disk: avatars, and a favourite story's narration and pictures.
+/// Each part reads a partial index (`heroes_with_avatar`, `stories_favorite`), not every row.
+pub(crate) const PREFETCH_SQL: &str =
+    "SELECT 'avatar' AS kind, h.id AS id, h.avatar_url AS key FROM heroes h
+         WHERE h.avatar_url IS NOT NULL AND h.sync_status <> 'pending_delete'
+     UNION ALL
+     SELECT 'audio', s.id, s.audio_url FROM stories s
+         WHERE s.audio_url IS NOT NULL AND s.is_favorite = 1 AND s.sync_status <> 'pending_delete'
+     UNION ALL
+     SELECT 'illustration', i.id, i.image_url FROM stories s
+         JOIN story_illustrations i ON i.story_id = s.id
+         WHERE i.image_url IS NOT NULL AND s.is_favorite = 1 AND s.sync_status <> 'pending_delete'";
+
 /// What prefetch fetches (SPEC.md section 10): every living hero's avatar and the
 /// narration and illustrations of favourite stories, that are not complete yet.
 pub fn missing_for_prefetch(conn: &Connection) -> Result<Vec<(MediaRef, String)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT 'avatar' AS kind, h.id AS id, h.avatar_url AS key FROM heroes h
-             WHERE h.avatar_url IS NOT NULL AND h.sync_status <> 'pending_delete'
-         UNION ALL
-         SELECT 'audio', s.id, s.audio_url FROM stories s
-             WHERE s.audio_url IS NOT NULL AND s.is_favorite = 1 AND s.sync_status <> 'pending_delete'
-         UNION ALL
-         SELECT 'illustration', i.id, i.image_url FROM story_illustrations i
-             JOIN stories s ON s.id = i.story_id
-             WHERE i.image_url IS NOT NULL AND s.is_favorite = 1 AND s.sync_status <> 'pending_delete'",
-    )?;
+    let mut stmt = conn.prepare_cached(PREFETCH_SQL)?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>("kind")?,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HeroView } from '$lib/bindings/HeroView';
 import { HERO_TRAITS, RULES } from '$lib/bindings/rules';
-import { draftFrom, emptyDraft, toggleTrait, traitHue, traitLabel, validateHero, type HeroDraft } from './hero';
+import { draftFrom, emptyDraft, heroPlacement, toggleTrait, traitHue, traitLabel, validateHero, type HeroDraft } from './hero';
 
 const NAME_MAX = RULES.hero.name.max;
 const APPEARANCE_MAX = RULES.hero.appearance.max;
@@ -112,5 +112,22 @@ describe('hero form helpers', () => {
     draft.traits.push('kind');
     expect(hero.traits).toEqual(['brave']);
     expect(draft).toMatchObject({ name: 'Luna', age: 7, special_ability: 'Talks to owls' });
+  });
+});
+
+describe('heroPlacement', () => {
+  const hero = (name: string, id = 'a'): HeroView => ({ ...({} as HeroView), id, name });
+  it('orders by name in any ASCII case, then id, as the core does', () => {
+    const names = ['bo', 'Zed', 'Al', 'al', 'Émile', 'AL'].map((n, i) => hero(n, `id${i}`));
+    const sorted = [...names].sort((a, b) => (heroPlacement.before(a, b) ? -1 : heroPlacement.before(b, a) ? 1 : 0));
+    // NOCASE folds ASCII only, so "É" (U+00C9) sorts after every ASCII letter.
+    expect(sorted.map((h) => h.name)).toEqual(['Al', 'al', 'AL', 'bo', 'Zed', 'Émile']);
+  });
+  it('matches the trimmed search anywhere in the name, in any ASCII case', () => {
+    expect(heroPlacement.matches(hero('Captain Luna'), { text: '  LUNA ' })).toBe(true);
+    expect(heroPlacement.matches(hero('Captain Luna'), { text: 'moon' })).toBe(false);
+    expect(heroPlacement.matches(hero('Luna'), { text: '   ' })).toBe(true);
+    expect(heroPlacement.matches(hero('50%'), { text: '%' })).toBe(true);
+    expect(heroPlacement.matches(hero('Luna'), { text: '%' })).toBe(false);
   });
 });

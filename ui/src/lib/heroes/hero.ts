@@ -3,7 +3,9 @@ import type { HeroInput } from '$lib/bindings/HeroInput';
 import type { HeroTrait } from '$lib/bindings/HeroTrait';
 import type { HeroView } from '$lib/bindings/HeroView';
 import { HERO_TRAITS, RULES } from '$lib/bindings/rules';
+import type { HeroFilter } from '$lib/bindings/HeroFilter';
 import { checkFields, type Checked } from '$lib/ui/form/rules';
+import { foldAscii, type Placement } from '$lib/ui/paged-store.svelte';
 
 /** What the form edits: like `HeroInput`, but the age field may be empty. */
 export type HeroDraft = Omit<HeroInput, 'age'> & { age: number | null };
@@ -56,3 +58,19 @@ export function traitLabel(trait: HeroTrait): string {
 export function traitHue(trait: HeroTrait): number {
   return HERO_TRAITS.indexOf(trait) * (360 / HERO_TRAITS.length);
 }
+
+/**
+ * The hero list's filter and order as the core's `heroes_page` has them (`name LIKE`
+ * the trimmed text, any ASCII case; `ORDER BY name COLLATE NOCASE, id`), so a new hero
+ * shows in its place before the list is fetched again.
+ */
+export const heroPlacement: Placement<HeroView, HeroFilter> = {
+  matches(hero, filter) {
+    const text = filter.text?.trim();
+    return !text || foldAscii(hero.name).includes(foldAscii(text));
+  },
+  before(a, b) {
+    const [x, y] = [foldAscii(a.name), foldAscii(b.name)];
+    return x < y || (x === y && a.id < b.id);
+  },
+};

@@ -6,11 +6,18 @@ import type { HeroFilter } from '$lib/bindings/HeroFilter';
 import type { HeroInput } from '$lib/bindings/HeroInput';
 import type { HeroView } from '$lib/bindings/HeroView';
 import { PagedStore } from '$lib/ui/paged-store.svelte';
+import { heroPlacement } from './hero';
 
 /** The hero list, a window at a time (an account may have thousands of heroes). */
 export class HeroStore extends PagedStore<HeroView, HeroFilter> {
   constructor() {
-    super({ fetch: api.page, report: reportError, name: 'heroes', filter: { text: null } });
+    super({
+      fetch: api.page,
+      report: reportError,
+      name: 'heroes',
+      filter: { text: null },
+      place: heroPlacement,
+    });
   }
 
   /** Creates a hero; rejects with an `ErrorPayload` for the form to show. */

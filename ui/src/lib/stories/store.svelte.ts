@@ -9,6 +9,7 @@ import type { StorySummary } from '$lib/bindings/StorySummary';
 import type { StoryView } from '$lib/bindings/StoryView';
 import { PagedStore } from '$lib/ui/paged-store.svelte';
 import { toasts } from '$lib/ui/toasts.svelte';
+import { storyPlacement } from './story';
 
 export const NO_FILTER: StoryFilter = { hero_id: null, favorites_only: false, text: null };
 
@@ -28,13 +29,19 @@ export class StoryStore extends PagedStore<StorySummary, StoryFilter> {
   #undoable = new Map<string, number>();
 
   constructor() {
-    super({ fetch: api.page, report: reportError, name: 'stories', filter: NO_FILTER });
+    super({
+      fetch: api.page,
+      report: reportError,
+      name: 'stories',
+      filter: NO_FILTER,
+      place: storyPlacement,
+    });
   }
 
   /** Creates a story; rejects with an `ErrorPayload` for the form to show. */
   async create(input: StoryInput): Promise<StoryView> {
     const story = await api.create(input);
-    await this.refresh();
+    this.#showNew(story);
     return story;
   }
 
@@ -42,15 +49,21 @@ export class StoryStore extends PagedStore<StorySummary, StoryFilter> {
   async update(id: string, input: StoryInput): Promise<StoryView> {
     const story = await api.update(id, input);
     this.#showSaved(story);
-    await this.refresh();
+    void this.refresh();
     return story;
   }
 
   /** Asks the server for a new story; rejects with an `ErrorPayload` (`offline` among them). */
   async generate(input: GenerateStoryInput): Promise<StoryView> {
     const story = await api.generate(input);
-    await this.refresh();
+    this.#showNew(story);
     return story;
+  }
+
+  /** A story the core just made: in its place at once, then the window is fetched again. */
+  #showNew(story: StoryView): void {
+    this.insert(summaryOf(story));
+    void this.refresh();
   }
 
   /**

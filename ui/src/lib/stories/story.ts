@@ -6,7 +6,10 @@ import { EVENT_TYPES, RULES } from '$lib/bindings/rules';
 import type { StoryInput } from '$lib/bindings/StoryInput';
 import type { StoryView } from '$lib/bindings/StoryView';
 import type { StoryLength } from '$lib/bindings/StoryLength';
+import type { StoryFilter } from '$lib/bindings/StoryFilter';
+import type { StorySummary } from '$lib/bindings/StorySummary';
 import { checkFields, type Checked } from '$lib/ui/form/rules';
+import { instantKey, type Placement } from '$lib/ui/paged-store.svelte';
 
 export const LANGUAGE_NAMES: Record<Language, string> = {
   en: 'English',
@@ -144,3 +147,22 @@ export function clockTime(seconds: number): string {
   const ss = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
+
+/**
+ * The story list's filter and order as the core's `stories_page` has them (newest first:
+ * `ORDER BY created_at DESC, id DESC`), so a new story shows before the list is fetched
+ * again. A text search is left to the core: it also reads the story's whole text.
+ */
+export const storyPlacement: Placement<StorySummary, StoryFilter> = {
+  matches(story, filter) {
+    return (
+      !filter.text?.trim() &&
+      (filter.hero_id === null || story.hero_id === filter.hero_id) &&
+      (!filter.favorites_only || story.is_favorite)
+    );
+  },
+  before(a, b) {
+    const [x, y] = [instantKey(a.created_at), instantKey(b.created_at)];
+    return x > y || (x === y && a.id > b.id);
+  },
+};

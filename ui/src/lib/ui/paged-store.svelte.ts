@@ -16,7 +16,31 @@ export type PagedStoreOptions<T, F> = {
   filter: F;
   /** Names the `performance` mark set when the first window is painted (`<name>-painted`). */
   name?: string;
+  /** Where a new row goes, so a create shows before the refetch (without it, it waits). */
+  place?: Placement<T, F>;
 };
+
+/** The list's filter and order, as the core applies them, for rows it has not sent yet. */
+export type Placement<T, F> = {
+  /** Whether `item` is in the list `filter` shows; false when unsure (the refetch decides). */
+  matches(item: T, filter: F): boolean;
+  /** Whether `a` comes before `b` in the list. */
+  before(a: T, b: T): boolean;
+};
+
+/**
+ * An RFC 3339 UTC time as text that sorts as the time does: the fraction padded to
+ * nanoseconds (the core writes 0 to 9 digits, and "…01Z" would sort after "…01.5Z").
+ */
+export function instantKey(iso: string): string {
+  const m = /^(.*:\d\d)(?:\.(\d{1,9}))?Z$/.exec(iso);
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}` : iso;
+}
+
+/** SQLite's `NOCASE`: ASCII letters folded, everything else compared as is. */
+export function foldAscii(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
 
 /** Rows fetched around the visible ones, on each side, so a scroll step rarely waits. */
 export const MARGIN = 60;
@@ -36,6 +60,25 @@ export function covers(window: Window, total: number, start: number, end: number
   return start >= window.offset && last <= window.offset + window.limit;
 }
 
+/**
+ * `next`, with each row that did not change taken from `previous` (the same object), so a
+ * refetched window re-renders only the rows that changed, not all of them.
+ */
+export function keepUnchanged<T extends { id: string }>(previous: readonly T[], next: T[]): T[] {
+  if (previous.length === 0) return next;
+  const before = new Map(previous.map((r) => [r.id, r]));
+  let kept = 0;
+  const out = next.map((row) => {
+    const old = before.get(row.id);
+    if (old !== undefined && JSON.stringify(old) === JSON.stringify(row)) {
+      kept += 1;
+      return old;
+    }
+    return row;
+  });
+  return kept === 0 ? next : out;
+}
+
 export class PagedStore<T extends { id: string }, F> {
   /** How many rows match the filter, in all. */
   total = $state(0);
@@ -51,6 +94,7 @@ export class PagedStore<T extends { id: string }, F> {
   readonly #report: (error: ErrorPayload) => void;
   readonly #initial: F;
   readonly #name: string | undefined;
+  readonly #place: Placement<T, F> | undefined;
   /** The window wanted: what the list shows, with margins. */
   #wanted: Window = { offset: 0, limit: MARGIN * 2 };
   #visible = { start: 0, end: 0 };
@@ -58,9 +102,12 @@ export class PagedStore<T extends { id: string }, F> {
   #hidden = new Set<string>();
   #inflight: Promise<void> | null = null;
   #stale = false;
+  /** Rows shown from a command's answer so far: a window fetched before one is outdated. */
+  #local = 0;
 
-  constructor({ fetch, report, filter, name }: PagedStoreOptions<T, F>) {
+  constructor({ fetch, report, filter, name, place }: PagedStoreOptions<T, F>) {
     this.#name = name;
+    this.#place = place;
     this.#fetch = fetch;
     this.#report = report;
     this.#initial = filter;
@@ -111,15 +158,19 @@ export class PagedStore<T extends { id: string }, F> {
     do {
       this.#stale = false;
       const filter = this.filter;
+      const local = this.#local;
       try {
         const page = await this.#fetch(filter, this.#wanted);
-        if (filter !== this.filter) {
+        this.#markAnswer();
+        // The filter changed, or a saved row was shown meanwhile (this window may lack it).
+        if (filter !== this.filter || local !== this.#local) {
           this.#stale = true;
           continue;
         }
         this.total = Math.max(0, page.total - this.#hiddenIn(page.rows));
         this.offset = page.offset;
-        this.rows = this.#hidden.size ? page.rows.filter((r) => !this.#hidden.has(r.id)) : page.rows;
+        const rows = this.#hidden.size ? page.rows.filter((r) => !this.#hidden.has(r.id)) : page.rows;
+        this.rows = keepUnchanged(this.rows, rows);
         if (!this.loaded) this.#markPainted();
         this.loaded = true;
         // A window past the end (the list shrank under the scroll position): go back.
@@ -139,6 +190,17 @@ export class PagedStore<T extends { id: string }, F> {
     const name = this.#name;
     if (!name || typeof requestAnimationFrame === 'undefined' || typeof performance === 'undefined') return;
     requestAnimationFrame(() => setTimeout(() => performance.mark(`${name}-painted`), 0));
+  }
+
+  /**
+   * Marks when a window's answer arrived (`<name>-window`, the latest only), so the
+   * benchmark can time it to its rows laid out.
+   */
+  #markAnswer(): void {
+    if (!this.#name || typeof performance === 'undefined') return;
+    const mark = `${this.#name}-window`;
+    performance.clearMarks(mark);
+    performance.mark(mark);
   }
 
   #hiddenIn(rows: readonly T[]): number {
@@ -163,13 +225,45 @@ export class PagedStore<T extends { id: string }, F> {
     const next = [...this.rows];
     next[i] = item;
     this.rows = next;
+    this.#local += 1;
   }
 
-  /** Shows what a create or update returned, then refetches the window for its place. */
+  /**
+   * Shows a row the core just created where the list's order puts it, before any refetch:
+   * inside the window, or counted above or below it. False when the store cannot tell
+   * (no placement, or a filter it leaves to the core): the refetch shows it then.
+   */
+  insert(item: T): boolean {
+    const place = this.#place;
+    if (!place || !this.loaded || !place.matches(item, this.filter)) return false;
+    if (this.rows.some((r) => r.id === item.id)) {
+      this.upsert(item);
+      return true;
+    }
+    const i = this.rows.findIndex((r) => place.before(item, r));
+    const end = this.offset + this.rows.length;
+    if (i === 0 && this.offset > 0) {
+      this.offset += 1; // above the window: the rows in it move down one place
+    } else if (i < 0 && end < this.total) {
+      // below the window: only the count changes
+    } else {
+      const at = i < 0 ? this.rows.length : i;
+      this.rows = [...this.rows.slice(0, at), item, ...this.rows.slice(at)];
+    }
+    this.total += 1;
+    this.#local += 1;
+    return true;
+  }
+
+  /**
+   * Shows what a create or update returned at once, then refetches the window in the
+   * background (its place among rows changed elsewhere, and the count).
+   */
   async save(write: Promise<T>): Promise<T> {
     const item = await write;
-    this.upsert(item);
-    await this.refresh();
+    if (!this.rows.some((r) => r.id === item.id)) this.insert(item);
+    else this.upsert(item);
+    void this.refresh();
     return item;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moveIndex, scrollToReveal, visibleRange } from './virtual';
+import { assignSlots, moveIndex, scrollToReveal, visibleRange } from './virtual';
 
 describe('visibleRange', () => {
   it('renders the rows in view plus overscan, clamped to the list', () => {
@@ -48,5 +48,31 @@ describe('moveIndex', () => {
   it('ignores other keys and empty lists', () => {
     expect(moveIndex('Enter', 3, 10, 4)).toBeNull();
     expect(moveIndex('ArrowDown', 0, 0, 4)).toBeNull();
+  });
+});
+
+describe('assignSlots', () => {
+  const slots = (m: Map<string, number>, keys: string[]) => keys.map((k) => m.get(k));
+
+  it('keeps the slot of a row still shown, and gives a new row a freed one', () => {
+    const first = assignSlots(new Map(), ['a', 'b', 'c']);
+    expect(slots(first, ['a', 'b', 'c'])).toEqual([0, 1, 2]);
+    // Scrolled by one: "a" left, "d" came; "b" and "c" keep their elements.
+    const second = assignSlots(first, ['b', 'c', 'd']);
+    expect(slots(second, ['b', 'c', 'd'])).toEqual([1, 2, 0]);
+    // A row inserted above: every row keeps its slot, the new one gets a fresh slot.
+    const third = assignSlots(second, ['x', 'b', 'c', 'd']);
+    expect(slots(third, ['x', 'b', 'c', 'd'])).toEqual([3, 1, 2, 0]);
+  });
+
+  it('never gives two rows one slot, and reuses slots instead of growing', () => {
+    let m = new Map<string, number>();
+    for (let top = 0; top < 500; top += 7) {
+      const keys = Array.from({ length: 20 }, (_, i) => `r${top + i}`);
+      m = assignSlots(m, keys);
+      expect(new Set(slots(m, keys)).size).toBe(20);
+      expect(m.size).toBe(20);
+      expect(Math.max(...m.values())).toBeLessThan(20);
+    }
   });
 });

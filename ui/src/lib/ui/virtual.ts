@@ -19,6 +19,35 @@ export function visibleRange(
   };
 }
 
+/**
+ * Gives each rendered row a slot, the key its DOM is built under: a row still shown keeps
+ * its slot (its element, and the focus in it, follow the row), and a new row takes a slot
+ * freed by one that left. Scrolling then updates rows in place instead of building new
+ * ones. `keys` are the rows' keys in order, each once.
+ */
+export function assignSlots(previous: ReadonlyMap<string, number>, keys: readonly string[]): Map<string, number> {
+  const next = new Map<string, number>();
+  const taken = new Set<number>();
+  for (const key of keys) {
+    const slot = previous.get(key);
+    if (slot !== undefined) {
+      next.set(key, slot);
+      taken.add(slot);
+    }
+  }
+  const free: number[] = [];
+  let fresh = 0;
+  for (const slot of previous.values()) {
+    if (!taken.has(slot)) free.push(slot);
+    fresh = Math.max(fresh, slot + 1);
+  }
+  free.sort((a, b) => b - a); // pop() hands out the lowest first
+  for (const key of keys) {
+    if (!next.has(key)) next.set(key, free.length > 0 ? free.pop()! : fresh++);
+  }
+  return next;
+}
+
 /** The scrollTop that brings item `index` fully into view, or null if it already is. */
 export function scrollToReveal(
   index: number,
