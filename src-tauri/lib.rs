@@ -8,6 +8,7 @@ mod keyring;
 mod media;
 #[cfg(target_os = "linux")]
 mod media_http;
+mod metered;
 mod settings;
 #[cfg(test)]
 mod typescript;
@@ -110,6 +111,7 @@ pub fn run() -> anyhow::Result<()> {
             if let Err(e) = tauri::async_runtime::block_on(media_http::start(core.clone())) {
                 tracing::warn!(%e, "narration cannot be served over loopback HTTP: it will not play");
             }
+            metered::watch(&core);
             app.manage(core);
 
             // The window is made here, after the lock, so a second launch never shows one.

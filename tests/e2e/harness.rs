@@ -53,9 +53,6 @@ where
     let dir = tempfile::Builder::new()
         .prefix(&format!("e2e-{name}-"))
         .tempdir()?;
-    // Two devices resolving three conflicts take about 3 minutes here: in each round one
-    // WebDriver call on the device receiving the other's change waits ~50 s for its answer
-    // while every process involved sits idle (not understood yet; the app itself answers).
     let result = tokio::time::timeout(Duration::from_secs(420), scenario(dir.path().to_owned()))
         .await
         .unwrap_or_else(|_| Err(anyhow::anyhow!("{name} took longer than 7 minutes")));
@@ -581,7 +578,36 @@ impl App {
     }
 
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
-        let png = self.client.screenshot().await?;
+        // WebKit takes a screenshot after the page's next paint following the request, and
+        // an idle page may not paint for about a minute (until a "synced 1 minute ago"
+        // label changes): screenshots of a device that had only received a change waited
+        // ~50 s each. So for the screenshot one pixel at 1-2% opacity changes every frame
+        // (for 5 s at most), and the paint it waits for comes at once.
+        self.client
+            .execute(
+                "const d = document.createElement('div');
+                 d.id = '__e2e_repaint';
+                 d.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;'
+                   + 'background:#000;opacity:0.01;pointer-events:none;z-index:2147483647';
+                 document.body.appendChild(d);
+                 const until = performance.now() + 5000;
+                 const tick = () => {
+                   if (!d.isConnected || performance.now() > until) return d.remove();
+                   d.style.opacity = d.style.opacity === '0.01' ? '0.02' : '0.01';
+                   requestAnimationFrame(tick);
+                 };
+                 requestAnimationFrame(tick);",
+                vec![],
+            )
+            .await?;
+        let png = self.client.screenshot().await;
+        self.client
+            .execute(
+                "document.getElementById('__e2e_repaint')?.remove();",
+                vec![],
+            )
+            .await?;
+        let png = png?;
         let path = artifacts_dir().join(format!("{name}.png"));
         std::fs::write(&path, png)?;
         Ok(path)
