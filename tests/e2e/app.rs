@@ -186,6 +186,36 @@ async fn demo_account(dir: std::path::PathBuf) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    step!("keyboard");
+    // Arrow keys, End and Home move the focus along the rows (a roving tabindex).
+    let focused = "return document.activeElement?.getAttribute('data-hero-name') ?? null";
+    app.client
+        .execute(
+            "document.querySelector(\"[data-testid='hero-row']\").focus()",
+            vec![],
+        )
+        .await?;
+    let shown = app.hero_names().await?;
+    for (key, want) in [
+        ("\u{E015}", &shown[1]),               // ArrowDown
+        ("\u{E010}", &shown[shown.len() - 1]), // End
+        ("\u{E011}", &shown[0]),               // Home
+    ] {
+        app.client.active_element().await?.send_keys(key).await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = app.client.execute(focused, vec![]).await?;
+            if now.as_str() == Some(want.as_str()) {
+                break;
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "after key {key:?} the focus is on {now}, not {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     step!("form validation");
     // The form refuses bad input and says why, without saving anything.
     app.click("new-hero").await?;
