@@ -67,7 +67,8 @@ async fn ten_thousand_rows() -> Result<()> {
         app.wait_for("[data-testid='hero-row']").await?;
         let wall = start.elapsed();
         let mark = paint_mark(&app, "heroes-painted").await?;
-        launches.push((wall, mark));
+        let script = paint_mark(&app, "app-start").await?;
+        launches.push((wall, mark, script));
         app.client.clone().close().await.ok();
     }
 
@@ -129,11 +130,12 @@ async fn ten_thousand_rows() -> Result<()> {
     println!();
     println!("| measure | result | target |");
     println!("|---|---|---|");
-    for (i, (wall, mark)) in launches.iter().enumerate() {
+    for (i, (wall, mark, script)) in launches.iter().enumerate() {
         println!(
-            "| launch {} to first hero row (WebDriver session start → row in the DOM) | {:.0} ms (web view's own mark: {:.0} ms after its start) | < 1 s |",
+            "| launch {} to first hero row (WebDriver session start → row in the DOM) | {:.0} ms (web view's own marks: the app's script ran {:.0} ms after the web view's start, its first row was painted at {:.0} ms) | < 1 s |",
             i + 1,
             wall.as_secs_f64() * 1000.0,
+            script,
             mark
         );
     }

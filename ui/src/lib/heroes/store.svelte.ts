@@ -22,7 +22,7 @@ export class HeroStore extends PagedStore<HeroView, HeroFilter> {
 
   /** Creates a hero; rejects with an `ErrorPayload` for the form to show. */
   create(input: HeroInput): Promise<HeroView> {
-    return this.save(api.create(input));
+    return this.saveNew(api.create(input));
   }
 
   /** Saves the whole form; rejects with an `ErrorPayload` for the form to show. */

@@ -256,13 +256,21 @@ export class PagedStore<T extends { id: string }, F> {
   }
 
   /**
-   * Shows what a create or update returned at once, then refetches the window in the
-   * background (its place among rows changed elsewhere, and the count).
+   * Shows what an update returned at once (where the row is; a row outside the window
+   * stays where it is), then refetches the window in the background (its place may have
+   * changed, and rows changed elsewhere).
    */
   async save(write: Promise<T>): Promise<T> {
     const item = await write;
-    if (!this.rows.some((r) => r.id === item.id)) this.insert(item);
-    else this.upsert(item);
+    this.upsert(item);
+    void this.refresh();
+    return item;
+  }
+
+  /** Shows the row a create returned in its place at once, then refetches the window. */
+  async saveNew(write: Promise<T>): Promise<T> {
+    const item = await write;
+    this.insert(item);
     void this.refresh();
     return item;
   }

@@ -138,6 +138,15 @@ describe('PagedStore', () => {
       expect([store.rows.at(-1)?.n, store.total]).toEqual([last, 1002]);
     });
 
+    it('an update of a row outside the window neither counts nor shows it twice', async () => {
+      const { store } = setup(Array.from({ length: 1000 }, (_, i) => i * 10));
+      store.show(500, 515);
+      await vi.waitFor(() => expect(store.loaded).toBe(true));
+      const before = [store.total, store.offset, ids(store)];
+      await store.save(Promise.resolve({ id: 'n10', n: 5_005 })); // row 1, far above
+      expect([store.total, store.offset, ids(store)]).toEqual(before);
+    });
+
     it('leaves a row the filter hides, or one it cannot judge, to the refetch', async () => {
       const { store } = setup([2, 4], 'even');
       await store.refresh();
