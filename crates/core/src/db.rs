@@ -413,6 +413,20 @@ pub fn migrate_to(conn: &Connection, target: usize) -> Result<()> {
     Ok(())
 }
 
+/// Every table `EXPLAIN QUERY PLAN` says `sql` reads without an index (`SCAN t`, or
+/// `SEARCH t` with no `USING`), for tests that a query stays on its indexes.
+#[cfg(test)]
+pub(crate) fn tables_read_without_index(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let details = stmt
+        .query_map([], |r| r.get::<_, String>("detail"))
+        .unwrap();
+    details
+        .map(Result::unwrap)
+        .filter(|d| (d.starts_with("SCAN ") || d.starts_with("SEARCH ")) && !d.contains("USING"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,40 +460,6 @@ mod tests {
         check::<Story>(&conn);
         check::<CustomEvent>(&conn);
         check::<Profile>(&conn);
-    }
-
-    /// Every table `EXPLAIN QUERY PLAN` says `sql` reads without an index (`SCAN t`, or
-    /// `SEARCH t` with no `USING`).
-    fn scanned_tables(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let details = stmt
-            .query_map([], |r| r.get::<_, String>("detail"))
-            .unwrap();
-        details
-            .map(Result::unwrap)
-            .filter(|d| {
-                (d.starts_with("SCAN ") || d.starts_with("SEARCH ")) && !d.contains("USING")
-            })
-            .collect()
-    }
-
-    /// What the background loop asks after every write reads an index, not every row.
-    #[test]
-    fn the_loops_questions_read_small_indexes() {
-        let conn = open_in_memory().unwrap();
-        for table in crate::repo::SYNCED_TABLES {
-            let retry = format!(
-                "SELECT MIN(next_attempt_at) FROM {table} WHERE next_attempt_at IS NOT NULL
-                 AND (sync_status LIKE 'pending_%' OR pending_increment > 0)"
-            );
-            assert_eq!(scanned_tables(&conn, &retry), [] as [String; 0], "{retry}");
-        }
-        let prefetch = crate::media::index::PREFETCH_SQL;
-        assert_eq!(
-            scanned_tables(&conn, prefetch),
-            [] as [String; 0],
-            "{prefetch}"
-        );
     }
 
     #[test]

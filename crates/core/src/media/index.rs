@@ -454,3 +454,20 @@ pub fn clear_all(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM media_cache", [])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PREFETCH_SQL;
+    use crate::db;
+
+    /// What prefetch wants is asked after every sync run: it reads partial indexes
+    /// (`heroes_with_avatar`, `stories_favorite`), not every hero and story (migration 6).
+    #[test]
+    fn what_prefetch_wants_reads_indexes() {
+        let conn = db::open_in_memory().unwrap();
+        assert_eq!(
+            db::tables_read_without_index(&conn, PREFETCH_SQL),
+            [] as [String; 0]
+        );
+    }
+}
