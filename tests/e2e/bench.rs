@@ -68,7 +68,8 @@ async fn ten_thousand_rows() -> Result<()> {
         let wall = start.elapsed();
         let mark = paint_mark(&app, "heroes-painted").await?;
         let script = paint_mark(&app, "app-start").await?;
-        launches.push((wall, mark, script));
+        let answer = paint_mark(&app, "heroes-window").await?;
+        launches.push((wall, mark, script, answer));
         app.client.clone().close().await.ok();
     }
 
@@ -130,12 +131,13 @@ async fn ten_thousand_rows() -> Result<()> {
     println!();
     println!("| measure | result | target |");
     println!("|---|---|---|");
-    for (i, (wall, mark, script)) in launches.iter().enumerate() {
+    for (i, (wall, mark, script, answer)) in launches.iter().enumerate() {
         println!(
-            "| launch {} to first hero row (WebDriver session start → row in the DOM) | {:.0} ms (web view's own marks: the app's script ran {:.0} ms after the web view's start, its first row was painted at {:.0} ms) | < 1 s |",
+            "| launch {} to first hero row (WebDriver session start → row in the DOM) | {:.0} ms (web view's own marks: the app's script ran at {:.0} ms after the web view's start, the first window's answer arrived at {:.0} ms, its rows were painted at {:.0} ms) | < 1 s |",
             i + 1,
             wall.as_secs_f64() * 1000.0,
             script,
+            answer,
             mark
         );
     }
