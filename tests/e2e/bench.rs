@@ -89,27 +89,15 @@ async fn ten_thousand_rows() -> Result<()> {
         .await?;
     // The baseline: an IPC round trip that does nothing in the core, then the window query
     // alone with nothing else going on, in the same app at the same moment.
-    let baseline = ipc_times(&app, IPC_BASELINE).await?;
-    let page_alone = ipc_times(&app, PAGE_ALONE).await?;
-    let create: Value = app
-        .client
-        .execute_async(SAVE_TO_ROW, vec![json!(100)])
-        .await
-        .map_err(|e| anyhow::anyhow!("save to row: {e:?}"))?;
-    if create.get("error").is_some() {
-        bail!("save to row: {create}");
-    }
-    let mut create_ms: Vec<f64> = serde_json::from_value(create)?;
+    let baseline: Vec<f64> =
+        serde_json::from_value(run(&app, "baseline", IPC_BASELINE, 100).await?)?;
+    let page_alone: Vec<f64> =
+        serde_json::from_value(run(&app, "page alone", PAGE_ALONE, 100).await?)?;
+    let mut create_ms: Vec<f64> =
+        serde_json::from_value(run(&app, "save to row", SAVE_TO_ROW, 100).await?)?;
 
     // Scrolling all 10,000 stories: script and layout of each step.
-    let scroll: Value = app
-        .client
-        .execute_async(SCROLL, vec![json!(3000)])
-        .await
-        .map_err(|e| anyhow::anyhow!("scrolling: {e:?}"))?;
-    if scroll.get("error").is_some() {
-        bail!("scrolling: {scroll}");
-    }
+    let scroll = run(&app, "scrolling", SCROLL, 3000).await?;
     let mut steps: Vec<f64> = serde_json::from_value(scroll["steps"].clone())?;
     let mut applied: Vec<f64> = serde_json::from_value(scroll["applied"].clone())?;
     let rows_seen = scroll["last_row"].as_f64().unwrap_or(0.0);
@@ -292,17 +280,17 @@ async fn paint_mark(app: &App, name: &str) -> Result<f64> {
     bail!("no {name} mark")
 }
 
-/// Runs a script that answers a list of milliseconds (or `{error}`).
-async fn ipc_times(app: &App, script: &str) -> Result<Vec<f64>> {
+/// Runs an async script with one argument; its answer, or the `{error}` it answered with.
+async fn run(app: &App, what: &str, script: &str, arg: u32) -> Result<Value> {
     let out: Value = app
         .client
-        .execute_async(script, vec![json!(100)])
+        .execute_async(script, vec![json!(arg)])
         .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("{what}: {e:?}"))?;
     if out.get("error").is_some() {
-        bail!("{out}");
+        bail!("{what}: {out}");
     }
-    Ok(serde_json::from_value(out)?)
+    Ok(out)
 }
 
 /// `n` round trips of a command that only reads the session.
