@@ -5,7 +5,7 @@ import type { HeroView } from '$lib/bindings/HeroView';
 import { HERO_TRAITS, RULES } from '$lib/bindings/rules';
 import type { HeroFilter } from '$lib/bindings/HeroFilter';
 import { checkFields, type Checked } from '$lib/ui/form/rules';
-import { foldAscii, type Placement } from '$lib/ui/paged-store.svelte';
+import { compareText, foldAscii, trimText, type Placement } from '$lib/ui/paged-store.svelte';
 
 /** What the form edits: like `HeroInput`, but the age field may be empty. */
 export type HeroDraft = Omit<HeroInput, 'age'> & { age: number | null };
@@ -66,11 +66,11 @@ export function traitHue(trait: HeroTrait): number {
  */
 export const heroPlacement: Placement<HeroView, HeroFilter> = {
   matches(hero, filter) {
-    const text = filter.text?.trim();
+    const text = trimText(filter.text);
     return !text || foldAscii(hero.name).includes(foldAscii(text));
   },
   before(a, b) {
-    const [x, y] = [foldAscii(a.name), foldAscii(b.name)];
-    return x < y || (x === y && a.id < b.id);
+    const order = compareText(foldAscii(a.name), foldAscii(b.name));
+    return order < 0 || (order === 0 && a.id < b.id);
   },
 };

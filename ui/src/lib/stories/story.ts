@@ -9,7 +9,7 @@ import type { StoryLength } from '$lib/bindings/StoryLength';
 import type { StoryFilter } from '$lib/bindings/StoryFilter';
 import type { StorySummary } from '$lib/bindings/StorySummary';
 import { checkFields, type Checked } from '$lib/ui/form/rules';
-import { instantKey, type Placement } from '$lib/ui/paged-store.svelte';
+import { instantKey, trimText, type Placement } from '$lib/ui/paged-store.svelte';
 
 export const LANGUAGE_NAMES: Record<Language, string> = {
   en: 'English',
@@ -156,7 +156,7 @@ export function clockTime(seconds: number): string {
 export const storyPlacement: Placement<StorySummary, StoryFilter> = {
   matches(story, filter) {
     return (
-      !filter.text?.trim() &&
+      !trimText(filter.text) &&
       (filter.hero_id === null || story.hero_id === filter.hero_id) &&
       (!filter.favorites_only || story.is_favorite)
     );

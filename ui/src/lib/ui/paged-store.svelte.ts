@@ -42,6 +42,34 @@ export function foldAscii(text: string): string {
   return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
+/**
+ * Text compared as SQLite compares it: by UTF-8 bytes, which is code point order. (`<` on
+ * JavaScript strings compares UTF-16 units, which puts an emoji before U+E000..U+FFFF.)
+ */
+export function compareText(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A UTF-16 unit's rank in code point order: surrogates (U+10000 and up) after the BMP. */
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
+}
+
+/** Whitespace as Rust's `str::trim` has it (Unicode White_Space: U+0085 yes, U+FEFF no). */
+const EDGE_SPACE = /^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+
+/** A filter's text as the core reads it: trimmed like Rust's `str::trim`. */
+export function trimText(text: string | null | undefined): string {
+  return (text ?? '').replace(EDGE_SPACE, '');
+}
+
 /** Rows fetched around the visible ones, on each side, so a scroll step rarely waits. */
 export const MARGIN = 60;
 /** Visible rows are asked for in blocks of this size, so small scrolls reuse a window. */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { covers, foldAscii, keepUnchanged, MARGIN, PagedStore, type Placement, windowFor } from './paged-store.svelte';
+import { compareText, covers, foldAscii, keepUnchanged, MARGIN, PagedStore, type Placement, trimText, windowFor } from './paged-store.svelte';
 
 type Row = { id: string };
 const rows = (from: number, n: number): Row[] => Array.from({ length: n }, (_, i) => ({ id: `r${from + i}` }));
@@ -24,6 +24,28 @@ describe('windowFor', () => {
     expect(covers({ offset: 0, limit: 100 }, 10_000, 10, 30)).toBe(true);
     expect(covers({ offset: 0, limit: 100 }, 10_000, 90, 110)).toBe(false);
     expect(covers({ offset: 0, limit: 100 }, 50, 30, 60)).toBe(true);
+  });
+});
+
+describe('compareText', () => {
+  it('orders by code point, as SQLite orders UTF-8 bytes', () => {
+    // UTF-16 units put the emoji (a surrogate pair, D83D…) before U+FFFD; bytes do not.
+    expect('😀' < '\uFFFD').toBe(true);
+    expect(compareText('😀', '\uFFFD')).toBeGreaterThan(0);
+    expect(compareText('\uE000', '😀')).toBeLessThan(0);
+    expect(compareText('😀', '🦄')).toBeLessThan(0);
+    expect(compareText('ab', 'abc')).toBeLessThan(0);
+    expect(compareText('b', 'a')).toBeGreaterThan(0);
+    expect(compareText('same', 'same')).toBe(0);
+  });
+});
+
+describe('trimText', () => {
+  it('trims what Rust’s str::trim trims', () => {
+    expect(trimText('  luna\t')).toBe('luna');
+    expect(trimText('\u0085luna\u3000')).toBe('luna');
+    expect(trimText('\uFEFFluna')).toBe('\uFEFFluna');
+    expect(trimText(null)).toBe('');
   });
 });
 
