@@ -498,6 +498,52 @@ mod tests {
     }
 
     #[test]
+    fn a_read_does_not_wait_for_a_write_under_way_and_sees_it_once_committed() {
+        use std::sync::mpsc::channel;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = std::sync::Arc::new(Db::new(open(&dir.path().join("cache.sqlite3")).unwrap()));
+        let count = |db: &Db| {
+            db.read(|c| {
+                Ok(c.query_row("SELECT COUNT(*) FROM sync_meta", [], |r| r.get::<_, i64>(0))?)
+            })
+            .unwrap()
+        };
+        let before = count(&db);
+        let (inside_tx, inside) = channel();
+        let (go_tx, go) = channel::<()>();
+        let writer = std::thread::spawn({
+            let db = db.clone();
+            move || {
+                db.write(|tx| {
+                    meta::set(tx, "probe", "1")?;
+                    inside_tx.send(()).unwrap();
+                    go.recv().unwrap();
+                    Ok(())
+                })
+                .unwrap()
+            }
+        });
+        inside.recv().unwrap();
+        let (read_tx, read) = channel();
+        std::thread::spawn({
+            let db = db.clone();
+            move || read_tx.send(count(&db)).unwrap()
+        });
+        let during = read
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the read waited for the write transaction");
+        assert_eq!(during, before, "a read sees only committed rows");
+        go_tx.send(()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(count(&db), before + 1);
+
+        let refused = db.read(|c| Ok(meta::set(c, "probe", "2")?));
+        assert!(refused.is_err(), "the read connection refuses writes");
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.sqlite3");
@@ -510,33 +556,73 @@ mod tests {
     }
 }
 
-/// The cache connection, shared by the repositories and the sync engine. Every write is
-/// one `BEGIN IMMEDIATE` transaction; the lock is never held across network I/O.
+/// The cache's connections, shared by the repositories and the sync engine.
+///
+/// Every write is one `BEGIN IMMEDIATE` transaction on the one writer connection; the
+/// lock is never held across network I/O. Reads go to a second, read-only connection on
+/// the same file: in WAL mode a read sees the last commit and never waits for a write
+/// that is under way, so a list the user scrolls does not stall behind a sync run
+/// applying a page. (An in-memory cache, in tests, has one connection for both.)
 pub struct Db {
-    conn: std::sync::Mutex<Connection>,
+    writer: std::sync::Mutex<Connection>,
+    reader: Option<std::sync::Mutex<Connection>>,
 }
 
 impl Db {
     pub fn new(conn: Connection) -> Self {
+        let reader = match conn.path().filter(|p| !p.is_empty()) {
+            Some(path) => match open_reader(Path::new(path)) {
+                Ok(reader) => Some(std::sync::Mutex::new(reader)),
+                Err(e) => {
+                    tracing::warn!(%e, "no separate read connection: reads share the writer's");
+                    None
+                }
+            },
+            None => None,
+        };
         Db {
-            conn: std::sync::Mutex::new(conn),
+            writer: std::sync::Mutex::new(conn),
+            reader,
         }
     }
 
-    /// Runs `f` with the connection (reads, or writes that manage their own transaction).
+    /// Runs `f` on one snapshot of the cache: what its queries read is consistent (a
+    /// count and the window it counts agree), even while a write commits meanwhile.
     pub fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(reader) = &self.reader else {
+            return self.with_writer(f);
+        };
+        let mut conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        f(&tx)
+    }
+
+    /// Runs `f` with the writer connection, for work that manages its own transactions.
+    pub fn with_writer<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         f(&conn)
     }
 
     /// Runs `f` in one immediate transaction: all of it commits, or none of it.
     pub fn write<R>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R>) -> Result<R> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// The read connection: the same file, refusing writes (`query_only`).
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
 }
 
 /// Small key/value bookkeeping (the change-feed cursor, the last sync time, settings).
