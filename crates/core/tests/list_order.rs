@@ -135,7 +135,7 @@ fn fixture() -> Value {
             content: name(&rng),
             hero_id,
             event_type: Some(EventType::Bedtime),
-            is_favorite: rng.next_u64() % 3 == 0,
+            is_favorite: rng.next_u64().is_multiple_of(3),
             ..Default::default()
         })
         .unwrap();
