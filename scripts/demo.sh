@@ -18,8 +18,8 @@ BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 
 echo "==> building the UI, the server and the app"
 npm --prefix ui run build --silent
-cargo build -p story-server
-cargo build -p infinite-stories --features custom-protocol
+# One invocation, so the dependencies both share compile once.
+cargo build -p story-server -p infinite-stories --features infinite-stories/custom-protocol
 
 echo "==> starting story-server on 127.0.0.1:$DEMO_PORT (log: $DEMO_DIR/server.log)"
 "$BIN/story-server" --addr "127.0.0.1:$DEMO_PORT" --db "$DEMO_DIR/server.sqlite3" --demo \

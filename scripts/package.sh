@@ -2,7 +2,7 @@
 # Builds the Debian package, installs it, starts the installed app under Xvfb and checks
 # that its window comes up, then removes the package again.
 #
-#   bash scripts/package.sh            # a debug build: reuses what scripts/test.sh compiled
+#   bash scripts/package.sh            # a debug build: packages what scripts/test.sh compiled
 #   bash scripts/package.sh --release  # the package to ship (an optimised build; slow)
 #
 # The package is left in target/{debug,release}/bundle/deb/.
@@ -16,18 +16,26 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 profile=debug
-flags=(--debug)
 if [ "${1:-}" = "--release" ]; then
   profile=release
-  flags=()
 fi
 
 log "building the .deb ($profile)"
-# `-p infinite-stories`: the app is the workspace's root package, outside the default
-# members; `--features custom-protocol` is what scripts/test.sh builds, so nothing rebuilds.
 rm -rf "target/$profile/bundle/deb"
-ui/node_modules/.bin/tauri build "${flags[@]}" --features custom-protocol --bundles deb \
-  -- -p infinite-stories
+if [ "$profile" = debug ]; then
+  # The binary as scripts/test.sh builds it (`cargo build-all`: one feature set for every
+  # step, so nothing compiles twice; a no-op after the tests), then only the packaging.
+  if [ ! -f ui/dist/index.html ] ||
+    [ -n "$(find ui/src ui/index.html ui/package.json -newer ui/dist/index.html -print -quit)" ]; then
+    npm --prefix ui run build --silent
+  fi
+  cargo build-all
+  ui/node_modules/.bin/tauri bundle --debug --features custom-protocol --bundles deb
+else
+  # `-p infinite-stories`: the app is the workspace's root package, outside the default
+  # members.
+  ui/node_modules/.bin/tauri build --features custom-protocol --bundles deb -- -p infinite-stories
+fi
 deb=$(ls target/"$profile"/bundle/deb/*.deb)
 log "built $deb ($(du -h "$deb" | cut -f1))"
 

@@ -181,7 +181,7 @@ commands! {
 }
 
 /// The committed command map matches the commands; regenerate it with
-/// `UPDATE_BINDINGS=1 cargo test -p infinite-stories --features custom-protocol --lib`.
+/// `UPDATE_BINDINGS=1 cargo test-all --lib ui_command_map`.
 #[cfg(test)]
 #[test]
 fn ui_command_map_matches_the_commands() {
@@ -195,7 +195,7 @@ fn ui_command_map_matches_the_commands() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == text,
-        "{} is out of date.\nRun: UPDATE_BINDINGS=1 cargo test -p infinite-stories --features custom-protocol --lib",
+        "{} is out of date.\nRun: UPDATE_BINDINGS=1 cargo test-all --lib ui_command_map",
         path.display()
     );
 }

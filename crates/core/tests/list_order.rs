@@ -8,7 +8,7 @@
 //! lists under many filters, and writes rows and answers to
 //! `ui/src/lib/app/list-order.fixture.json`. The UI's unit test `list-order.test.ts`
 //! checks every placement against it. This test fails when the file drifts; regenerate
-//! it with `UPDATE_BINDINGS=1 cargo test -p is-core --test list_order`.
+//! it with `UPDATE_BINDINGS=1 cargo test-all --test list_order`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -223,7 +223,7 @@ fn the_ui_placements_are_checked_against_the_core_lists() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == text,
-        "{} is stale: regenerate it with `UPDATE_BINDINGS=1 cargo test -p is-core --test list_order`",
+        "{} is stale: regenerate it with `UPDATE_BINDINGS=1 cargo test-all --test list_order`",
         path.display()
     );
 }

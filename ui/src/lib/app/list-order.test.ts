@@ -1,7 +1,7 @@
 // The lists' placements (what the UI does with a row it has just saved, before the core's
 // next answer) checked against the core itself: `list-order.fixture.json` holds rows saved
 // through the real core and its lists' answers under many filters, written by
-// `cargo test -p is-core --test list_order` (which fails when the file is stale).
+// `cargo test-all --test list_order` (which fails when the file is stale).
 import { describe, expect, it } from 'vitest';
 import type { HeroFilter } from '$lib/bindings/HeroFilter';
 import type { HeroView } from '$lib/bindings/HeroView';
