@@ -20,6 +20,9 @@ APT_PACKAGES=(
   # Narration in the web view (WAV through GStreamer), and a stand-in sound card for the
   # end-to-end tests (fakeaudiosink).
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  # The metered-connection test: NetworkManager's D-Bus API served by python-dbusmock on a
+  # private bus, called with gdbus.
+  dbus-daemon python3-dbusmock libglib2.0-bin
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

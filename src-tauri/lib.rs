@@ -111,7 +111,10 @@ pub fn run() -> anyhow::Result<()> {
             if let Err(e) = tauri::async_runtime::block_on(media_http::start(core.clone())) {
                 tracing::warn!(%e, "narration cannot be served over loopback HTTP: it will not play");
             }
-            metered::watch(&core);
+            metered::watch({
+                let core = core.clone();
+                move |metered| core.set_metered(metered)
+            });
             app.manage(core);
 
             // The window is made here, after the lock, so a second launch never shows one.
