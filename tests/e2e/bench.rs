@@ -68,10 +68,23 @@ async fn ten_thousand_rows() -> Result<()> {
         let mark = paint_mark(&app, "heroes-painted").await?;
         let script = paint_mark(&app, "app-start").await?;
         let session = paint_mark(&app, "session-ready").await?;
+        let mounted = paint_mark(&app, "main-mounted").await?;
+        let paints = app
+            .client
+            .execute(
+                "return performance.getEntriesByType('paint').concat(performance.getEntriesByType('mark')).map((p) => `${p.name} ${Math.round(p.startTime)}`).join(', ');",
+                vec![],
+            )
+            .await?;
+        println!("launch: main screen built at {mounted:.0} ms; paint entries: {paints}");
         let asked = paint_mark(&app, "heroes-asked").await?;
-        let answer = paint_mark(&app, "heroes-window").await?;
+        let answer = paint_mark(&app, "heroes-answered").await?;
         launches.push((wall, mark, [script, session, asked, answer]));
         app.client.clone().close().await.ok();
+    }
+    if std::env::var("UI_BENCH_ONLY").as_deref() == Ok("launch") {
+        println!("{launches:#?}");
+        return Ok(());
     }
 
     let app = App::launch(dir, &server.base_url()).await?;
@@ -96,6 +109,8 @@ async fn ten_thousand_rows() -> Result<()> {
         serde_json::from_value(run(&app, "page alone", PAGE_ALONE, 100).await?)?;
     let mut create_ms: Vec<f64> =
         serde_json::from_value(run(&app, "save to row", SAVE_TO_ROW, 100).await?)?;
+    let create_alone: Vec<f64> =
+        serde_json::from_value(run(&app, "create alone", CREATE_ALONE, 100).await?)?;
 
     // Scrolling all 10,000 stories: script and layout of each step.
     let scroll = run(&app, "scrolling", SCROLL, 3000).await?;
@@ -141,6 +156,10 @@ async fn ten_thousand_rows() -> Result<()> {
         (
             "`stories_page` alone (first window of 120 + count), idle",
             page_alone,
+        ),
+        (
+            "`story_create` alone through IPC (no editor, no list), 300 ms apart",
+            create_alone,
         ),
     ] {
         println!(
@@ -322,6 +341,25 @@ const invoke = window.__TAURI_INTERNALS__.invoke;
     await invoke('stories_page', {
       filter: { hero_id: null, favorites_only: false, text: null },
       window: { offset: 0, limit: 120 } });
+    out.push(performance.now() - t0);
+  }
+  done(out);
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+/// `n` times, 300 ms apart (as the editor's saves are): `story_create` alone through IPC,
+/// without the editor or the list (what the core and IPC take of a save).
+const CREATE_ALONE: &str = r#"
+const [n, done] = arguments;
+const invoke = window.__TAURI_INTERNALS__.invoke;
+(async () => {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    await invoke('story_create', { input: {
+      hero_id: null, title: `Alone ${i}`, content: 'A short story for the benchmark.',
+      language: 'en', event_type: 'bedtime', custom_event_id: null, is_favorite: false } });
     out.push(performance.now() - t0);
   }
   done(out);
