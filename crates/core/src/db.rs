@@ -597,8 +597,8 @@ impl Db {
         f(&tx)
     }
 
-    /// Runs `f` with the writer connection, for work that manages its own transactions.
-    pub fn with_writer<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+    /// Runs `f` with the writer connection (reads of an in-memory cache).
+    fn with_writer<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
         let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         f(&conn)
     }
