@@ -43,21 +43,43 @@ mod tests {
         }
     }
 
-    /// `gdbus call` on NetworkManager's object on the bus at `address`.
-    fn call_nm(address: &str, method: &str, args: &[&str]) {
+    /// `gdbus call` of `method` on `dest`'s object `path` on the bus at `address`: its
+    /// output, or the error it printed.
+    fn gdbus(
+        address: &str,
+        dest: &str,
+        path: &str,
+        method: &str,
+        args: &[&str],
+    ) -> Result<String, String> {
         let out = Command::new("gdbus")
-            .args(["call", "--address", address])
-            .args(["--dest", "org.freedesktop.NetworkManager"])
-            .args(["--object-path", "/org/freedesktop/NetworkManager"])
+            .args([
+                "call",
+                "--address",
+                address,
+                "--dest",
+                dest,
+                "--object-path",
+                path,
+            ])
             .args(["--method", method])
             .args(args)
             .output()
             .expect("gdbus (libglib2.0-bin; scripts/setup.sh installs it)");
-        assert!(
-            out.status.success(),
-            "{method}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "{method}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    /// A method of the mock NetworkManager's main object.
+    fn call_nm(address: &str, method: &str, args: &[&str]) {
+        let nm = "org.freedesktop.NetworkManager";
+        gdbus(address, nm, "/org/freedesktop/NetworkManager", method, args).unwrap();
     }
 
     /// GIO's own NetworkManager client, against NetworkManager's D-Bus API as
@@ -86,20 +108,14 @@ mod tests {
         );
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let owner = Command::new("gdbus")
-                .args([
-                    "call",
-                    "--address",
-                    &address,
-                    "--dest",
-                    "org.freedesktop.DBus",
-                ])
-                .args(["--object-path", "/org/freedesktop/DBus"])
-                .args(["--method", "org.freedesktop.DBus.NameHasOwner"])
-                .arg("org.freedesktop.NetworkManager")
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&owner.stdout).contains("true") {
+            let owner = gdbus(
+                &address,
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                &["org.freedesktop.NetworkManager"],
+            );
+            if owner.is_ok_and(|o| o.contains("true")) {
                 break;
             }
             assert!(

@@ -103,15 +103,36 @@ async fn ten_thousand_rows() -> Result<()> {
         .await?;
     // The baseline: an IPC round trip that does nothing in the core, then the window query
     // alone with nothing else going on, in the same app at the same moment.
-    let baseline: Vec<f64> =
-        serde_json::from_value(run(&app, "baseline", IPC_BASELINE, 100).await?)?;
-    let page_alone: Vec<f64> =
-        serde_json::from_value(run(&app, "page alone", PAGE_ALONE, 100).await?)?;
+    // A command that only reads the session, then the list's first window with nothing
+    // written in between.
+    let baseline = timed_invoke(&app, 100, "account_get", json!({}), 0).await?;
+    let page_alone = timed_invoke(
+        &app,
+        100,
+        "stories_page",
+        json!({
+            "filter": { "hero_id": null, "favorites_only": false, "text": null },
+            "window": { "offset": 0, "limit": 120 },
+        }),
+        0,
+    )
+    .await?;
     let saves = run(&app, "save to row", SAVE_TO_ROW, 100).await?;
     let mut create_ms: Vec<f64> = serde_json::from_value(saves["save_to_row"].clone())?;
     let answers_seen: Vec<f64> = serde_json::from_value(saves["answers"].clone())?;
-    let create_alone: Vec<f64> =
-        serde_json::from_value(run(&app, "create alone", CREATE_ALONE, 100).await?)?;
+    // `story_create` alone, 300 ms apart as the editor's saves are: what the core and IPC
+    // take of a save, without the editor or the list.
+    let create_alone = timed_invoke(
+        &app,
+        100,
+        "story_create",
+        json!({ "input": {
+            "hero_id": null, "title": "Alone", "content": "A short story for the benchmark.",
+            "language": "en", "event_type": "bedtime", "custom_event_id": null, "is_favorite": false,
+        } }),
+        300,
+    )
+    .await?;
 
     // Scrolling all 10,000 stories: script and layout of each step.
     let scroll = run(&app, "scrolling", SCROLL, 3000).await?;
@@ -309,9 +330,14 @@ async fn paint_mark(app: &App, name: &str) -> Result<f64> {
 
 /// Runs an async script with one argument; its answer, or the `{error}` it answered with.
 async fn run(app: &App, what: &str, script: &str, arg: u32) -> Result<Value> {
+    run_with(app, what, script, vec![json!(arg)]).await
+}
+
+/// Runs an async script with its arguments; its answer, or the `{error}` it answered with.
+async fn run_with(app: &App, what: &str, script: &str, args: Vec<Value>) -> Result<Value> {
     let out: Value = app
         .client
-        .execute_async(script, vec![json!(arg)])
+        .execute_async(script, args)
         .await
         .map_err(|e| anyhow::anyhow!("{what}: {e:?}"))?;
     if out.get("error").is_some() {
@@ -320,56 +346,40 @@ async fn run(app: &App, what: &str, script: &str, arg: u32) -> Result<Value> {
     Ok(out)
 }
 
-/// `n` round trips of a command that only reads the session.
-const IPC_BASELINE: &str = r#"
-const [n, done] = arguments;
+/// `n` round trips of one command (`[n, command, args, pause_ms]`), each timed alone,
+/// `pause_ms` apart.
+const TIMED_INVOKE: &str = r#"
+const [n, command, args, pause, done] = arguments;
 const invoke = window.__TAURI_INTERNALS__.invoke;
 (async () => {
   const out = [];
   for (let i = 0; i < n; i++) {
+    if (pause) await new Promise((r) => setTimeout(r, pause));
     const t0 = performance.now();
-    await invoke('account_get');
+    await invoke(command, args);
     out.push(performance.now() - t0);
   }
   done(out);
 })().catch((e) => done({ error: String(e) }));
 "#;
 
-/// `n` times the list's first window, with nothing written in between.
-const PAGE_ALONE: &str = r#"
-const [n, done] = arguments;
-const invoke = window.__TAURI_INTERNALS__.invoke;
-(async () => {
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await invoke('stories_page', {
-      filter: { hero_id: null, favorites_only: false, text: null },
-      window: { offset: 0, limit: 120 } });
-    out.push(performance.now() - t0);
-  }
-  done(out);
-})().catch((e) => done({ error: String(e) }));
-"#;
-
-/// `n` times, 300 ms apart (as the editor's saves are): `story_create` alone through IPC,
-/// without the editor or the list (what the core and IPC take of a save).
-const CREATE_ALONE: &str = r#"
-const [n, done] = arguments;
-const invoke = window.__TAURI_INTERNALS__.invoke;
-(async () => {
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    await new Promise((r) => setTimeout(r, 300));
-    const t0 = performance.now();
-    await invoke('story_create', { input: {
-      hero_id: null, title: `Alone ${i}`, content: 'A short story for the benchmark.',
-      language: 'en', event_type: 'bedtime', custom_event_id: null, is_favorite: false } });
-    out.push(performance.now() - t0);
-  }
-  done(out);
-})().catch((e) => done({ error: String(e) }));
-"#;
+/// `n` times `command` with `args`, `pause_ms` apart: each round trip's milliseconds.
+async fn timed_invoke(
+    app: &App,
+    n: u32,
+    command: &str,
+    args: Value,
+    pause_ms: u32,
+) -> Result<Vec<f64>> {
+    let out = run_with(
+        app,
+        command,
+        TIMED_INVOKE,
+        vec![json!(n), json!(command), args, json!(pause_ms)],
+    )
+    .await?;
+    Ok(serde_json::from_value(out)?)
+}
 
 /// `n` times, in the real story editor: New story, a title and a text, Save; the time
 /// from the click on Save until the new row is in the list's DOM. The list is scrolled to
