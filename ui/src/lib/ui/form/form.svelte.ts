@@ -15,11 +15,19 @@ export type FormOptions<D, I, F extends string> = {
   fields: readonly F[];
 };
 
+/** How long a save runs before the form says it is busy. */
+export const BUSY_AFTER_MS = 150;
+
 export class FormState<D, I, F extends string> {
   draft: D;
   /** The user tried to submit: the rules' errors show from then on, and follow each edit. */
   attempted = $state(false);
-  submitting = $state(false);
+  /**
+   * A save has been running for a while (`BUSY_AFTER_MS`): the form shows it is busy. A
+   * local save answers in milliseconds and never shows it, so Save does not flicker and the
+   * web view has nothing to redraw while the answer is on its way.
+   */
+  busy = $state(false);
   /** A message about the whole form, or about a field it doesn't show. */
   general = $state('');
   readonly check: Checked<I, F>;
@@ -28,6 +36,7 @@ export class FormState<D, I, F extends string> {
   /** The draft differs from what the form started with. */
   readonly dirty: boolean;
 
+  #saving = false;
   readonly #fields: readonly string[];
   readonly #snapshot: string;
   /** Field errors the core returned, shown until the draft they were about changes. */
@@ -52,13 +61,14 @@ export class FormState<D, I, F extends string> {
    * already running.
    */
   async submit(save: (input: I) => Promise<unknown>): Promise<boolean> {
-    if (this.submitting) return false;
+    if (this.#saving) return false;
     this.attempted = true;
     this.general = '';
     this.#rejected = null;
     const check = this.check;
     if (!check.ok) return false;
-    this.submitting = true;
+    this.#saving = true;
+    const slow = setTimeout(() => (this.busy = true), BUSY_AFTER_MS);
     try {
       await save(check.input);
       return true;
@@ -66,8 +76,15 @@ export class FormState<D, I, F extends string> {
       this.#reject(error as ErrorPayload);
       return false;
     } finally {
-      this.submitting = false;
+      clearTimeout(slow);
+      this.#saving = false;
+      this.busy = false;
     }
+  }
+
+  /** A save is running: another submit is ignored meanwhile. */
+  get submitting(): boolean {
+    return this.#saving;
   }
 
   /** Puts the core's field messages under their fields; the rest becomes `general`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FormState } from './form.svelte';
+import { BUSY_AFTER_MS, FormState } from './form.svelte';
 import type { Checked } from './rules';
 
 type Draft = { name: string; age: number | null };
@@ -53,6 +53,32 @@ describe('FormState', () => {
     expect(saved).toBe(true);
     expect(during).toBe(true);
     expect(f.submitting).toBe(false);
+  });
+
+  it('says it is busy only when a save takes a while, so a quick one does not flicker', async () => {
+    vi.useFakeTimers();
+    try {
+      const quick = form({ name: 'Luna', age: 7 });
+      let busyDuring = true;
+      await quick.submit(async () => {
+        busyDuring = quick.busy;
+      });
+      expect(busyDuring).toBe(false);
+
+      const slow = form({ name: 'Luna', age: 7 });
+      let finish!: () => void;
+      const saving = slow.submit(() => new Promise<void>((resolve) => (finish = resolve)));
+      vi.advanceTimersByTime(BUSY_AFTER_MS - 1);
+      expect(slow.busy).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(slow.busy).toBe(true);
+      finish();
+      expect(await saving).toBe(true);
+      expect(slow.busy).toBe(false);
+      expect(slow.submitting).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('ignores a submit while one runs', async () => {
