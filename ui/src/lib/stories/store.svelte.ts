@@ -39,34 +39,29 @@ export class StoryStore extends PagedStore<StorySummary, StoryFilter> {
   }
 
   /** Creates a story; rejects with an `ErrorPayload` for the form to show. */
-  async create(input: StoryInput): Promise<StoryView> {
+  create(input: StoryInput): Promise<StoryView> {
     const asked = performance.now();
-    const story = await api.create(input);
-    // How long the answer took as the UI saw it (the Save → row benchmark reads it).
-    performance.measure('story-create', { start: asked });
-    this.#showNew(story);
-    return story;
+    return this.write(api.create(input), (story) => {
+      // How long the answer took as the UI saw it (the Save → row benchmark reads it).
+      performance.measure('story-create', { start: asked });
+      this.insert(summaryOf(story));
+    });
   }
 
   /** Saves the whole form; rejects with an `ErrorPayload` for the form to show. */
-  async update(id: string, input: StoryInput): Promise<StoryView> {
-    const story = await api.update(id, input);
-    this.#showSaved(story);
-    void this.refresh();
-    return story;
+  update(id: string, input: StoryInput): Promise<StoryView> {
+    return this.write(api.update(id, input), (story) => this.#showSaved(story));
   }
 
-  /** Asks the server for a new story; rejects with an `ErrorPayload` (`offline` among them). */
+  /**
+   * Asks the server for a new story; rejects with an `ErrorPayload` (`offline` among them).
+   * Not a `write`: it takes seconds, and the list keeps following other changes meanwhile.
+   */
   async generate(input: GenerateStoryInput): Promise<StoryView> {
     const story = await api.generate(input);
-    this.#showNew(story);
-    return story;
-  }
-
-  /** A story the core just made: in its place at once, then the window is fetched again. */
-  #showNew(story: StoryView): void {
     this.insert(summaryOf(story));
     void this.refresh();
+    return story;
   }
 
   /**
@@ -77,10 +72,8 @@ export class StoryStore extends PagedStore<StorySummary, StoryFilter> {
     const row = this.rows.find((r) => r.id === id);
     if (row) this.upsert({ ...row, is_favorite: favorite });
     try {
-      const story = await api.favorite(id, favorite);
-      this.#showSaved(story);
-      if (this.filter.favorites_only && !favorite) void this.refresh();
-      return story;
+      // The refetch after it takes the row out of a favourites-only list.
+      return await this.write(api.favorite(id, favorite), (story) => this.#showSaved(story));
     } catch (error) {
       const now = this.rows.find((r) => r.id === id);
       if (now) this.upsert({ ...now, is_favorite: !favorite });

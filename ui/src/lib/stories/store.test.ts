@@ -96,10 +96,14 @@ describe('StoryStore', () => {
     api.favorite.mockReturnValue(new Promise((r) => (resolve = r)));
     const done = store.favorite('a', true);
     expect(store.at(0)?.is_favorite).toBe(true);
+    // The core saves it (and a play came in from another device meanwhile).
+    coreWith([{ ...summary('a'), is_favorite: true, play_count: 3 }, summary('b')]);
     resolve(view(summary('a'), { is_favorite: true, play_count: 3 }));
     await done;
     expect(api.favorite).toHaveBeenCalledWith('a', true);
     expect(store.at(0)).toMatchObject({ is_favorite: true, play_count: 3, excerpt: 'Once upon a time' });
+    await vi.runAllTimersAsync();
+    expect(store.at(0)).toMatchObject({ is_favorite: true, play_count: 3 });
   });
 
   it('puts the star back when the core refuses', async () => {

@@ -133,6 +133,10 @@ export class PagedStore<T extends { id: string }, F> {
   #stale = false;
   /** Rows shown from a command's answer so far: a window fetched before one is outdated. */
   #local = 0;
+  /** Local writes on their way (see `write`). */
+  #writing = 0;
+  /** Refreshes asked for while a write was on its way: settled by the refetch after it. */
+  #afterWrite: { done: Promise<void>; settle: () => void } | null = null;
 
   constructor({ fetch, report, filter, name, place }: PagedStoreOptions<T, F>) {
     this.#name = name;
@@ -173,6 +177,14 @@ export class PagedStore<T extends { id: string }, F> {
 
   /** Refetches the wanted window; calls made while one runs coalesce into one more. */
   refresh(): Promise<void> {
+    if (this.#writing > 0) {
+      if (!this.#afterWrite) {
+        let settle!: () => void;
+        const done = new Promise<void>((resolve) => (settle = resolve));
+        this.#afterWrite = { done, settle };
+      }
+      return this.#afterWrite.done;
+    }
     if (this.#inflight) {
       this.#stale = true;
       return this.#inflight;
@@ -302,23 +314,41 @@ export class PagedStore<T extends { id: string }, F> {
   }
 
   /**
+   * Waits for a local write (a command already sent), shows its answer (`show`), then
+   * refetches the window once, in the background. A refresh asked for meanwhile (the
+   * core's `data_changed` for this very write arrives before its answer) waits for that
+   * refetch instead of running beside the write: its window would be out of date as soon
+   * as the answer is shown, and fetching and applying it would hold the answer up.
+   */
+  async write<R>(sent: Promise<R>, show: (answer: R) => void): Promise<R> {
+    this.#writing += 1;
+    try {
+      const answer = await sent;
+      show(answer);
+      return answer;
+    } finally {
+      this.#writing -= 1;
+      if (this.#writing === 0) {
+        const waiting = this.#afterWrite;
+        this.#afterWrite = null;
+        const refreshed = this.refresh();
+        if (waiting) void refreshed.then(waiting.settle);
+      }
+    }
+  }
+
+  /**
    * Shows what an update returned at once (where the row is; a row outside the window
    * stays where it is), then refetches the window in the background (its place may have
    * changed, and rows changed elsewhere).
    */
-  async save(write: Promise<T>): Promise<T> {
-    const item = await write;
-    this.upsert(item);
-    void this.refresh();
-    return item;
+  save(sent: Promise<T>): Promise<T> {
+    return this.write(sent, (item) => this.upsert(item));
   }
 
   /** Shows the row a create returned in its place at once, then refetches the window. */
-  async saveNew(write: Promise<T>): Promise<T> {
-    const item = await write;
-    this.insert(item);
-    void this.refresh();
-    return item;
+  saveNew(sent: Promise<T>): Promise<T> {
+    return this.write(sent, (item) => void this.insert(item));
   }
 
   /** Hides row `id` at once (a delete, or a delete waiting for its undo time). */

@@ -192,6 +192,33 @@ describe('PagedStore', () => {
       expect(fetch).toHaveBeenCalledTimes(3); // the outdated window was fetched again
     });
 
+    it('a refresh asked for during a write waits for its answer: one refetch, after it', async () => {
+      const { store, fetch, add } = setup([10, 30]);
+      await store.refresh();
+      let answer!: (row: N) => void;
+      const written = store.saveNew(new Promise<N>((resolve) => (answer = resolve)));
+      const asked = store.refresh(); // the core's data_changed, before the answer
+      await Promise.resolve();
+      expect(fetch).toHaveBeenCalledTimes(1);
+      add(20);
+      answer({ id: 'n20', n: 20 });
+      await written;
+      expect(ids(store)).toEqual([10, 20, 30]);
+      await asked;
+      expect(fetch).toHaveBeenCalledTimes(2);
+      expect([ids(store), store.total]).toEqual([[10, 20, 30], 3]);
+    });
+
+    it('a failed write still refetches, and settles the refreshes that waited', async () => {
+      const { store, fetch } = setup([10]);
+      await store.refresh();
+      const written = store.save(Promise.reject(new Error('refused')));
+      const asked = store.refresh();
+      await expect(written).rejects.toThrow('refused');
+      await asked;
+      expect(fetch).toHaveBeenCalledTimes(2);
+    });
+
     it('folds case as SQLite NOCASE does: ASCII only', () => {
       expect(foldAscii('ÉLODIE Anna')).toBe('Élodie anna');
     });
