@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { assignSlots, moveIndex, scrollToReveal, visibleRange } from './virtual';
+import { assignSlots, moveIndex, overscanFor, scrollToReveal, visibleRange } from './virtual';
+
+describe('overscanFor', () => {
+  it('renders ahead of a scroll and one row behind it; both sides at rest', () => {
+    expect(overscanFor(3, 'down')).toEqual({ before: 1, after: 3 });
+    expect(overscanFor(3, 'up')).toEqual({ before: 3, after: 1 });
+    expect(overscanFor(3, null)).toEqual({ before: 3, after: 3 });
+    expect(overscanFor(0, 'down')).toEqual({ before: 0, after: 0 });
+  });
+
+  it('narrows the range on the side the list scrolls away from', () => {
+    expect(visibleRange(8000, 400, 80, 10_000, overscanFor(3, 'down'))).toEqual({ start: 99, end: 108 });
+    expect(visibleRange(8000, 400, 80, 10_000, overscanFor(3, 'up'))).toEqual({ start: 97, end: 106 });
+  });
+});
 
 describe('visibleRange', () => {
   it('renders the rows in view plus overscan, clamped to the list', () => {

@@ -3,19 +3,38 @@
 /** Item indices to render: `start` inclusive, `end` exclusive. */
 export type Range = { start: number; end: number };
 
+/** Rows rendered past the top (`before`) and the bottom (`after`) edge of the viewport. */
+export type Overscan = { before: number; after: number };
+
+/** Which way the list is being scrolled; null once it has rested. */
+export type ScrollDirection = 'up' | 'down' | null;
+
+/**
+ * The overscan for `rows` past each edge: while the list is being scrolled, `rows` ahead
+ * and one behind (the rows behind are leaving the view, and building them would only
+ * lengthen each step and each window that lands); at rest, `rows` on both sides.
+ */
+export function overscanFor(rows: number, direction: ScrollDirection): Overscan {
+  const behind = Math.min(rows, 1);
+  if (direction === 'down') return { before: behind, after: rows };
+  if (direction === 'up') return { before: rows, after: behind };
+  return { before: rows, after: rows };
+}
+
 export function visibleRange(
   scrollTop: number,
   viewportHeight: number,
   itemHeight: number,
   count: number,
-  overscan: number,
+  overscan: number | Overscan,
 ): Range {
   if (count === 0 || itemHeight <= 0) return { start: 0, end: 0 };
+  const { before, after } = typeof overscan === 'number' ? { before: overscan, after: overscan } : overscan;
   const first = Math.floor(Math.max(0, scrollTop) / itemHeight);
   const last = Math.ceil((Math.max(0, scrollTop) + viewportHeight) / itemHeight);
   return {
-    start: Math.max(0, Math.min(first, count - 1) - overscan),
-    end: Math.min(count, last + overscan),
+    start: Math.max(0, Math.min(first, count - 1) - before),
+    end: Math.min(count, last + after),
   };
 }
 
