@@ -7,8 +7,13 @@
 //!
 //! ```sh
 //! npm --prefix ui run build && cargo build-all --example hello_window
-//! //! cargo test-gui --test ui_bench -- --ignored --nocapture
+//! cargo test-gui --test ui_bench -- --ignored --nocapture
 //! ```
+//!
+//! The release build, which is what a user installs, is measured the same way with
+//! `E2E_APP=target/release/infinite-stories` after `cargo build --release -p
+//! infinite-stories --features infinite-stories/custom-protocol --bin infinite-stories
+//! --example hello_window` (the hello-world window is taken from the app's build).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -58,9 +63,14 @@ async fn ten_thousand_rows() -> Result<()> {
         app.client.clone().close().await.ok();
     }
 
+    // `UI_BENCH_ONLY=launch` stops after the launches, `=idle` after the idle CPU, and
+    // `=save` measures only Save -> row (300 times), for trying changes.
+    // `UI_BENCH_PERF=<file>` records the whole machine with `perf` while the saves run.
+    let only = std::env::var("UI_BENCH_ONLY").unwrap_or_default();
+
     // Launch to first list painted, with the cache full.
     let mut launches = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..if only == "save" { 0 } else { 3 } {
         let start = Instant::now();
         let app = App::launch(dir, &server.base_url()).await?;
         app.wait_for("[data-testid='hero-row']").await?;
@@ -82,7 +92,7 @@ async fn ten_thousand_rows() -> Result<()> {
         launches.push((wall, mark, [script, session, asked, answer]));
         app.client.clone().close().await.ok();
     }
-    if std::env::var("UI_BENCH_ONLY").as_deref() == Ok("launch") {
+    if only == "launch" {
         println!("{launches:#?}");
         return Ok(());
     }
@@ -92,6 +102,14 @@ async fn ten_thousand_rows() -> Result<()> {
     app.click("nav-stories").await?;
     app.wait_for("[data-testid='story-row']").await?;
     let stories_mark = paint_mark(&app, "stories-painted").await?;
+
+    // The app left alone with the list on screen: what each of its processes burns.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = cpu_share(Duration::from_secs(10));
+    println!("idle, 10 s with the stories list on screen: {idle:?}");
+    if only == "idle" {
+        return Ok(());
+    }
 
     // A local create, then the window that shows it, through IPC (what the list does).
     app.client
@@ -117,9 +135,33 @@ async fn ten_thousand_rows() -> Result<()> {
         0,
     )
     .await?;
-    let saves = run(&app, "save to row", SAVE_TO_ROW, 100).await?;
+    let perf = std::env::var_os("UI_BENCH_PERF").map(|out| Perf::record(Path::new(&out)));
+    let saves = run(
+        &app,
+        "save to row",
+        SAVE_TO_ROW,
+        if only == "save" { 300 } else { 100 },
+    )
+    .await?;
+    drop(perf.transpose()?);
     let mut create_ms: Vec<f64> = serde_json::from_value(saves["save_to_row"].clone())?;
-    let answers_seen: Vec<f64> = serde_json::from_value(saves["answers"].clone())?;
+    let mut answers_seen: Vec<f64> = serde_json::from_value(saves["answers"].clone())?;
+    if only == "save" {
+        for (what, ms) in [
+            ("Save -> row", &mut create_ms),
+            ("story_create as Save saw it", &mut answers_seen),
+        ] {
+            ms.sort_by(f64::total_cmp);
+            let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+            println!(
+                "{what}: p50 / p95 / max {} / {} / {} ms",
+                at(0.5),
+                at(0.95),
+                at(1.0)
+            );
+        }
+        return Ok(());
+    }
     // `story_create` alone, 300 ms apart as the editor's saves are: what the core and IPC
     // take of a save, without the editor or the list.
     let create_alone = timed_invoke(
@@ -138,6 +180,8 @@ async fn ten_thousand_rows() -> Result<()> {
     let scroll = run(&app, "scrolling", SCROLL, 3000).await?;
     let mut steps: Vec<f64> = serde_json::from_value(scroll["steps"].clone())?;
     let mut applied: Vec<f64> = serde_json::from_value(scroll["applied"].clone())?;
+    let applied_script: Vec<f64> = serde_json::from_value(scroll["applied_script"].clone())?;
+    let applied_layout: Vec<f64> = serde_json::from_value(scroll["applied_layout"].clone())?;
     let rows_seen = scroll["last_row"].as_f64().unwrap_or(0.0);
     app.screenshot("bench-stories-scrolled").await?;
     app.client.clone().close().await.ok();
@@ -216,6 +260,30 @@ async fn ten_thousand_rows() -> Result<()> {
         p(&mut applied, 0.5),
         p(&mut applied, 0.95),
         p(&mut applied, 1.0)
+    );
+    for (what, mut ms) in [
+        (
+            "… of which script: the answer to its rows in the DOM (Svelte's update)",
+            applied_script,
+        ),
+        (
+            "… and layout: the rows in the DOM to laid out",
+            applied_layout,
+        ),
+    ] {
+        println!(
+            "| {what}: p50 / p95 / max | {:.1} / {:.1} / {:.1} ms | |",
+            p(&mut ms, 0.5),
+            p(&mut ms, 0.95),
+            p(&mut ms, 1.0)
+        );
+    }
+    println!(
+        "| CPU while idle, 10 s with the stories list on screen (share of one core): the app / its web process / its network process | {} | ≈ 0 |",
+        idle.iter()
+            .map(|(_, share)| format!("{share:.0} %"))
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
     println!(
         "| memory, all processes (PSS): the app with 20,000 cached rows / a hello-world Tauri window | {:.0} MB / {:.0} MB ({:.2}×) | |",
@@ -442,12 +510,16 @@ const type = (el, value) => {
 /// Scrolls the story list from top to bottom in steps of `px`; per step, the time of the
 /// scroll handler, Svelte's update (microtasks) and a forced layout (`steps`). Each window
 /// the list fetched meanwhile is timed too, from its answer to the rows laid out
-/// (`applied`: Svelte's update and layout run in a task of their own, after the answer).
+/// (`applied`: Svelte's update and layout run in a task of their own, after the answer),
+/// split into its script (answer to rows in the DOM: `applied_script`) and the layout
+/// that follows (`applied_layout`).
 const SCROLL: &str = r#"
 const [px, done] = arguments;
 const viewport = document.querySelector('[data-testid="story-list"] .viewport')
   || document.querySelector('.viewport');
 const applied = [];
+const applied_script = [];
+const applied_layout = [];
 let seen = null;
 const canvas = viewport.querySelector('.canvas');
 // The store marks each window's answer; rows laid out after it end that window's time.
@@ -455,8 +527,12 @@ const observer = new MutationObserver(() => {
   const mark = performance.getEntriesByName('stories-window', 'mark')[0];
   if (!mark || mark === seen) return;
   seen = mark;
+  const dom = performance.now();
   void canvas.getBoundingClientRect().height;
-  applied.push(performance.now() - mark.startTime);
+  const laidOut = performance.now();
+  applied.push(laidOut - mark.startTime);
+  applied_script.push(dom - mark.startTime);
+  applied_layout.push(laidOut - dom);
 });
 observer.observe(canvas, { childList: true, subtree: true, characterData: true, attributes: true });
 (async () => {
@@ -476,9 +552,36 @@ observer.observe(canvas, { childList: true, subtree: true, characterData: true, 
   observer.disconnect();
   const rows = [...document.querySelectorAll('[data-testid="story-row"]')];
   const last = rows.length ? Math.max(...rows.map((r) => Number(r.getAttribute('aria-posinset') || 0))) : 0;
-  done({ steps, applied, last_row: last });
+  done({ steps, applied, applied_script, applied_layout, last_row: last });
 })().catch((e) => done({ error: String(e) }));
 "#;
+
+/// `perf record` of the whole machine (call graphs) until dropped.
+struct Perf(Child);
+
+impl Perf {
+    fn record(out: &Path) -> Result<Perf> {
+        let child = Command::new("perf")
+            .args(["record", "-a", "-g", "-F", "499", "-o"])
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("perf")?;
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(Perf(child))
+    }
+}
+
+impl Drop for Perf {
+    fn drop(&mut self) {
+        // SIGINT: perf writes its file and exits.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
 
 struct Xvfb(Child);
 
@@ -508,7 +611,11 @@ fn measure_memory(dir: &Path, server_url: &str) -> Result<(f64, f64)> {
     let app_bin = std::env::var_os("E2E_APP")
         .map(PathBuf::from)
         .unwrap_or_else(|| target.join("debug/infinite-stories"));
-    let hello_bin = target.join("debug/examples/hello_window");
+    // The hello-world window of the same build as the app (`E2E_APP` may name a release one).
+    let hello_bin = app_bin
+        .parent()
+        .map(|dir| dir.join("examples/hello_window"))
+        .context("the app's folder")?;
     if !hello_bin.exists() {
         bail!(
             "{} not built (see the header of this file)",
@@ -534,6 +641,45 @@ fn measure_memory(dir: &Path, server_url: &str) -> Result<(f64, f64)> {
     let app = run(&app_bin, &dir.join("device"))?;
     let hello = run(&hello_bin, &dir.join("hello"))?;
     Ok((app, hello))
+}
+
+/// Each of the app's processes (the app, WebKit's web and network processes) with the
+/// share of one core it used over `over`, by name.
+fn cpu_share(over: Duration) -> Vec<(String, f64)> {
+    const NAMES: [&str; 3] = ["infinite-storie", "WebKitWebProces", "WebKitNetworkPr"];
+    let ticks = || -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let name = head.split_once('(').map(|(_, n)| n).unwrap_or_default();
+            if !NAMES.contains(&name) {
+                continue;
+            }
+            // utime and stime are fields 14 and 15, the 12th and 13th after the ')'.
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let t = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            out.push((name.to_owned(), t));
+        }
+        out
+    };
+    let sum = |v: &[(String, u64)], name: &str| -> u64 {
+        v.iter().filter(|(n, _)| n == name).map(|(_, t)| t).sum()
+    };
+    let before = ticks();
+    std::thread::sleep(over);
+    let after = ticks();
+    // Clock ticks are 1/100 s on Linux.
+    NAMES
+        .iter()
+        .map(|n| {
+            let used = sum(&after, n).saturating_sub(sum(&before, n)) as f64 / 100.0;
+            ((*n).to_owned(), (used / over.as_secs_f64() * 100.0).round())
+        })
+        .collect()
 }
 
 /// The proportional set size of `pid` and all its descendants, in kB.
