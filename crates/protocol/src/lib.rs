@@ -517,6 +517,19 @@ pub struct ChangeSet {
 }
 
 impl ChangeSet {
+    /// The kinds of row the page holds.
+    pub fn kinds(&self) -> impl Iterator<Item = EntityKind> + '_ {
+        [
+            (EntityKind::Hero, !self.heroes.is_empty()),
+            (EntityKind::Story, !self.stories.is_empty()),
+            (EntityKind::Illustration, !self.illustrations.is_empty()),
+            (EntityKind::CustomEvent, !self.custom_events.is_empty()),
+            (EntityKind::UserProfile, self.profile.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, present)| present.then_some(kind))
+    }
+
     /// Number of rows in the page (the profile counts as one).
     pub fn len(&self) -> usize {
         self.heroes.len()

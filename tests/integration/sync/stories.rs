@@ -601,3 +601,46 @@ async fn a_play_then_an_edit_of_the_same_story_push_without_a_conflict() {
     );
     server.stop().await;
 }
+
+/// The lists a sync run changed, from the `data_changed` events it sent.
+fn changed_lists(events: &mut tokio::sync::broadcast::Receiver<CoreEvent>) -> Vec<EntityKind> {
+    let mut kinds = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let CoreEvent::DataChanged { entity } = event {
+            kinds.push(entity);
+        }
+    }
+    kinds
+}
+
+#[tokio::test]
+async fn a_sync_run_refetches_only_the_lists_it_changed() {
+    let world = World::new();
+    let server = world.start_server().await;
+    let phone = world.device("phone", &server.base_url);
+    let tablet = world.device("tablet", &server.base_url);
+    sign_up(&phone, ADA).await;
+    sign_in(&tablet, ADA).await;
+    // The first runs (a full listing, which may sweep every kind) are behind them.
+    phone.sync_now().await.unwrap();
+    tablet.sync_now().await.unwrap();
+
+    // A pushed story changes its row's badge: the story list, not heroes or the profile.
+    phone.create::<Story>(story("Badges", None)).unwrap();
+    let mut events = phone.subscribe();
+    phone.sync_now().await.unwrap();
+    assert_eq!(changed_lists(&mut events), [EntityKind::Story]);
+
+    // Nothing to push or pull: nothing to refetch.
+    phone.sync_now().await.unwrap();
+    assert_eq!(changed_lists(&mut events), []);
+
+    // A hero from another device: its list, and the stories that show its name.
+    tablet.create::<Hero>(hero("Luna", 6)).unwrap();
+    tablet.sync_now().await.unwrap();
+    phone.sync_now().await.unwrap();
+    assert_eq!(
+        changed_lists(&mut events),
+        [EntityKind::Hero, EntityKind::Story]
+    );
+}

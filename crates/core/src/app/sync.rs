@@ -270,11 +270,10 @@ impl Core {
         for notice in notices {
             self.emit(CoreEvent::Notice { notice });
         }
-        // Sync may have changed rows whatever the outcome (a partial push, a page).
-        if report.pushed + report.pulled > 0 || outcome.is_err() {
-            for entity in EntityKind::ALL {
-                self.emit(CoreEvent::DataChanged { entity });
-            }
+        // Whatever the outcome (a partial push, some pages): only the lists of rows the
+        // run changed refetch, so a pushed story does not reload heroes or the profile.
+        for &entity in &report.changed {
+            self.emit(CoreEvent::DataChanged { entity });
         }
         self.emit_overview();
         outcome

@@ -17,6 +17,7 @@ mod push;
 mod resync;
 pub mod state;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -48,6 +49,23 @@ pub struct SyncReport {
     pub pulled: u32,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+    /// The kinds of row whose local copies the run may have changed, with the kinds
+    /// that show them ([`SyncReport::touched`]): only their lists refetch after it.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub changed: BTreeSet<is_protocol::EntityKind>,
+}
+
+impl SyncReport {
+    /// Notes that rows of `kind` changed here. A story shows its hero's name and its
+    /// illustrations, so a change to either is a change to the story list too.
+    pub fn touched(&mut self, kind: is_protocol::EntityKind) {
+        use is_protocol::EntityKind::{Hero, Illustration, Story};
+        self.changed.insert(kind);
+        if matches!(kind, Hero | Illustration) {
+            self.changed.insert(Story);
+        }
+    }
 }
 
 /// Runs `$body` with `$E` bound to the [`SyncEntity`] of `$kind`; `$other` for kinds

@@ -2,7 +2,7 @@
 //! is applied), each page and its cursor in one transaction; a 410 starts a full
 //! resync ([`super::resync`]). Pulled rows never overwrite local changes.
 
-use is_protocol::{ChangeSet, ChangesResponse};
+use is_protocol::{ChangeSet, ChangesResponse, EntityKind};
 use rusqlite::Connection;
 use uuid::Uuid;
 
@@ -98,6 +98,13 @@ impl SyncEngine {
                 }));
             }
             report.pulled += page.changes.len() as u32;
+            page.changes.kinds().for_each(|kind| report.touched(kind));
+            if resync && !page.has_more {
+                // The sweep may delete rows of every kind.
+                EntityKind::ALL
+                    .into_iter()
+                    .for_each(|kind| report.touched(kind));
+            }
             self.db.write(|tx| {
                 let gen = generation(tx)?;
                 self.apply_page(tx, &page.changes, gen, resync)?;

@@ -41,9 +41,13 @@ impl SyncEngine {
     pub async fn push(&self, token: &str, report: &mut SyncReport) -> Result<(), RunError> {
         for _ in 0..MAX_PUSH_ROUNDS {
             self.check_cancel()?;
-            let batch = self.db.write(|tx| self.next_batch(tx))?;
+            let batch = self.db.write(|tx| self.next_batch(tx, report))?;
             if batch.is_empty() {
                 return Ok(());
+            }
+            // Whatever the answer, these rows change: applied, failed or in conflict.
+            for entry in &batch {
+                report.touched(entry.entity);
             }
             let request = PushRequest {
                 mutations: batch
@@ -76,7 +80,7 @@ impl SyncEngine {
     /// row, so that a row's mutations reach the server in order; across rows, in the
     /// order they were made, except that an entry waits while a row it refers to has an
     /// unconfirmed create.
-    fn next_batch(&self, tx: &Connection) -> Result<Vec<OutboxEntry>> {
+    fn next_batch(&self, tx: &Connection, report: &mut SyncReport) -> Result<Vec<OutboxEntry>> {
         let mut batch = Vec::new();
         let mut bytes = 0;
         for head in outbox::heads(tx, usize::MAX >> 1)? {
@@ -86,6 +90,9 @@ impl SyncEngine {
             let mut entry = match head {
                 Ok(entry) => entry,
                 Err(unreadable) => {
+                    if let Some((kind, _)) = unreadable.row {
+                        report.touched(kind);
+                    }
                     self.quarantine(tx, &unreadable)?;
                     continue;
                 }
@@ -102,7 +109,10 @@ impl SyncEngine {
                     batch.push(entry);
                 }
                 Prepared::Wait => {}
-                Prepared::Drop => outbox::drop_all(tx, entry.entity, entry.entity_id)?,
+                Prepared::Drop => {
+                    report.touched(entry.entity);
+                    outbox::drop_all(tx, entry.entity, entry.entity_id)?
+                }
             }
         }
         Ok(batch)
