@@ -64,7 +64,8 @@ async fn ten_thousand_rows() -> Result<()> {
     }
 
     // `UI_BENCH_ONLY=launch` stops after the launches, `=idle` after the idle CPU, and
-    // `=save` measures only Save -> row (300 times), for trying changes.
+    // `=save` measures only Save -> row (300 times), for trying changes, and `=scroll`
+    // only the scrolling, with each step and window listed in order.
     // `UI_BENCH_PERF=<file>` records the whole machine with `perf` while the saves run.
     let only = std::env::var("UI_BENCH_ONLY").unwrap_or_default();
 
@@ -135,6 +136,14 @@ async fn ten_thousand_rows() -> Result<()> {
         0,
     )
     .await?;
+    if only == "scroll" {
+        // Scrolling alone, each window's script and layout in the order they came.
+        let scroll = run(&app, "scrolling", SCROLL, 3000).await?;
+        println!("steps: {}", scroll["steps"]);
+        println!("windows, script: {}", scroll["applied_script"]);
+        println!("windows, layout: {}", scroll["applied_layout"]);
+        return Ok(());
+    }
     let perf = std::env::var_os("UI_BENCH_PERF").map(|out| Perf::record(Path::new(&out)));
     let saves = run(
         &app,
@@ -520,7 +529,8 @@ const viewport = document.querySelector('[data-testid="story-list"] .viewport')
 const applied = [];
 const applied_script = [];
 const applied_layout = [];
-let seen = null;
+// A window fetched before the scroll (its mark left over) is not one of its windows.
+let seen = performance.getEntriesByName('stories-window', 'mark')[0] || null;
 const canvas = viewport.querySelector('.canvas');
 // The store marks each window's answer; rows laid out after it end that window's time.
 const observer = new MutationObserver(() => {
