@@ -14,6 +14,9 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   libdbus-1-dev xvfb x11-utils webkit2gtk-driver imagemagick curl ca-certificates
+  # Stories and events show emoji (🌙 🎂); without a colour emoji font they are empty boxes.
+  # The .deb depends on it too (tauri.conf.json).
+  fonts-noto-color-emoji
   # The server's tests on PostgreSQL (scripts/pg.sh starts a throwaway server), and the
   # load balancer in front of its replicas (the cluster test, scripts/cluster.sh).
   postgresql haproxy
