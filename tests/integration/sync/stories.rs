@@ -643,4 +643,20 @@ async fn a_sync_run_refetches_only_the_lists_it_changed() {
         changed_lists(&mut events),
         [EntityKind::Hero, EntityKind::Story]
     );
+
+    // The server fails the push: the row records the failure, and its list shows it.
+    let mut edited = story("Badges, again", None);
+    edited.content = "Edited while the server fails.".into();
+    let badges = phone.list::<Story>(&StoryFilter::default()).unwrap();
+    let badges = badges.iter().find(|s| s.title == "Badges").unwrap();
+    phone.update::<Story>(badges.id, edited).unwrap();
+    changed_lists(&mut events); // the edit's own `data_changed`
+    set_faults(&server, serde_json::json!({"error_rate": 1.0})).await;
+    phone.sync_now().await.unwrap_err();
+    assert_eq!(changed_lists(&mut events), [EntityKind::Story]);
+
+    // Offline: the change waits as it was, and nothing is refetched.
+    server.stop().await;
+    assert_eq!(phone.sync_now().await.unwrap_err().code(), "offline");
+    assert_eq!(changed_lists(&mut events), []);
 }

@@ -45,10 +45,6 @@ impl SyncEngine {
             if batch.is_empty() {
                 return Ok(());
             }
-            // Whatever the answer, these rows change: applied, failed or in conflict.
-            for entry in &batch {
-                report.touched(entry.entity);
-            }
             let request = PushRequest {
                 mutations: batch
                     .iter()
@@ -58,6 +54,8 @@ impl SyncEngine {
             report.pushed += batch.len() as u32;
             match self.transport.push(token, &request).await {
                 Ok(resp) => {
+                    // Every row of the batch changes: applied, failed or in conflict.
+                    batch.iter().for_each(|entry| report.touched(entry.entity));
                     self.db
                         .write(|tx| self.apply_results(tx, &batch, &resp.results, report))?;
                 }
@@ -65,6 +63,7 @@ impl SyncEngine {
                 Err(e) => {
                     report.failed += batch.len() as u32;
                     if classify_failure(&e) == Failure::ServerError {
+                        batch.iter().for_each(|entry| report.touched(entry.entity));
                         self.db.write(|tx| self.record_failure(tx, &batch, &e))?;
                     }
                     // An outage or a throttle says nothing about the changes: they stay
